@@ -1,0 +1,33 @@
+"""The Reflex app: pages, and the HTTP routes that must not go through the websocket."""
+
+from __future__ import annotations
+
+import reflex as rx
+from starlette.applications import Starlette
+
+from care_messaging.pages.admin import AdminState, admin_page
+from care_messaging.pages.dashboard import DashboardState, dashboard_page
+from care_messaging.pages.login import LoginState, login_page
+from care_messaging.pages.portal import PortalState, portal_page
+from care_messaging.web.auth_routes import routes as auth_routes
+
+api = Starlette(routes=[*auth_routes])
+
+app = rx.App(
+    api_transformer=api,
+    theme=rx.theme(accent_color="teal", radius="medium"),
+    head_components=[rx.el.meta(name="referrer", content="same-origin")],
+)
+
+
+def index() -> rx.Component:
+    return rx.fragment()
+
+
+app.add_page(index, route="/", title="Care Messaging", on_load=LoginState.load)
+app.add_page(login_page, route="/login", title="Sign in · Care Messaging", on_load=LoginState.load)
+app.add_page(dashboard_page, route="/dashboard", title="Messages · Care Messaging",
+             on_load=DashboardState.load)
+app.add_page(portal_page, route="/portal", title="My messages · Care Messaging",
+             on_load=PortalState.load)
+app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging", on_load=AdminState.load)

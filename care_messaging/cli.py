@@ -1,0 +1,82 @@
+"""Operator commands: ``python -m care_messaging.cli <command>``.
+
+- ``migrate``      apply Alembic migrations to DATABASE_URL
+- ``seed``         create the demo clinic (idempotent) and print the demo logins
+- ``make-key``     print a new encryption key entry
+- ``ensure-dev-key`` write data/encryption.keys for local development if missing
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def migrate(url: str | None = None) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+    from care_messaging.settings import PROJECT_ROOT
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    if url:
+        cfg.attributes["url"] = url
+    command.upgrade(cfg, "head")
+
+
+def ensure_dev_key(data_dir: Path) -> Path:
+    from care_messaging.crypto import new_key_text
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "encryption.keys"
+    if not key_file.exists():
+        key_file.write_text(new_key_text("k1") + "\n")
+        key_file.chmod(0o600)
+    return key_file
+
+
+def print_logins() -> None:
+    from care_messaging.services.seed import DEMO_PASSWORD, demo_logins
+
+    print(f"Demo logins (password for all: {DEMO_PASSWORD})")
+    for login in demo_logins():
+        print(f"  {login.role:9} {login.email:28} {login.name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="care_messaging.cli")
+    parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key"])
+    args = parser.parse_args(argv)
+    if args.command == "ensure-dev-key":
+        import os
+
+        from care_messaging.settings import DEFAULT_DATA_DIR
+
+        print(ensure_dev_key(Path(os.environ.get("CARE_DATA_DIR", str(DEFAULT_DATA_DIR)))))
+        return 0
+    if args.command == "make-key":
+        import secrets
+
+        from care_messaging.crypto import new_key_text
+
+        print(new_key_text(f"k{secrets.token_hex(3)}"))
+        return 0
+    if args.command == "migrate":
+        migrate()
+        return 0
+    if args.command == "seed":
+        from care_messaging.db import session_scope
+        from care_messaging.services.seed import seed_demo
+
+        with session_scope() as session:
+            created = seed_demo(session)
+        print("Demo data created." if created else "Demo data already present; nothing added.")
+        print_logins()
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The page frame shared by every signed-in page: brand, navigation, user, sign-out."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from care_messaging.components.native_form import native_form
+
+
+def sign_out_form() -> rx.Component:
+    """A real form POST: the route revokes the session and clears the HttpOnly cookie."""
+    return native_form(
+        rx.button("Sign out", type="submit", variant="soft", size="2"),
+        action="/api/auth/logout",
+        method="post",
+    )
+
+
+def nav_link(label: str, href: str, badge: rx.Var | None = None) -> rx.Component:
+    children: list[rx.Component] = [rx.text(label)]
+    if badge is not None:
+        children.append(
+            rx.cond(
+                badge > 0,
+                rx.badge(badge, color_scheme="red", variant="solid", radius="full",
+                         aria_label=f"{badge} unread"),
+            )
+        )
+    return rx.link(rx.hstack(*children, spacing="2", align="center"), href=href,
+                   underline="none", weight="medium")
+
+
+def app_shell(
+    *content: rx.Component,
+    user_name: rx.Var,
+    nav: list[rx.Component],
+) -> rx.Component:
+    """Header with navigation and the signed-in user, then the page content."""
+    return rx.box(
+        rx.el.header(
+            rx.hstack(
+                rx.hstack(
+                    rx.icon("message-square-heart", size=22, color=rx.color("teal", 9)),
+                    rx.heading("Care Messaging", size="4"),
+                    align="center",
+                    spacing="2",
+                ),
+                rx.el.nav(rx.hstack(*nav, spacing="4", align="center"), aria_label="Main"),
+                rx.spacer(),
+                rx.text(user_name, size="2", color_scheme="gray", class_name="hide-narrow"),
+                sign_out_form(),
+                align="center",
+                spacing="4",
+                width="100%",
+            ),
+            padding_x="1em",
+            padding_y="0.6em",
+            border_bottom=f"1px solid {rx.color('gray', 5)}",
+            background=rx.color("gray", 1),
+        ),
+        rx.el.main(*content, width="100%"),
+        min_height="100vh",
+    )

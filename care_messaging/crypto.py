@@ -1,0 +1,71 @@
+"""AES-256-GCM encryption for PHI at rest, with key ids so keys can rotate.
+
+Stored form: 12-byte random nonce || ciphertext+tag. The associated data binds a ciphertext to
+its place (for example ``msg:<conversation_id>``), so a ciphertext copied to another row fails
+to decrypt instead of showing someone else's text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from care_messaging.settings import get_settings
+
+NONCE_BYTES = 12
+_WORD = re.compile(r"[\w]+", re.UNICODE)
+
+
+class TamperedDataError(Exception):
+    """A ciphertext failed authentication: it was altered or belongs elsewhere."""
+
+
+def new_key_text(key_id: str) -> str:
+    """A fresh ``id:base64`` key entry for CARE_ENCRYPTION_KEYS or a key file."""
+    return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"
+
+
+def encrypt(plaintext: bytes, *, aad: str, key_id: str | None = None) -> tuple[bytes, str]:
+    """Encrypt under the active key (or ``key_id``); returns (blob, key_id)."""
+    settings = get_settings()
+    key_id = key_id or settings.active_key_id
+    nonce = os.urandom(NONCE_BYTES)
+    blob = nonce + AESGCM(settings.encryption_keys[key_id]).encrypt(nonce, plaintext, aad.encode())
+    return blob, key_id
+
+
+def decrypt(blob: bytes, *, aad: str, key_id: str) -> bytes:
+    """Decrypt and authenticate; raises TamperedDataError on any mismatch."""
+    keys = get_settings().encryption_keys
+    if key_id not in keys or len(blob) <= NONCE_BYTES:
+        raise TamperedDataError("ciphertext cannot be authenticated")
+    try:
+        return AESGCM(keys[key_id]).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad.encode())
+    except InvalidTag as exc:
+        raise TamperedDataError("ciphertext failed authentication") from exc
+
+
+def encrypt_text(text: str, *, aad: str) -> tuple[bytes, str]:
+    return encrypt(text.encode("utf-8"), aad=aad)
+
+
+def decrypt_text(blob: bytes, *, aad: str, key_id: str) -> str:
+    return decrypt(blob, aad=aad, key_id=key_id).decode("utf-8")
+
+
+def _search_key() -> bytes:
+    settings = get_settings()
+    return hmac.new(settings.active_key, b"care-messaging blind index v1", hashlib.sha256).digest()
+
+
+def search_terms(text: str) -> set[str]:
+    """Keyed hashes of the distinct lower-cased words of ``text`` (the blind index)."""
+    key = _search_key()
+    words = {w.lower() for w in _WORD.findall(text) if len(w) >= 2}
+    return {hmac.new(key, w.encode(), hashlib.sha256).hexdigest()[:32] for w in words}

@@ -1,0 +1,248 @@
+"""All tables. Schema changes go through Alembic (``alembic/versions``), never ``create_all``.
+
+PHI that the product does not need to query on (message bodies, attachment bytes, TOTP
+secrets) is stored only as AES-GCM ciphertext; see ``care_messaging.crypto``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: every timestamp in the database is UTC."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    PROVIDER = "provider"
+    ADMIN = "admin"
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_ATTENTION = "needs_attention"
+    COMPLETED = "completed"
+
+
+class Priority(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    HIGH = "high"
+
+
+class Category(StrEnum):
+    TEST_RESULTS = "test_results"
+    APPOINTMENT = "appointment"
+    MEDICATION = "medication"
+    CARE_INSTRUCTIONS = "care_instructions"
+    HEALTH_EDUCATION = "health_education"
+    CHECK_IN = "check_in"
+    ADMINISTRATIVE = "administrative"
+
+
+class Medium(StrEnum):
+    SECURE_MESSAGE = "secure_message"
+    PORTAL = "portal"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=254)
+    display_name: str = Field(max_length=120)
+    role: str = Field(max_length=16, index=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = Field(default=True)
+    totp_secret_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    totp_key_id: str = Field(default="", max_length=32)
+    totp_enabled: bool = Field(default=False)
+    totp_required: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patients"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", unique=True)
+    mrn: str = Field(unique=True, index=True, max_length=20)
+    first_name: str = Field(max_length=80)
+    last_name: str = Field(max_length=80, index=True)
+    date_of_birth: date | None = None
+    phone: str = Field(default="", max_length=40)
+    preferred_medium: str = Field(default=Medium.SECURE_MESSAGE, max_length=20)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Provider(SQLModel, table=True):
+    __tablename__ = "providers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", unique=True)
+    title: str = Field(default="", max_length=20)
+    specialty: str = Field(default="", max_length=80)
+
+
+class CareTeamMember(SQLModel, table=True):
+    """Which providers may see which patient: the single source of PHI visibility."""
+
+    __tablename__ = "care_team_members"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "provider_id", name="uq_care_team_member"),
+        Index("ix_care_team_provider_patient", "provider_id", "patient_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patients.id")
+    provider_id: int = Field(foreign_key="providers.id")
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_patient_activity", "patient_id", "last_message_at"),
+        Index("ix_conversations_activity", "last_message_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patients.id")
+    topic: str = Field(max_length=200)
+    status: str = Field(default=ConversationStatus.ACTIVE, max_length=20)
+    priority: str = Field(default=Priority.ROUTINE, max_length=20)
+    category: str = Field(default=Category.CHECK_IN, max_length=30)
+    medium: str = Field(default=Medium.SECURE_MESSAGE, max_length=20)
+    reason: str = Field(default="", max_length=300)
+    created_by_user_id: int = Field(foreign_key="users.id")
+    # The provider the patient sees as "who this is with": the starter, or the first to reply.
+    provider_user_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_message_at: datetime = Field(default_factory=utcnow)
+    # Denormalised counters keep list pages O(page) instead of O(history).
+    last_seq: int = Field(default=0)
+    last_message_id: int | None = Field(default=None)
+    first_provider_reply_at: datetime | None = None
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_message_conversation_seq"),
+        UniqueConstraint("sender_user_id", "client_msg_id", name="uq_message_sender_client_id"),
+        Index("ix_messages_sender_created", "sender_user_id", "created_at"),
+        Index("ix_messages_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    sender_user_id: int = Field(foreign_key="users.id")
+    seq: int
+    client_msg_id: str = Field(max_length=64)
+    body_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MessageSearchTerm(SQLModel, table=True):
+    """Blind index: keyed hashes of a message's words, so search works on encrypted bodies."""
+
+    __tablename__ = "message_search_terms"
+    __table_args__ = (Index("ix_search_term_conversation", "term", "conversation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    term: str = Field(max_length=32)
+    message_id: int = Field(foreign_key="messages.id", index=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+
+
+class ReadState(SQLModel, table=True):
+    __tablename__ = "read_states"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
+    last_read_seq: int = Field(default=0)
+    last_delivered_seq: int = Field(default=0)
+    read_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="messages.id", index=True)
+    uploader_user_id: int = Field(foreign_key="users.id")
+    display_name: str = Field(max_length=255)
+    stored_name: str = Field(max_length=64, unique=True)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    key_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: database triggers refuse UPDATE and DELETE (see the migration)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_actor_at", "actor_user_id", "at"),
+        Index("ix_audit_patient_at", "patient_id", "at"),
+        Index("ix_audit_object", "object_type", "object_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor_user_id: int | None = Field(default=None)
+    actor_label: str = Field(default="", max_length=254)
+    action: str = Field(max_length=40)
+    object_type: str = Field(default="", max_length=30)
+    object_id: str = Field(default="", max_length=64)
+    patient_id: int | None = Field(default=None)
+    outcome: str = Field(max_length=20)
+    client_ip: str = Field(default="", max_length=64)
+    detail: str = Field(default="", max_length=500)
+
+
+class AuthSession(SQLModel, table=True):
+    """A server-side sign-in session. Only a SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str = Field(default="", max_length=40)
+    client_ip: str = Field(default="", max_length=64)
+    # One-time hand-off ticket: the login handler gets it, the cookie route exchanges it.
+    handoff_hash: str | None = Field(default=None, unique=True, max_length=64)
+    handoff_expires_at: datetime | None = None
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed-login counter per normalised email, kept for unknown emails too."""
+
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=254)
+    failures: int = Field(default=0)
+    window_started_at: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None

@@ -1,0 +1,1 @@
+"""Domain logic in plain Python. Nothing here imports Reflex."""

@@ -1,0 +1,105 @@
+"""Who may see what. Every path that takes an id goes through here.
+
+A patient sees their own record; a provider sees the patients whose care team they are on; an
+admin sees no PHI at all. Forbidden raises the same NotFoundError as nonexistent, and writes a
+"denied" audit row that is committed even though the caller's work is abandoned.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists
+from sqlmodel import Session, select
+
+from care_messaging.models import (
+    CareTeamMember,
+    Conversation,
+    Patient,
+    Provider,
+    Role,
+    User,
+)
+from care_messaging.services import audit
+from care_messaging.services.actors import Actor
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.errors import NotFoundError
+
+INVALID_CONVERSATION = "Conversation not found."
+INVALID_PATIENT = "Patient not found."
+
+
+def visible_patient_ids(actor: Actor) -> Select:
+    """A subquery of patient ids the actor may see (empty for admins)."""
+    if actor.role == Role.PROVIDER and actor.provider_id is not None:
+        return select(CareTeamMember.patient_id).where(
+            CareTeamMember.provider_id == actor.provider_id
+        )
+    if actor.role == Role.PATIENT and actor.patient_id is not None:
+        return select(Patient.id).where(Patient.id == actor.patient_id)
+    return select(Patient.id).where(Patient.id == -1)
+
+
+def can_see_patient(session: Session, actor: Actor, patient_id: int) -> bool:
+    if actor.role == Role.PATIENT:
+        return actor.patient_id == patient_id
+    if actor.role == Role.PROVIDER and actor.provider_id is not None:
+        return bool(
+            session.exec(
+                select(
+                    exists().where(
+                        CareTeamMember.patient_id == patient_id,
+                        CareTeamMember.provider_id == actor.provider_id,
+                    )
+                )
+            ).one()
+        )
+    return False
+
+
+def _deny(session: Session, actor: Actor, object_type: str, object_id: object, action: str) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        outcome=Outcome.DENIED,
+        object_type=object_type,
+        object_id=str(object_id)[:64],
+    )
+    session.commit()
+
+
+def access_patient(
+    session: Session, *, actor: Actor, patient_id: int, action: str = Action.PATIENT_VIEW
+) -> Patient:
+    patient = session.get(Patient, patient_id) if isinstance(patient_id, int) else None
+    if patient is None or not can_see_patient(session, actor, patient_id):
+        _deny(session, actor, "patient", patient_id, action)
+        raise NotFoundError(INVALID_PATIENT)
+    return patient
+
+
+def access_conversation(
+    session: Session, *, actor: Actor, conversation_id: int, action: str = Action.ACCESS
+) -> Conversation:
+    """Load a conversation the actor may see, or raise NotFoundError (audited as denied)."""
+    conversation = (
+        session.get(Conversation, conversation_id) if isinstance(conversation_id, int) else None
+    )
+    if conversation is None or not can_see_patient(session, actor, conversation.patient_id):
+        _deny(session, actor, "conversation", conversation_id, action)
+        raise NotFoundError(INVALID_CONVERSATION)
+    return conversation
+
+
+def participant_user_ids(session: Session, patient_id: int) -> list[int]:
+    """The patient's user and every provider user on their care team."""
+    patient_user = session.exec(select(Patient.user_id).where(Patient.id == patient_id)).first()
+    provider_users = session.exec(
+        select(Provider.user_id)
+        .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
+        .join(User, User.id == Provider.user_id)
+        .where(CareTeamMember.patient_id == patient_id, User.is_active)
+    ).all()
+    ids = [uid for uid in provider_users]
+    if patient_user is not None:
+        ids.append(patient_user)
+    return ids

@@ -1,0 +1,55 @@
+"""The acting user, resolved only from a server-side session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from care_messaging.models import Patient, Provider, Role, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    role: str
+    display_name: str
+    email: str
+    patient_id: int | None = None
+    provider_id: int | None = None
+    session_id: int | None = None
+    client_ip: str = ""
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role == Role.PROVIDER
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def actor_for_user(
+    session: Session, user: User, *, session_id: int | None = None, client_ip: str = ""
+) -> Actor:
+    """Build an Actor with the role-specific profile id looked up from the database."""
+    patient_id = provider_id = None
+    if user.role == Role.PATIENT:
+        patient_id = session.exec(select(Patient.id).where(Patient.user_id == user.id)).first()
+    elif user.role == Role.PROVIDER:
+        provider_id = session.exec(select(Provider.id).where(Provider.user_id == user.id)).first()
+    assert user.id is not None
+    return Actor(
+        user_id=user.id,
+        role=user.role,
+        display_name=user.display_name,
+        email=user.email,
+        patient_id=patient_id,
+        provider_id=provider_id,
+        session_id=session_id,
+        client_ip=client_ip,
+    )

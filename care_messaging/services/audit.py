@@ -1,0 +1,72 @@
+"""Audit trail: one row per security-relevant action, written in the caller's transaction.
+
+Rows never contain message bodies. The table is append-only (triggers in the migration).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from care_messaging.models import AuditEvent, utcnow
+from care_messaging.services.actors import Actor
+
+
+class Action:
+    LOGIN = "login"
+    LOGOUT = "logout"
+    TIMEOUT = "session_timeout"
+    CONVERSATION_OPEN = "conversation_open"
+    CONVERSATION_CREATE = "conversation_create"
+    MESSAGE_SEND = "message_send"
+    MESSAGE_READ = "message_read"
+    STATUS_CHANGE = "status_change"
+    PRIORITY_CHANGE = "priority_change"
+    ATTACHMENT_UPLOAD = "attachment_upload"
+    ATTACHMENT_DOWNLOAD = "attachment_download"
+    PATIENT_VIEW = "patient_view"
+    ACCESS = "access"
+    EXPORT = "audit_export"
+    TOTP_CHANGE = "totp_change"
+    USER_DISABLE = "user_disable"
+    KEY_ROTATION = "key_rotation"
+
+
+class Outcome:
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+    REJECTED = "rejected"
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    outcome: str,
+    actor: Actor | None = None,
+    actor_user_id: int | None = None,
+    actor_label: str = "",
+    object_type: str = "",
+    object_id: str | int = "",
+    patient_id: int | None = None,
+    client_ip: str = "",
+    detail: str = "",
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Add one audit row to ``session`` (the caller commits it with the change)."""
+    event = AuditEvent(
+        at=at or utcnow(),
+        actor_user_id=actor.user_id if actor else actor_user_id,
+        actor_label=actor.email if actor else actor_label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        patient_id=patient_id,
+        outcome=outcome,
+        client_ip=(actor.client_ip if actor and not client_ip else client_ip)[:64],
+        detail=detail[:500],
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,263 @@
+"""Sign-in, server-side sessions, throttling and logout.
+
+Flow: ``login`` checks the password (and TOTP when on) and creates a session row holding only a
+one-time hand-off ticket. The browser is redirected to ``/api/auth/complete?ticket=...``, whose
+route calls ``exchange_handoff``: that mints the real session token (fresh at every login),
+stores its SHA-256 and sets it as an HttpOnly cookie, so the token never sits in Reflex state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from sqlmodel import Session, select
+
+from care_messaging import crypto
+from care_messaging.models import AuthSession, LoginThrottle, User, utcnow
+from care_messaging.services import audit
+from care_messaging.services.actors import Actor, actor_for_user
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.errors import AuthenticationError, SessionInvalidError
+from care_messaging.services.passwords import burn_verification_time, verify_and_update
+from care_messaging.settings import get_settings
+
+GENERIC_LOGIN_ERROR = "Incorrect email or password."
+LOCKED_ERROR = "Too many failed sign-in attempts. Try again in a few minutes."
+HANDOFF_SECONDS = 60
+SESSION_COOKIE = "care_session"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """Either a hand-off ticket (signed in) or a request for the TOTP code."""
+
+    ticket: str = ""
+    role: str = ""
+    needs_totp: bool = False
+
+
+def _throttle_row(session: Session, key: str) -> LoginThrottle:
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_started_at=utcnow())
+        session.add(row)
+    return row
+
+
+def _is_locked(row: LoginThrottle, now: datetime) -> bool:
+    return row.locked_until is not None and row.locked_until > now
+
+
+def _register_failure(session: Session, row: LoginThrottle, now: datetime) -> None:
+    settings = get_settings()
+    if now - row.window_started_at > timedelta(seconds=settings.login_lockout_seconds):
+        row.failures = 0
+        row.window_started_at = now
+    row.failures += 1
+    if row.failures >= settings.login_max_failures:
+        row.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
+
+
+def totp_secret(user: User) -> str | None:
+    if not user.totp_secret_ct:
+        return None
+    return crypto.decrypt_text(user.totp_secret_ct, aad=f"totp:{user.id}", key_id=user.totp_key_id)
+
+
+def login(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    totp_code: str = "",
+    client_ip: str = "",
+) -> LoginResult:
+    """Check credentials and open a session. Raises AuthenticationError with a generic text."""
+    key = normalise_email(email)
+    now = utcnow()
+    throttle = _throttle_row(session, key)
+    user = session.exec(select(User).where(User.email == key)).first()
+
+    def fail(detail: str, message: str = GENERIC_LOGIN_ERROR) -> AuthenticationError:
+        _register_failure(session, throttle, now)
+        audit.record(
+            session,
+            action=Action.LOGIN,
+            outcome=Outcome.FAILURE,
+            actor_user_id=user.id if user else None,
+            actor_label=key[:254],
+            object_type="user",
+            client_ip=client_ip,
+            detail=detail,
+        )
+        session.commit()
+        return AuthenticationError(message)
+
+    if _is_locked(throttle, now):
+        burn_verification_time(password)
+        raise fail("locked", LOCKED_ERROR)
+    if user is None or not user.is_active:
+        burn_verification_time(password)
+        raise fail("unknown or disabled account")
+    ok, new_hash = verify_and_update(password, user.password_hash)
+    if not ok:
+        raise fail("bad password")
+    if user.totp_enabled:
+        if not totp_code.strip():
+            return LoginResult(needs_totp=True)
+        secret = totp_secret(user)
+        if not secret or not pyotp.TOTP(secret).verify(totp_code.strip(), valid_window=1):
+            raise fail("bad totp code", "Incorrect email, password or verification code.")
+    if new_hash:
+        user.password_hash = new_hash
+        session.add(user)
+    throttle.failures = 0
+    throttle.locked_until = None
+    ticket = secrets.token_urlsafe(32)
+    settings = get_settings()
+    auth_session = AuthSession(
+        token_hash=hash_token(secrets.token_urlsafe(32)),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=settings.absolute_session_seconds),
+        client_ip=client_ip[:64],
+        handoff_hash=hash_token(ticket),
+        handoff_expires_at=now + timedelta(seconds=HANDOFF_SECONDS),
+    )
+    session.add(auth_session)
+    session.flush()
+    audit.record(
+        session,
+        action=Action.LOGIN,
+        outcome=Outcome.SUCCESS,
+        actor_user_id=user.id,
+        actor_label=user.email,
+        object_type="session",
+        object_id=auth_session.id or "",
+        client_ip=client_ip,
+    )
+    session.commit()
+    return LoginResult(ticket=ticket, role=user.role)
+
+
+def exchange_handoff(session: Session, *, ticket: str) -> tuple[str, str]:
+    """Swap a one-time ticket for a fresh session token; returns (token, role)."""
+    now = utcnow()
+    row = session.exec(
+        select(AuthSession).where(AuthSession.handoff_hash == hash_token(ticket))
+    ).first()
+    if row is None or row.revoked_at is not None or not row.handoff_expires_at:
+        raise SessionInvalidError("Sign-in link is no longer valid.")
+    if row.handoff_expires_at < now:
+        raise SessionInvalidError("Sign-in link is no longer valid.")
+    token = secrets.token_urlsafe(32)
+    row.token_hash = hash_token(token)
+    row.handoff_hash = None
+    row.handoff_expires_at = None
+    row.last_seen_at = now
+    session.add(row)
+    user = session.get(User, row.user_id)
+    session.commit()
+    return token, user.role if user else ""
+
+
+def resolve_session(
+    session: Session, *, token: str | None, client_ip: str = "", touch: bool = True
+) -> Actor:
+    """Return the Actor for a session token, enforcing idle and absolute limits.
+
+    An idle-expired session is revoked (and audited) the first time it is seen.
+    """
+    if not token:
+        raise SessionInvalidError("Please sign in.")
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None or row.handoff_hash is not None:
+        raise SessionInvalidError("Please sign in.")
+    now = utcnow()
+    settings = get_settings()
+    idle_limit = row.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
+    if now >= row.expires_at or now >= idle_limit:
+        row.revoked_at = now
+        row.revoked_reason = "absolute" if now >= row.expires_at else "idle"
+        session.add(row)
+        audit.record(
+            session,
+            action=Action.TIMEOUT,
+            outcome=Outcome.SUCCESS,
+            actor_user_id=row.user_id,
+            object_type="session",
+            object_id=row.id or "",
+            client_ip=client_ip,
+            detail=row.revoked_reason,
+        )
+        session.commit()
+        raise SessionInvalidError("Your session has expired. Please sign in again.")
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise SessionInvalidError("Please sign in.")
+    if touch:
+        row.last_seen_at = now
+        session.add(row)
+        session.commit()
+    return actor_for_user(session, user, session_id=row.id, client_ip=client_ip)
+
+
+def session_seconds_left(session: Session, *, token: str | None) -> int:
+    """Seconds before the idle timeout ends this session (0 when it is not valid); no touch."""
+    if not token:
+        return 0
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return 0
+    settings = get_settings()
+    now = utcnow()
+    idle_end = row.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
+    return max(0, int((min(idle_end, row.expires_at) - now).total_seconds()))
+
+
+def logout(session: Session, *, token: str | None, client_ip: str = "") -> None:
+    """Revoke the session on the server. Unknown tokens are ignored."""
+    if not token:
+        return
+    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return
+    row.revoked_at = utcnow()
+    row.revoked_reason = "logout"
+    session.add(row)
+    audit.record(
+        session,
+        action=Action.LOGOUT,
+        outcome=Outcome.SUCCESS,
+        actor_user_id=row.user_id,
+        object_type="session",
+        object_id=row.id or "",
+        client_ip=client_ip,
+    )
+    session.commit()
+
+
+def revoke_user_sessions(session: Session, *, user_id: int, reason: str) -> int:
+    """End every live session of a user at once (used when an account is disabled)."""
+    rows = session.exec(
+        select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        row.revoked_reason = reason
+        session.add(row)
+    return len(rows)

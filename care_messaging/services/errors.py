@@ -1,0 +1,21 @@
+"""Errors the services raise. Their messages are safe to show to a user."""
+
+
+class ServiceError(Exception):
+    """Base class: ``str(error)`` is a user-facing message that leaks nothing."""
+
+
+class NotFoundError(ServiceError):
+    """The object does not exist *or* the actor may not see it: the two look the same."""
+
+
+class ValidationError(ServiceError):
+    """The input is not acceptable; the message says what to fix."""
+
+
+class AuthenticationError(ServiceError):
+    """Sign-in failed; the message never says whether the account exists."""
+
+
+class SessionInvalidError(ServiceError):
+    """No usable session: missing, expired, idle too long or revoked."""

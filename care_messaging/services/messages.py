@@ -1,0 +1,394 @@
+"""Sending and reading messages: idempotent sends, gap-free per-conversation order, receipts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from care_messaging import crypto
+from care_messaging.models import (
+    Attachment,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageSearchTerm,
+    Patient,
+    ReadState,
+    Role,
+    User,
+    utcnow,
+)
+from care_messaging.services import audit
+from care_messaging.services.access import access_conversation, participant_user_ids
+from care_messaging.services.actors import Actor
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_CHARS = 5000
+MAX_CLIENT_ID_CHARS = 64
+TAMPERED_TEXT = "This message could not be verified and is hidden. The incident has been logged."
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: int
+    name: str
+    content_type: str
+    size_bytes: int
+    is_image: bool
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    seq: int
+    conversation_id: int
+    sender_user_id: int
+    sender_name: str
+    sender_role: str
+    body: str
+    created_at: datetime
+    client_msg_id: str
+    tampered: bool = False
+    attachments: tuple[AttachmentView, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: MessageView
+    created: bool
+    participant_user_ids: tuple[int, ...] = ()
+
+
+def message_aad(conversation_id: int) -> str:
+    return f"msg:{conversation_id}"
+
+
+def decrypt_body(message: Message) -> tuple[str, bool]:
+    """The plaintext, or a fixed notice when the ciphertext fails authentication."""
+    try:
+        return crypto.decrypt_text(
+            message.body_ct, aad=message_aad(message.conversation_id), key_id=message.key_id
+        ), False
+    except crypto.TamperedDataError:
+        log.error("message %s failed authentication", message.id)
+        return TAMPERED_TEXT, True
+
+
+def _validate_body(body: str, has_attachments: bool) -> str:
+    if not isinstance(body, str):
+        raise ValidationError("Message must be text.")
+    text = body.strip()
+    if not text and not has_attachments:
+        raise ValidationError("Write a message or attach a file before sending.")
+    if len(text) > MAX_BODY_CHARS:
+        raise ValidationError(f"Messages can be at most {MAX_BODY_CHARS} characters.")
+    return text
+
+
+def _validate_client_id(client_msg_id: str) -> str:
+    if not isinstance(client_msg_id, str) or not client_msg_id.strip():
+        raise ValidationError("Missing message id; please try again.")
+    if len(client_msg_id) > MAX_CLIENT_ID_CHARS:
+        raise ValidationError("Invalid message id.")
+    return client_msg_id.strip()
+
+
+def _views(session: Session, messages: list[Message]) -> list[MessageView]:
+    if not messages:
+        return []
+    sender_ids = {m.sender_user_id for m in messages}
+    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(sender_ids))).all()}
+    attachments: dict[int, list[AttachmentView]] = {}
+    rows = session.exec(
+        select(Attachment).where(col(Attachment.message_id).in_([m.id for m in messages]))
+    ).all()
+    for a in sorted(rows, key=lambda a: a.id or 0):
+        attachments.setdefault(a.message_id or 0, []).append(
+            AttachmentView(
+                id=a.id or 0,
+                name=a.display_name,
+                content_type=a.content_type,
+                size_bytes=a.size_bytes,
+                is_image=a.content_type.startswith("image/"),
+            )
+        )
+    views = []
+    for m in messages:
+        body, tampered = decrypt_body(m)
+        sender = users.get(m.sender_user_id)
+        views.append(
+            MessageView(
+                id=m.id or 0,
+                seq=m.seq,
+                conversation_id=m.conversation_id,
+                sender_user_id=m.sender_user_id,
+                sender_name=sender.display_name if sender else "Unknown",
+                sender_role=sender.role if sender else "",
+                body=body,
+                created_at=m.created_at,
+                client_msg_id=m.client_msg_id,
+                tampered=tampered,
+                attachments=tuple(attachments.get(m.id or 0, [])),
+            )
+        )
+    return views
+
+
+def _existing(session: Session, sender_user_id: int, client_msg_id: str) -> Message | None:
+    return session.exec(
+        select(Message).where(
+            Message.sender_user_id == sender_user_id, Message.client_msg_id == client_msg_id
+        )
+    ).first()
+
+
+def _insert_message(
+    session: Session,
+    *,
+    actor: Actor,
+    conversation: Conversation,
+    text: str,
+    client_msg_id: str,
+    attachment_ids: list[int],
+) -> Message:
+    """Assign the next sequence number atomically and store the encrypted message."""
+    now = utcnow()
+    # UPDATE ... RETURNING takes the row's write lock first, so concurrent senders serialise
+    # and every message gets the next number with no gap (a rollback undoes the increment).
+    seq = session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation.id)
+        .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
+        .returning(Conversation.last_seq)
+    ).scalar_one()
+    ciphertext, key_id = crypto.encrypt_text(text, aad=message_aad(conversation.id or 0))
+    message = Message(
+        conversation_id=conversation.id or 0,
+        sender_user_id=actor.user_id,
+        seq=seq,
+        client_msg_id=client_msg_id,
+        body_ct=ciphertext,
+        key_id=key_id,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    for term in crypto.search_terms(text):
+        session.add(
+            MessageSearchTerm(term=term, message_id=message.id, conversation_id=conversation.id)
+        )
+    _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
+    values: dict[str, object] = {"last_message_id": message.id}
+    if actor.role == Role.PROVIDER:
+        if conversation.first_provider_reply_at is None:
+            values["first_provider_reply_at"] = now
+        if conversation.provider_user_id is None:
+            values["provider_user_id"] = actor.user_id
+        if conversation.status == ConversationStatus.COMPLETED:
+            values["status"] = ConversationStatus.ACTIVE
+    session.execute(
+        update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
+    )
+    _advance_read_state(session, user_id=actor.user_id, conversation_id=message.conversation_id,
+                        seq=seq, read=True)
+    audit.record(
+        session,
+        actor=actor,
+        action=Action.MESSAGE_SEND,
+        outcome=Outcome.SUCCESS,
+        object_type="message",
+        object_id=message.id or "",
+        patient_id=conversation.patient_id,
+        detail=f"conversation={conversation.id} seq={seq} attachments={len(attachment_ids)}",
+    )
+    return message
+
+
+def _attach(
+    session: Session, *, actor: Actor, conversation: Conversation, message: Message, ids: list[int]
+) -> None:
+    if not ids:
+        return
+    rows = session.exec(select(Attachment).where(col(Attachment.id).in_(ids))).all()
+    usable = [
+        a
+        for a in rows
+        if a.uploader_user_id == actor.user_id
+        and a.conversation_id == conversation.id
+        and a.message_id is None
+    ]
+    if len(usable) != len(set(ids)):
+        raise ValidationError("An attachment could not be found. Please attach it again.")
+    for a in usable:
+        a.message_id = message.id
+        session.add(a)
+
+
+def send_message(
+    session: Session,
+    *,
+    actor: Actor,
+    conversation_id: int,
+    body: str,
+    client_msg_id: str,
+    attachment_ids: list[int] | tuple[int, ...] = (),
+) -> SendResult:
+    """Store one message exactly once per (sender, client_msg_id) and return it.
+
+    A repeat of an already-stored client id returns the stored message with ``created=False``.
+    """
+    client_msg_id = _validate_client_id(client_msg_id)
+    ids = [int(i) for i in attachment_ids]
+    text = _validate_body(body, has_attachments=bool(ids))
+    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+    participants = tuple(participant_user_ids(session, conversation.patient_id))
+    existing = _existing(session, actor.user_id, client_msg_id)
+    if existing is not None:
+        if existing.conversation_id != conversation.id:
+            raise ValidationError("Invalid message id.")
+        return SendResult(_views(session, [existing])[0], False, participants)
+    if actor.role == Role.PATIENT and conversation.status == ConversationStatus.COMPLETED:
+        raise ValidationError(
+            "This conversation is completed and can no longer receive replies. "
+            "Start a new conversation to contact your care team."
+        )
+    if actor.role not in (Role.PATIENT, Role.PROVIDER):
+        raise ValidationError("Only patients and their care team can send messages.")
+    try:
+        message = _insert_message(
+            session,
+            actor=actor,
+            conversation=conversation,
+            text=text,
+            client_msg_id=client_msg_id,
+            attachment_ids=ids,
+        )
+        session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same client id won the race: return its message.
+        session.rollback()
+        existing = _existing(session, actor.user_id, client_msg_id)
+        if existing is None:
+            raise
+        return SendResult(_views(session, [existing])[0], False, participants)
+    return SendResult(_views(session, [message])[0], True, participants)
+
+
+def list_messages(
+    session: Session,
+    *,
+    conversation_id: int,
+    before_seq: int | None = None,
+    after_seq: int | None = None,
+    limit: int = 50,
+) -> list[MessageView]:
+    """A page of messages in server order. Callers must have checked access already."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if after_seq is not None:
+        query = query.where(Message.seq > after_seq).order_by(col(Message.seq)).limit(limit)
+        return _views(session, list(session.exec(query).all()))
+    if before_seq is not None:
+        query = query.where(Message.seq < before_seq)
+    rows = list(session.exec(query.order_by(col(Message.seq).desc()).limit(limit)).all())
+    rows.reverse()
+    return _views(session, rows)
+
+
+def _advance_read_state(
+    session: Session, *, user_id: int, conversation_id: int, seq: int, read: bool
+) -> bool:
+    """Move a user's delivered (and read) marks forward; returns True when read advanced."""
+    state = session.get(ReadState, (user_id, conversation_id))
+    now = utcnow()
+    if state is None:
+        state = ReadState(user_id=user_id, conversation_id=conversation_id)
+    advanced = False
+    if seq > state.last_delivered_seq:
+        state.last_delivered_seq = seq
+        state.delivered_at = now
+    if read and seq > state.last_read_seq:
+        state.last_read_seq = seq
+        state.read_at = now
+        advanced = True
+    session.add(state)
+    return advanced
+
+
+def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> bool:
+    """Mark everything in an (already access-checked) conversation read; audits new reads."""
+    before = session.get(ReadState, (actor.user_id, conversation.id))
+    previous = before.last_read_seq if before else 0
+    advanced = _advance_read_state(
+        session, user_id=actor.user_id, conversation_id=conversation.id or 0,
+        seq=conversation.last_seq, read=True,
+    )
+    if advanced:
+        audit.record(
+            session,
+            actor=actor,
+            action=Action.MESSAGE_READ,
+            outcome=Outcome.SUCCESS,
+            object_type="conversation",
+            object_id=conversation.id or "",
+            patient_id=conversation.patient_id,
+            detail=f"seq {previous + 1}-{conversation.last_seq}",
+        )
+    session.commit()
+    return advanced
+
+
+def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq: int) -> bool:
+    """Record that one of the user's sessions received messages up to ``seq``."""
+    state = session.get(ReadState, (user_id, conversation_id))
+    if state is not None and state.last_delivered_seq >= seq:
+        return False
+    _advance_read_state(session, user_id=user_id, conversation_id=conversation_id, seq=seq,
+                        read=False)
+    session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the other side has done with a sender's messages, up to a sequence number."""
+
+    delivered_seq: int = 0
+    delivered_at: datetime | None = None
+    read_seq: int = 0
+    read_at: datetime | None = None
+
+
+def receipt_for(session: Session, *, actor: Actor, conversation: Conversation) -> Receipt:
+    """Receipts from the *other side*: the patient for providers, the care team for patients."""
+    if actor.role == Role.PROVIDER:
+        patient_user = session.exec(
+            select(Patient.user_id).where(Patient.id == conversation.patient_id)
+        ).first()
+        query = select(ReadState).where(
+            ReadState.conversation_id == conversation.id, ReadState.user_id == patient_user
+        )
+    else:
+        query = (
+            select(ReadState)
+            .join(User, User.id == ReadState.user_id)
+            .where(ReadState.conversation_id == conversation.id, User.role == Role.PROVIDER)
+        )
+    states = session.exec(query).all()
+    if not states:
+        return Receipt()
+    best_read = max(states, key=lambda s: s.last_read_seq)
+    best_delivered = max(states, key=lambda s: s.last_delivered_seq)
+    return Receipt(
+        delivered_seq=best_delivered.last_delivered_seq,
+        delivered_at=best_delivered.delivered_at,
+        read_seq=best_read.last_read_seq,
+        read_at=best_read.read_at,
+    )

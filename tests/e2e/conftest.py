@@ -1,0 +1,169 @@
+"""Browser tests: one production build of the app per test session, on a fresh seeded database.
+
+The server runs ``reflex run --env prod --single-port`` in a subprocess with its own data dir,
+so tests see exactly what a user sees. Chromium is Debian's (``CHROMIUM_PATH`` to override).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 390, "height": 844}
+DEMO_PASSWORD = "CareDemo!2026"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def server_env(data_dir: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("CARE_", "DATABASE_URL", "REFLEX_REDIS"))
+    }
+    env.update(
+        {
+            "CARE_ENV": "test",
+            "CARE_DATA_DIR": str(data_dir),
+            "CARE_PORT": str(port),
+            "DATABASE_URL": f"sqlite:///{data_dir / 'care.db'}",
+            "CARE_ENCRYPTION_KEYS": "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "REFLEX_USE_SYSTEM_BUN": "1",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class AppServer:
+    """A running app: its URL, environment (for direct DB checks) and process."""
+
+    def __init__(self, base_url: str, env: dict[str, str], process: subprocess.Popen, log: Path):
+        self.base_url = base_url
+        self.env = env
+        self.process = process
+        self.log = log
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None,
+                 seed: bool = True) -> AppServer:
+    port = free_port()
+    env = server_env(data_dir, port, extra_env)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+    subprocess.run([python, "-m", "care_messaging.cli", "migrate"], cwd=ROOT, env=env, check=True)
+    if seed:
+        subprocess.run([python, "-m", "care_messaging.cli", "seed"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    log = data_dir / "server.log"
+    process = subprocess.Popen(
+        [python, "-m", "reflex", "run", "--env", "prod", "--single-port", "--loglevel", "info"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    server = AppServer(f"http://localhost:{port}", env, process, log)
+    try:
+        wait_for(f"{server.base_url}/api/health", timeout=420)
+        wait_for(f"{server.base_url}/login", timeout=120)
+    except TimeoutError:
+        server.stop()
+        raise RuntimeError(f"app did not start; log:\n{log.read_text()[-4000:]}") from None
+    return server
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    server = start_server(tmp_path_factory.mktemp("e2e-app"))
+    yield server
+    server.stop()
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("Chromium not found: run ./scripts/test (it installs it) or set CHROMIUM_PATH")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, app_server: AppServer):
+    contexts: list[BrowserContext] = []
+
+    def make(**kwargs) -> BrowserContext:
+        ctx = browser.new_context(base_url=app_server.base_url, **kwargs)
+        ctx.set_default_timeout(15000)
+        contexts.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
