@@ -1,0 +1,172 @@
+"""Live delivery: who is connected, and pushing changes into their sessions.
+
+Each page state registers its tab (Reflex client token) for the signed-in user when it loads.
+After a change commits, the handler calls ``publish`` with the users who must see it; every
+registered tab of those users gets ``_apply_live_event`` run on its page state through
+``app.modify_state``, which sends the resulting delta over that tab's websocket.
+
+Single process (default): the registry is a dict in memory. Scale-out: with a Redis URL the
+registry lives in Redis, so any worker can find every tab; Reflex's Redis state manager and
+token manager then route the delta to the worker that holds the tab's socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import reflex as rx
+
+from care_messaging.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+REGISTRATION_TTL_SECONDS = 6 * 60 * 60
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """What changed. ``kind``: message, conversation, receipt or typing."""
+
+    kind: str
+    conversation_id: int = 0
+    patient_id: int = 0
+    actor_user_id: int = 0
+    seq: int = 0
+    label: str = ""
+
+
+class Registry(Protocol):
+    def register(self, user_id: int, client_token: str, state_name: str) -> None: ...
+    def unregister(self, client_token: str) -> None: ...
+    def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]: ...
+
+
+class MemoryRegistry:
+    """Tabs of this process, by user id."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[int, dict[str, tuple[str, float]]] = {}
+
+    def register(self, user_id: int, client_token: str, state_name: str) -> None:
+        self.unregister(client_token)
+        self._by_user.setdefault(user_id, {})[client_token] = (state_name, time.monotonic())
+
+    def unregister(self, client_token: str) -> None:
+        for tabs in self._by_user.values():
+            tabs.pop(client_token, None)
+
+    def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]:
+        now = time.monotonic()
+        out = []
+        for user_id in set(user_ids):
+            tabs = self._by_user.get(user_id, {})
+            for token, (state_name, at) in list(tabs.items()):
+                if now - at > REGISTRATION_TTL_SECONDS:
+                    tabs.pop(token, None)
+                    continue
+                out.append((user_id, token, state_name))
+        return out
+
+
+class RedisRegistry:
+    """Tabs of every worker, in Redis hashes ``care:live:user:<id>`` (token -> state name)."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True)
+
+    @staticmethod
+    def _key(user_id: int) -> str:
+        return f"care:live:user:{user_id}"
+
+    def register(self, user_id: int, client_token: str, state_name: str) -> None:
+        pipe = self._redis.pipeline()
+        pipe.hset(self._key(user_id), client_token, state_name)
+        pipe.expire(self._key(user_id), REGISTRATION_TTL_SECONDS)
+        pipe.set(f"care:live:token:{client_token}", user_id, ex=REGISTRATION_TTL_SECONDS)
+        pipe.execute()
+
+    def unregister(self, client_token: str) -> None:
+        user_id = self._redis.get(f"care:live:token:{client_token}")
+        if user_id is not None:
+            self._redis.hdel(self._key(int(user_id)), client_token)
+
+    def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]:
+        out = []
+        for user_id in set(user_ids):
+            for token, state_name in self._redis.hgetall(self._key(user_id)).items():
+                out.append((user_id, token, state_name))
+        return out
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    global _registry
+    if _registry is None:
+        url = get_settings().redis_url
+        _registry = RedisRegistry(url) if url else MemoryRegistry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the registry (tests switch settings between runs)."""
+    global _registry
+    _registry = None
+
+
+def register(*, user_id: int, client_token: str, state_cls: type[rx.State]) -> None:
+    """Remember that this tab shows ``state_cls`` for ``user_id``."""
+    if client_token:
+        get_registry().register(user_id, client_token, state_cls.get_full_name())
+
+
+def unregister(*, client_token: str) -> None:
+    if client_token:
+        get_registry().unregister(client_token)
+
+
+def _app():
+    from care_messaging.care_messaging import app
+
+    return app
+
+
+async def _deliver(token: str, state_name: str, event: LiveEvent) -> None:
+    app = _app()
+    try:
+        state_cls = rx.State.get_class_substate(state_name.split(".")[1:])
+    except ValueError:
+        return
+    try:
+        async with app.modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
+            state = await root.get_state(state_cls)
+            await state._apply_live_event(event)
+    except Exception:  # one broken tab must never stop delivery to the others
+        log.exception("live delivery to a tab failed")
+
+
+_pending: set[asyncio.Task] = set()
+
+
+async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
+                  exclude_token: str = "") -> int:
+    """Push ``event`` to every registered tab of ``user_ids``; returns how many were scheduled.
+
+    Deliveries run as tasks so the sender's handler (which holds its own state lock) returns
+    at once; a tab that is the sender's own is skipped via ``exclude_token``.
+    """
+    if _app().event_namespace is None:  # no running server (unit tests)
+        return 0
+    targets = [t for t in get_registry().targets(list(user_ids)) if t[1] != exclude_token]
+    for _user_id, token, state_name in targets:
+        task = asyncio.create_task(_deliver(token, state_name, event))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+    return len(targets)
