@@ -1,0 +1,176 @@
+"""Exactly-once sends and gap-free per-conversation order, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, func, select
+
+from care_messaging import db
+from care_messaging.models import AuditEvent, Message
+from care_messaging.services.conversations import create_conversation
+from care_messaging.services.errors import NotFoundError, ValidationError
+from care_messaging.services.messages import list_messages, send_message
+from tests.factories import clinic
+
+PG_URL = os.environ.get("CARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _conversation(session, people):
+    conversation, _ = create_conversation(
+        session, actor=people["lee"], patient_id=people["maria_patient"].id,
+        topic="Lab results", body="Your results are in.",
+    )
+    return conversation.id
+
+
+def _count(session, **where) -> int:
+    query = select(func.count()).select_from(Message)
+    for key, value in where.items():
+        query = query.where(getattr(Message, key) == value)
+    return session.exec(query).one()
+
+
+def test_same_client_id_twice_stores_one_message(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    first = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
+                         client_msg_id="abc-1")
+    again = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
+                         client_msg_id="abc-1")
+    assert first.created and not again.created
+    assert first.message.id == again.message.id
+    assert _count(session, conversation_id=cid) == 2  # the opening message + one reply
+    sends = session.exec(select(AuditEvent).where(AuditEvent.action == "message_send")).all()
+    assert len(sends) == 2
+
+
+def test_sender_cannot_see_or_post_outside_care_team(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    with pytest.raises(NotFoundError):
+        send_message(session, actor=people["outsider"], conversation_id=cid, body="hi",
+                     client_msg_id="x")
+    with pytest.raises(NotFoundError):
+        send_message(session, actor=people["james"], conversation_id=cid, body="hi",
+                     client_msg_id="y")
+    assert _count(session, conversation_id=cid) == 1
+    denied = session.exec(select(AuditEvent).where(AuditEvent.outcome == "denied")).all()
+    assert len(denied) == 2
+
+
+def test_empty_and_oversized_bodies_are_refused(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    with pytest.raises(ValidationError):
+        send_message(session, actor=people["maria"], conversation_id=cid, body="   ",
+                     client_msg_id="e1")
+    with pytest.raises(ValidationError):
+        send_message(session, actor=people["maria"], conversation_id=cid, body="x" * 5001,
+                     client_msg_id="e2")
+    assert _count(session, conversation_id=cid) == 1
+
+
+def test_list_messages_pages_in_server_order(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    for i in range(9):
+        send_message(session, actor=people["maria" if i % 2 else "lee"], conversation_id=cid,
+                     body=f"m{i}", client_msg_id=f"p{i}")
+    latest = list_messages(session, conversation_id=cid, limit=4)
+    assert [m.seq for m in latest] == [7, 8, 9, 10]
+    older = list_messages(session, conversation_id=cid, before_seq=7, limit=4)
+    assert [m.seq for m in older] == [3, 4, 5, 6]
+    newer = list_messages(session, conversation_id=cid, after_seq=8)
+    assert [m.body for m in newer] == ["m7", "m8"]
+
+
+def _concurrent_sends(engine, people, cid, *, senders: int, per_sender: int, duplicate: bool):
+    """Threads with their own sessions; with duplicate=True they all reuse one client id."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(senders)
+
+    def worker(n: int) -> None:
+        actor = people["maria"] if n % 2 else people["lee"]
+        if duplicate:
+            actor = people["maria"]
+        barrier.wait()
+        for k in range(per_sender):
+            client_id = "same-id" if duplicate else f"t{n}-{k}-{uuid.uuid4().hex[:6]}"
+            try:
+                with Session(engine, expire_on_commit=False) as s:
+                    send_message(s, actor=actor, conversation_id=cid, body=f"{n}/{k}",
+                                 client_msg_id=client_id)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def _assert_gap_free(session, cid):
+    seqs = session.exec(select(Message.seq).where(Message.conversation_id == cid)
+                        .order_by(Message.seq)).all()
+    assert seqs == list(range(1, len(seqs) + 1))
+    return seqs
+
+
+def test_concurrent_duplicate_client_id_stores_one_message_sqlite(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    _concurrent_sends(db.get_engine(), people, cid, senders=6, per_sender=1, duplicate=True)
+    assert _count(session, conversation_id=cid, client_msg_id="same-id") == 1
+    _assert_gap_free(session, cid)
+
+
+def test_concurrent_senders_get_gap_free_sequence_sqlite(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    _concurrent_sends(db.get_engine(), people, cid, senders=6, per_sender=10, duplicate=False)
+    assert len(_assert_gap_free(session, cid)) == 61
+
+
+@pytest.fixture
+def pg_engine(monkeypatch):
+    """A fresh PostgreSQL database, migrated to head; skipped (with the reason) without a server."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}".splitlines()[0])
+    name = f"care_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    from care_messaging.cli import migrate
+    from tests.conftest import reset_caches
+
+    migrate(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_caches()
+    engine = db.get_engine()
+    yield engine
+    engine.dispose()
+    reset_caches()
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_concurrency_on_postgresql(pg_engine):
+    with Session(pg_engine, expire_on_commit=False) as session:
+        assert session.exec(text("select 1")).one()[0] == 1
+        people = clinic(session)
+        cid = _conversation(session, people)
+    _concurrent_sends(pg_engine, people, cid, senders=8, per_sender=8, duplicate=False)
+    _concurrent_sends(pg_engine, people, cid, senders=8, per_sender=1, duplicate=True)
+    with Session(pg_engine) as session:
+        seqs = _assert_gap_free(session, cid)
+        assert len(seqs) == 1 + 64 + 1
+        assert _count(session, conversation_id=cid, client_msg_id="same-id") == 1
