@@ -301,3 +301,21 @@ def set_priority(
     )
     session.commit()
     return conversation
+
+
+def list_patient_conversations(
+    session: Session, *, actor: Actor, patient_id: int, limit: int = 50, offset: int = 0
+) -> ConversationPage:
+    """One patient's conversations (access-checked: NotFoundError when not visible)."""
+    access_patient(session, actor=actor, patient_id=patient_id)
+    limit = max(1, min(int(limit), 200))
+    base = _base_query(actor, filter_by="all", search="").where(
+        Conversation.patient_id == patient_id
+    )
+    total = session.exec(select(func.count()).select_from(base.subquery())).one()
+    rows = session.exec(
+        base.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+        .limit(limit)
+        .offset(max(0, int(offset)))
+    ).all()
+    return ConversationPage(rows=_to_rows(session, rows), total=int(total))

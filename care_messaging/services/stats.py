@@ -1,0 +1,141 @@
+"""Dashboard statistics for a provider, scoped to the patients the provider may see.
+
+Plain Python over SQL aggregates: the counts come from denormalised counters
+(``Conversation.last_seq``, ``ReadState.last_read_seq``), so they cost the same for any
+history size. Nothing here imports Reflex.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from care_messaging.models import Conversation, Message, Patient, Role, User, utcnow
+from care_messaging.services.access import visible_patient_ids
+from care_messaging.services.actors import Actor
+from care_messaging.services.conversations import unread_total
+
+CHART_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    messages: int
+
+
+@dataclass(frozen=True)
+class DashboardStats:
+    total_conversations: int
+    unread_messages: int
+    unique_patients: int
+    total_messages: int
+    messages_per_day: list[DayCount]
+    median_first_reply_seconds: float | None
+
+
+@dataclass(frozen=True)
+class PatientOption:
+    id: int
+    name: str
+    mrn: str
+
+
+def _visible(actor: Actor):
+    return col(Conversation.patient_id).in_(visible_patient_ids(actor))
+
+
+def _naive_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones.
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def messages_per_day(
+    session: Session, *, actor: Actor, days: int = CHART_DAYS, today: date | None = None
+) -> list[DayCount]:
+    """Messages per UTC day in visible conversations, oldest first, zero-filled."""
+    today = today or utcnow().date()
+    start = today - timedelta(days=days - 1)
+    since = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    created = Message.created_at
+    rows = session.exec(
+        select(Message.created_at)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(_visible(actor), created >= since)
+    ).all()
+    counts: dict[date, int] = {}
+    for at in rows:
+        day = _naive_utc(at).date()
+        counts[day] = counts.get(day, 0) + 1
+    return [DayCount(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
+            for i in range(days)]
+
+
+def median_first_reply_seconds(session: Session, *, actor: Actor) -> float | None:
+    """Median time from a patient starting a conversation to the first provider reply."""
+    rows = session.exec(
+        select(Conversation.created_at, Conversation.first_provider_reply_at)
+        .join(User, User.id == Conversation.created_by_user_id)
+        .where(
+            _visible(actor),
+            User.role == Role.PATIENT,
+            col(Conversation.first_provider_reply_at).is_not(None),
+        )
+    ).all()
+    waits = [
+        max(0.0, (_naive_utc(replied) - _naive_utc(created)).total_seconds())
+        for created, replied in rows
+    ]
+    return statistics.median(waits) if waits else None
+
+
+def dashboard_stats(session: Session, *, actor: Actor, today: date | None = None) -> DashboardStats:
+    """The four cards, the 30-day chart and the median first-reply time."""
+    total, patients, messages = session.exec(
+        select(
+            func.count(Conversation.id),
+            func.count(func.distinct(Conversation.patient_id)),
+            func.coalesce(func.sum(Conversation.last_seq), 0),
+        ).where(_visible(actor))
+    ).one()
+    return DashboardStats(
+        total_conversations=int(total),
+        unread_messages=unread_total(session, actor=actor),
+        unique_patients=int(patients),
+        total_messages=int(messages),
+        messages_per_day=messages_per_day(session, actor=actor, today=today),
+        median_first_reply_seconds=median_first_reply_seconds(session, actor=actor),
+    )
+
+
+def my_patients(session: Session, *, actor: Actor, search: str = "", limit: int = 50
+                ) -> list[PatientOption]:
+    """The actor's own patients (care team), filtered by name or patient ID, for pickers."""
+    query = select(Patient).where(col(Patient.id).in_(visible_patient_ids(actor)))
+    term = (search or "").strip().lower()
+    if term:
+        like = f"%{term}%"
+        query = query.where(
+            func.lower(Patient.first_name + " " + Patient.last_name).like(like)
+            | func.lower(Patient.mrn).like(like)
+        )
+    limit = max(1, min(int(limit), 200))
+    rows = session.exec(
+        query.order_by(col(Patient.last_name), col(Patient.first_name)).limit(limit)
+    ).all()
+    return [PatientOption(id=p.id or 0, name=p.full_name, mrn=p.mrn) for p in rows]
+
+
+def format_duration(seconds: float | None) -> str:
+    """A short human duration: "—", "45 min", "3.5 h", "2.1 days"."""
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return f"{max(1, round(seconds / 60))} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

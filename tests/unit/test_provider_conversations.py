@@ -1,0 +1,125 @@
+"""The provider's conversation list: filters, search, their combination, and scoping."""
+
+from __future__ import annotations
+
+import pytest
+
+from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
+from care_messaging.services.access import access_conversation
+from care_messaging.services.errors import NotFoundError
+from tests.factories import add_to_team, clinic, make_patient
+
+
+@pytest.fixture
+def data(session):
+    p = clinic(session)
+    _, aisha = make_patient(session, "Aisha", "Khan", mrn="P-100214")
+    add_to_team(session, aisha, _provider(session, p, "lee"))
+    add_to_team(session, aisha, _provider(session, p, "patel"))
+    maria = p["maria_patient"].id
+    c_refill, _ = conv.create_conversation(session, actor=p["maria"], patient_id=maria,
+                                           topic="Medication refill", body="Need a refill")
+    c_labs, _ = conv.create_conversation(session, actor=p["lee"], patient_id=maria,
+                                         topic="Lab results", body="Your labs are fine")
+    c_aisha, _ = conv.create_conversation(session, actor=p["lee"], patient_id=aisha.id,
+                                          topic="Blood pressure", body="How are readings?")
+    msg.send_message(session, actor=p["patel"], conversation_id=c_aisha.id, body="Colleague note",
+                     client_msg_id="patel-1")
+    conv.create_conversation(session, actor=p["james"], patient_id=p["james_patient"].id,
+                             topic="Medication rash", body="Itchy")
+    return p, {"refill": c_refill.id, "labs": c_labs.id, "aisha": c_aisha.id}
+
+
+def _provider(session, p, who):
+    from sqlmodel import select
+
+    from care_messaging.models import Provider
+    return session.exec(select(Provider).where(Provider.user_id == p[who].user_id)).one()
+
+
+def _topics(page):
+    return [r.topic for r in page.rows]
+
+
+def test_all_unread_read_filters(session, data):
+    p, ids = data
+    lee = p["lee"]
+    page = conv.list_conversations(session, actor=lee)
+    assert page.total == 3
+    assert _topics(page) == ["Blood pressure", "Lab results", "Medication refill"]
+    # Lee wrote "Lab results" (read); the refill is from Maria and Aisha's has Patel's note.
+    assert sorted(_topics(conv.list_conversations(session, actor=lee, filter_by="unread"))) == [
+        "Blood pressure", "Medication refill"]
+    assert _topics(conv.list_conversations(session, actor=lee, filter_by="read")) == [
+        "Lab results"]
+    row = conv.get_row(session, actor=lee, conversation_id=ids["refill"])
+    assert row.unread == 1 and row.message_count == 1 and row.patient_mrn == "P-100200"
+    assert row.patient_initials == "MG"
+
+
+def test_search_by_topic_name_and_patient_id(session, data):
+    p, _ = data
+    lee = p["lee"]
+    assert _topics(conv.list_conversations(session, actor=lee, search="refill")) == [
+        "Medication refill"]
+    assert sorted(_topics(conv.list_conversations(session, actor=lee, search="garcia"))) == [
+        "Lab results", "Medication refill"]
+    assert _topics(conv.list_conversations(session, actor=lee, search="P-100214")) == [
+        "Blood pressure"]
+    assert conv.list_conversations(session, actor=lee, search="nothing like this").total == 0
+
+
+def test_filter_and_search_combine(session, data):
+    p, _ = data
+    lee = p["lee"]
+    assert _topics(conv.list_conversations(session, actor=lee, filter_by="unread",
+                                           search="garcia")) == ["Medication refill"]
+    assert _topics(conv.list_conversations(session, actor=lee, filter_by="read",
+                                           search="garcia")) == ["Lab results"]
+    assert conv.list_conversations(session, actor=lee, filter_by="read",
+                                   search="blood").total == 0
+
+
+def test_opening_marks_read_and_unread_total_follows(session, data):
+    p, ids = data
+    lee = p["lee"]
+    assert conv.unread_total(session, actor=lee) == 2
+    c = access_conversation(session, actor=lee, conversation_id=ids["refill"])
+    msg.mark_read(session, actor=lee, conversation=c)
+    assert conv.unread_total(session, actor=lee) == 1
+    # Read for Lee only: Patel still has it unread.
+    assert conv.get_row(session, actor=p["patel"], conversation_id=ids["refill"]).unread == 1
+
+
+def test_outside_provider_sees_nothing(session, data):
+    p, ids = data
+    out = p["outsider"]
+    assert _topics(conv.list_conversations(session, actor=out)) == ["Medication rash"]
+    assert conv.list_conversations(session, actor=out, search="garcia").total == 0
+    assert conv.list_conversations(session, actor=out, search="refill").total == 0
+    assert conv.unread_total(session, actor=out) == 1
+    for cid in ids.values():
+        with pytest.raises(NotFoundError):
+            conv.get_row(session, actor=out, conversation_id=cid)
+        with pytest.raises(NotFoundError):
+            access_conversation(session, actor=out, conversation_id=cid)
+
+
+def test_patient_conversations_scoped(session, data):
+    p, _ = data
+    maria = p["maria_patient"].id
+    page = conv.list_patient_conversations(session, actor=p["lee"], patient_id=maria)
+    assert sorted(_topics(page)) == ["Lab results", "Medication refill"]
+    with pytest.raises(NotFoundError):
+        conv.list_patient_conversations(session, actor=p["outsider"], patient_id=maria)
+    with pytest.raises(NotFoundError):
+        conv.list_patient_conversations(session, actor=p["lee"], patient_id=99999)
+
+
+def test_paging(session, data):
+    p, _ = data
+    first = conv.list_conversations(session, actor=p["lee"], limit=2)
+    rest = conv.list_conversations(session, actor=p["lee"], limit=2, offset=2)
+    assert first.total == 3 and len(first.rows) == 2 and len(rest.rows) == 1
+    assert set(_topics(first)).isdisjoint(_topics(rest))

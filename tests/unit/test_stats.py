@@ -1,0 +1,86 @@
+"""Dashboard statistics, computed only over what the provider may see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from care_messaging.models import Conversation
+from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
+from care_messaging.services import stats
+from tests.factories import clinic
+
+
+def _start(session, actor, patient_id, topic, body="hello"):
+    conversation, _ = conv.create_conversation(
+        session, actor=actor, patient_id=patient_id, topic=topic, body=body
+    )
+    return conversation
+
+
+def _reply(session, actor, conversation_id, body="reply"):
+    return msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                            client_msg_id=f"{actor.user_id}-{body}-{conversation_id}")
+
+
+def test_counts_unread_patients_and_messages(session):
+    p = clinic(session)
+    maria = p["maria_patient"].id
+    c1 = _start(session, p["maria"], maria, "Refill")          # patient-started, 1 message
+    _reply(session, p["maria"], c1.id, "second")                # 2 messages, unread for Lee
+    c2 = _start(session, p["patel"], maria, "Lab results")      # colleague-started: unread 1
+    _start(session, p["james"], p["james_patient"].id, "Rash")  # outside Lee's team
+
+    s = stats.dashboard_stats(session, actor=p["lee"])
+    assert s.total_conversations == 2
+    assert s.unread_messages == 3
+    assert s.unique_patients == 1
+    assert s.total_messages == 3
+    assert len(s.messages_per_day) == stats.CHART_DAYS
+    assert s.messages_per_day[-1].messages == 3
+    assert sum(d.messages for d in s.messages_per_day) == 3
+
+    session.refresh(c2)
+    msg.mark_read(session, actor=p["lee"], conversation=c2)
+    assert stats.dashboard_stats(session, actor=p["lee"]).unread_messages == 2
+
+
+def test_outside_provider_sees_nothing(session):
+    p = clinic(session)
+    _start(session, p["maria"], p["maria_patient"].id, "Refill")
+    s = stats.dashboard_stats(session, actor=p["outsider"])
+    assert (s.total_conversations, s.unread_messages, s.unique_patients, s.total_messages) == (
+        0, 0, 0, 0)
+    assert sum(d.messages for d in s.messages_per_day) == 0
+    assert s.median_first_reply_seconds is None
+    assert stats.my_patients(session, actor=p["outsider"], search="maria") == []
+
+
+def test_median_first_reply_only_for_patient_started(session):
+    p = clinic(session)
+    maria = p["maria_patient"].id
+    waits = [600, 1800, 7200]
+    for i, wait in enumerate(waits):
+        c = _start(session, p["maria"], maria, f"Question {i}")
+        _reply(session, p["lee"], c.id, f"answer{i}")
+        row = session.get(Conversation, c.id)
+        row.first_provider_reply_at = row.created_at + timedelta(seconds=wait)
+        session.add(row)
+    # Provider-started conversations do not count, however long ago.
+    c = _start(session, p["lee"], maria, "Check-in")
+    row = session.get(Conversation, c.id)
+    row.first_provider_reply_at = row.created_at + timedelta(days=9)
+    session.add(row)
+    session.commit()
+    assert stats.median_first_reply_seconds(session, actor=p["lee"]) == 1800
+    assert stats.format_duration(1800) == "30 min"
+    assert stats.format_duration(None) == "—"
+
+
+def test_my_patients_is_scoped_and_searchable(session):
+    p = clinic(session)
+    names = [o.name for o in stats.my_patients(session, actor=p["lee"])]
+    assert names == ["Maria Garcia"]
+    assert [o.mrn for o in stats.my_patients(session, actor=p["lee"], search="100200")] == [
+        "P-100200"]
+    assert stats.my_patients(session, actor=p["lee"], search="james") == []
