@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
 from care_messaging.pages.login import LoginState, login_page
+from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.web.auth_routes import routes as auth_routes
 
@@ -28,6 +29,8 @@ app.add_page(index, route="/", title="Care Messaging", on_load=LoginState.load)
 app.add_page(login_page, route="/login", title="Sign in · Care Messaging", on_load=LoginState.load)
 app.add_page(dashboard_page, route="/dashboard", title="Messages · Care Messaging",
              on_load=DashboardState.load)
+app.add_page(patient_profile_page, route="/patients", title="Patient · Care Messaging",
+             on_load=PatientProfileState.load)
 app.add_page(portal_page, route="/portal", title="My messages · Care Messaging",
              on_load=PortalState.load)
 app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging", on_load=AdminState.load)

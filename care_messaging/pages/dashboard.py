@@ -1,23 +1,43 @@
-"""Provider dashboard: conversation list and thread (built out in the provider issue)."""
+"""Provider dashboard: statistics, conversation list and thread, New Message dialog."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
-from care_messaging.state.auth import AuthState
+from care_messaging.components.provider_new_message import new_message_dialog
+from care_messaging.components.provider_sidebar import provider_sidebar
+from care_messaging.components.provider_stats import provider_stats
+from care_messaging.components.provider_thread import provider_thread
+from care_messaging.pages.dashboard_state import DashboardState
+
+__all__ = ["DashboardState", "dashboard_page", "provider_nav"]
+
+PULSE = rx.el.style(
+    "@keyframes pulse {0%,100% {opacity: 1; transform: scale(1)} "
+    "50% {opacity: .45; transform: scale(1.3)}}"
+    "@media (max-width: 767px) {.hide-narrow {display: none !important}}"
+)
 
 
-class DashboardState(AuthState):
-    @rx.event
-    def load(self):
-        _actor, redirect = self._guard("provider")
-        return redirect
+def provider_nav(unread: rx.Var) -> list[rx.Component]:
+    return [nav_link("Messages", "/dashboard", badge=unread)]
 
 
 def dashboard_page() -> rx.Component:
+    S = DashboardState
     return app_shell(
-        rx.heading("Messages", size="6", as_="h1", padding="1em"),
-        user_name=AuthState.user_name,
-        nav=[nav_link("Messages", "/dashboard")],
+        PULSE,
+        rx.heading("Messages", size="6", as_="h1", padding_x="1em", padding_top="0.5em"),
+        provider_stats(S),
+        rx.flex(
+            provider_sidebar(S),
+            provider_thread(S),
+            width="100%",
+            border_top=f"1px solid {rx.color('gray', 5)}",
+            margin_top="0.75em",
+        ),
+        new_message_dialog(S),
+        user_name=S.user_name,
+        nav=provider_nav(S.nav_unread),
     )

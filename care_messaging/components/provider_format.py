@@ -1,0 +1,64 @@
+"""Turn service rows into the small dicts of display strings the provider pages keep in state.
+
+No Reflex import: these run in handlers and are unit-tested on their own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from care_messaging.services.actors import Actor
+from care_messaging.services.conversations import ConversationRow
+from care_messaging.services.messages import MessageView
+
+STATUS_LABELS = {"active": "Active", "needs_attention": "Needs attention", "completed": "Completed"}
+PRIORITY_LABELS = {"routine": "Routine", "high": "High", "urgent": "Urgent"}
+CATEGORY_LABELS = {
+    "test_results": "Test results",
+    "appointment": "Appointment",
+    "medication": "Medication",
+    "care_instructions": "Care instructions",
+    "health_education": "Health education",
+    "check_in": "Check-in",
+    "administrative": "Administrative",
+}
+
+
+def when(value: datetime | None) -> str:
+    """A compact UTC timestamp, e.g. "Nov 22, 14:05 UTC"."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%b %d, %H:%M UTC").replace(" 0", " ")
+
+
+def conversation_row(row: ConversationRow) -> dict[str, str]:
+    return {
+        "id": str(row.id),
+        "href": f"/dashboard?c={row.id}",
+        "topic": row.topic,
+        "patient_id": str(row.patient_id),
+        "patient_name": row.patient_name,
+        "patient_href": f"/patients?id={row.patient_id}",
+        "mrn": row.patient_mrn,
+        "initials": row.patient_initials,
+        "preview": row.preview,
+        "unread": str(row.unread),
+        "count": str(row.message_count),
+        "when": when(row.last_message_at),
+        "status": STATUS_LABELS.get(row.status, row.status),
+        "priority": PRIORITY_LABELS.get(row.priority, row.priority),
+    }
+
+
+def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
+    mine = view.sender_user_id == actor.user_id
+    return {
+        "id": str(view.id),
+        "seq": str(view.seq),
+        "sender": "You" if mine else view.sender_name,
+        "mine": "1" if mine else "",
+        "body": view.body,
+        "when": when(view.created_at),
+    }

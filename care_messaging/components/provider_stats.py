@@ -1,0 +1,50 @@
+"""Provider statistics: four cards, a 30-day bar chart and the median first reply."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def _card(label: str, value: rx.Var, icon: str) -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.icon(icon, size=20, color=rx.color("teal", 9)),
+            rx.vstack(
+                rx.text(label, size="1", color_scheme="gray"),
+                rx.text(value, size="5", weight="bold", data_testid=f"stat-{label}"),
+                spacing="0",
+            ),
+            align="center",
+        ),
+        aria_label=label,
+        min_width="150px",
+        flex="1",
+    )
+
+
+def provider_stats(S) -> rx.Component:
+    return rx.vstack(
+        rx.flex(
+            _card("Total conversations", S.stat_total, "messages-square"),
+            _card("Unread messages", S.stat_unread, "mail"),
+            _card("Patients", S.stat_patients, "users"),
+            _card("Total messages", S.stat_messages, "send"),
+            _card("Median first reply", S.median_reply, "timer"),
+            gap="2", wrap="wrap", width="100%",
+        ),
+        rx.box(
+            rx.text("Messages per day (last 30 days)", size="1", color_scheme="gray"),
+            rx.recharts.bar_chart(
+                rx.recharts.bar(data_key="messages", fill=rx.color("teal", 9)),
+                rx.recharts.x_axis(data_key="day", hide=True),
+                rx.recharts.y_axis(width=30, allow_decimals=False),
+                rx.recharts.graphing_tooltip(),
+                data=S.chart_data,
+                height=90,
+                width="100%",
+            ),
+            width="100%",
+            class_name="hide-narrow",
+        ),
+        width="100%", padding_x="1em", padding_top="0.75em", spacing="2",
+    )

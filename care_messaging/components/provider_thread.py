@@ -1,0 +1,127 @@
+"""Provider thread: header with patient and status controls, messages, reply box."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
+
+MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
+
+
+def labeled_select(label: str, id_: str, options: dict[str, str], **props) -> rx.Component:
+    return rx.hstack(
+        rx.el.label(label, html_for=id_, style={"fontSize": "13px"}),
+        rx.el.select(
+            *[rx.el.option(text, value=value) for value, text in options.items()],
+            id=id_, name=id_,
+            style={"padding": "4px", "borderRadius": "6px",
+                   "border": f"1px solid {rx.color('gray', 7)}"},
+            **props,
+        ),
+        align="center", spacing="1",
+    )
+
+
+def _message(m: rx.Var) -> rx.Component:
+    mine = m["mine"] == "1"
+    return rx.box(
+        rx.hstack(
+            rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
+            rx.text(m["when"], size="1", color_scheme="gray", class_name="message-time"),
+            spacing="2",
+        ),
+        rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
+        align_self=rx.cond(mine, "flex-end", "flex-start"),
+        background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
+        padding="0.5em 0.75em",
+        border_radius="10px",
+        max_width="80%",
+        role="article",
+        data_testid="message",
+    )
+
+
+def _header(S) -> rx.Component:
+    h = S.header
+    return rx.vstack(
+        rx.hstack(
+            rx.link(rx.button(rx.icon("arrow-left", size=16), "Back", variant="ghost"),
+                    href="/dashboard", class_name="back-to-list",
+                    style={"@media (min-width: 768px)": {"display": "none"}}),
+            rx.avatar(fallback=h["initials"], size="3", radius="full", color_scheme="teal"),
+            rx.vstack(
+                rx.heading(h["topic"], size="4", as_="h2"),
+                rx.text(h["patient_name"], " · ID ", h["mrn"], size="2", color_scheme="gray"),
+                spacing="0",
+            ),
+            rx.spacer(),
+            rx.link(rx.button(rx.icon("user", size=16), "Patient profile", variant="soft"),
+                    href=h["patient_href"]),
+            width="100%", align="center", wrap="wrap",
+        ),
+        rx.hstack(
+            labeled_select("Status", "status", STATUS_LABELS, value=S.thread_status,
+                           on_change=S.set_status),
+            labeled_select("Priority", "priority", PRIORITY_LABELS, value=S.thread_priority,
+                           on_change=S.set_priority),
+            spacing="4", wrap="wrap",
+        ),
+        width="100%", padding="0.75em",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def _composer(S) -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.cond(S.send_error != "",
+                    rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
+                               role="alert", width="100%")),
+            rx.hstack(
+                rx.text_area(name="body", placeholder="Write a reply… (Enter sends, "
+                             "Shift+Enter for a new line)", aria_label="Reply",
+                             enter_key_submit=True, auto_height=True, width="100%",
+                             max_length=5000, rows="2"),
+                rx.button(rx.icon("send", size=16), "Send", type="submit"),
+                width="100%", align="end",
+            ),
+            width="100%",
+        ),
+        on_submit=S.send_reply,
+        reset_on_submit=True,
+        width="100%",
+        padding="0.75em",
+        border_top=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def provider_thread(S) -> rx.Component:
+    empty = rx.center(
+        rx.cond(
+            S.thread_error != "",
+            rx.callout(S.thread_error, icon="circle-alert", color_scheme="red", role="alert"),
+            rx.text("Select a conversation to read and reply.", color_scheme="gray"),
+        ),
+        width="100%", height="100%", padding="2em",
+    )
+    thread = rx.vstack(
+        _header(S),
+        rx.vstack(
+            rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
+                                           variant="soft", size="1", align_self="center")),
+            rx.foreach(S.messages, _message),
+            rx.box(id="thread-end"),
+            width="100%", padding="0.75em", spacing="2", flex="1",
+            overflow_y="auto", aria_label="Messages", role="log",
+        ),
+        _composer(S),
+        width="100%", height="100%", spacing="0",
+    )
+    return rx.box(
+        rx.cond(S.open_id != "", thread, empty),
+        flex="1", min_width="0", width="100%",
+        height=["auto", "auto", "calc(100vh - 60px)"],
+        display=rx.cond(S.open_id != "", "flex", rx.cond(S.thread_error != "", "flex", "none")),
+        style=MOBILE_HIDE,
+    )

@@ -1,0 +1,378 @@
+"""Provider dashboard state: thin handlers over the services.
+
+Every public handler resolves the actor from the server-side session (``_guard``) and every id
+from the browser is re-checked by a service, which raises the same NotFoundError for
+"forbidden" and "nonexistent". Lists hold one server-side page of small display dicts.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from care_messaging import realtime
+from care_messaging.components.provider_format import conversation_row, message_row
+from care_messaging.db import session_scope
+from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
+from care_messaging.services import stats as stats_service
+from care_messaging.services.access import (
+    INVALID_CONVERSATION,
+    access_conversation,
+    access_patient,
+    participant_user_ids,
+)
+from care_messaging.services.actors import Actor
+from care_messaging.services.errors import NotFoundError, ServiceError
+from care_messaging.state.auth import AuthState, resolve_actor
+
+PAGE_SIZE = 30
+THREAD_PAGE = 30
+MAX_ROWS = 300
+
+
+def _int(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+class DashboardState(AuthState):
+    # Sidebar
+    conversations: list[dict[str, str]] = rx.field(default_factory=list)
+    total_rows: int = 0
+    list_limit: int = PAGE_SIZE
+    filter_by: str = "all"
+    search: str = ""
+    nav_unread: int = 0
+    # Statistics
+    stat_total: int = 0
+    stat_unread: int = 0
+    stat_patients: int = 0
+    stat_messages: int = 0
+    chart_data: list[dict[str, str | int]] = rx.field(default_factory=list)
+    median_reply: str = "—"
+    # Thread
+    open_id: str = ""
+    thread_error: str = ""
+    header: dict[str, str] = rx.field(default_factory=dict)
+    thread_status: str = ""
+    thread_priority: str = ""
+    messages: list[dict[str, str]] = rx.field(default_factory=list)
+    has_older: bool = False
+    send_error: str = ""
+    compose_id: str = ""
+    _oldest_seq: int = 0
+    _newest_seq: int = 0
+    # New Message dialog
+    new_open: bool = False
+    patient_query: str = ""
+    patient_options: list[dict[str, str]] = rx.field(default_factory=list)
+    new_patient_id: str = ""
+    new_error: str = ""
+
+    @rx.var
+    def has_more(self) -> bool:
+        return len(self.conversations) < self.total_rows
+
+    # ----- helpers (backend only) -----
+    def _refresh(self, session, actor: Actor) -> None:
+        page = conv.list_conversations(session, actor=actor, filter_by=self.filter_by,
+                                       search=self.search, limit=self.list_limit)
+        self.conversations = [conversation_row(r) for r in page.rows]
+        self.total_rows = page.total
+        s = stats_service.dashboard_stats(session, actor=actor)
+        self.stat_total = s.total_conversations
+        self.stat_unread = s.unread_messages
+        self.stat_patients = s.unique_patients
+        self.stat_messages = s.total_messages
+        self.nav_unread = s.unread_messages
+        self.chart_data = [{"day": d.day.strftime("%b %d"), "messages": d.messages}
+                           for d in s.messages_per_day]
+        self.median_reply = stats_service.format_duration(s.median_first_reply_seconds)
+
+    def _close_thread(self) -> None:
+        self.open_id = ""
+        self.header = {}
+        self.messages = []
+        self.has_older = False
+        self._oldest_seq = self._newest_seq = 0
+
+    def _set_header(self, session, actor: Actor, conversation_id: int) -> None:
+        row = conv.get_row(session, actor=actor, conversation_id=conversation_id)
+        self.header = conversation_row(row)
+        conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+        self.thread_status = conversation.status
+        self.thread_priority = conversation.priority
+
+    def _open(self, session, actor: Actor, conversation_id: int) -> None:
+        conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+        msg.mark_read(session, actor=actor, conversation=conversation)
+        views = msg.list_messages(session, conversation_id=conversation.id or 0, limit=THREAD_PAGE)
+        self.open_id = str(conversation.id)
+        self.messages = [message_row(v, actor) for v in views]
+        self._oldest_seq = views[0].seq if views else 0
+        self._newest_seq = views[-1].seq if views else 0
+        self.has_older = self._oldest_seq > 1
+        self._set_header(session, actor, conversation.id or 0)
+
+    def _load_patient_options(self, session, actor: Actor, preselect: int | None = None) -> None:
+        options = stats_service.my_patients(session, actor=actor, search=self.patient_query)
+        rows = [{"id": str(o.id), "label": f"{o.name} ({o.mrn})"} for o in options]
+        if preselect is not None:
+            patient = access_patient(session, actor=actor, patient_id=preselect)
+            chosen = {"id": str(patient.id), "label": f"{patient.full_name} ({patient.mrn})"}
+            rows = [chosen] + [r for r in rows if r["id"] != chosen["id"]]
+            self.new_patient_id = chosen["id"]
+        elif self.new_patient_id not in {r["id"] for r in rows}:
+            self.new_patient_id = rows[0]["id"] if rows else ""
+        self.patient_options = rows
+
+    @staticmethod
+    def _scroll_to_end() -> rx.event.EventSpec:
+        return rx.call_script(
+            "setTimeout(() => document.getElementById('thread-end')"
+            "?.scrollIntoView({block: 'end'}), 50)"
+        )
+
+    # ----- page load -----
+    @rx.event
+    def load(self):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
+                          state_cls=type(self))
+        params = self.router.url.query_parameters
+        self.thread_error = self.send_error = self.new_error = ""
+        self.compose_id = uuid.uuid4().hex
+        self._close_thread()
+        events = []
+        with session_scope() as session:
+            if "c" in params:
+                conversation_id = _int(params.get("c"))
+                try:
+                    if conversation_id is None:
+                        raise NotFoundError(INVALID_CONVERSATION)
+                    self._open(session, actor, conversation_id)
+                    events.append(self._scroll_to_end())
+                except ServiceError as error:
+                    self.thread_error = str(error)
+            if "new" in params:
+                self.patient_query = ""
+                try:
+                    self._load_patient_options(session, actor, preselect=_int(params.get("new")))
+                    self.new_open = True
+                except ServiceError as error:
+                    self.thread_error = str(error)
+            self._refresh(session, actor)
+        return events
+
+    # ----- sidebar -----
+    @rx.event
+    def set_filter(self, value: str):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.filter_by = value if value in conv.FILTERS else "all"
+        self.list_limit = PAGE_SIZE
+        with session_scope() as session:
+            self._refresh(session, actor)
+
+    @rx.event
+    def set_search(self, value: str):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.search = str(value)[:100]
+        self.list_limit = PAGE_SIZE
+        with session_scope() as session:
+            self._refresh(session, actor)
+
+    @rx.event
+    def load_more(self):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.list_limit = min(self.list_limit + PAGE_SIZE, MAX_ROWS)
+        with session_scope() as session:
+            self._refresh(session, actor)
+
+    # ----- thread -----
+    @rx.event
+    def load_older(self):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        conversation_id = _int(self.open_id)
+        if conversation_id is None or self._oldest_seq <= 1:
+            return None
+        with session_scope() as session:
+            try:
+                access_conversation(session, actor=actor, conversation_id=conversation_id)
+            except ServiceError as error:
+                self.thread_error = str(error)
+                self._close_thread()
+                return None
+            views = msg.list_messages(session, conversation_id=conversation_id,
+                                      before_seq=self._oldest_seq, limit=THREAD_PAGE)
+        if views:
+            self.messages = [message_row(v, actor) for v in views] + self.messages
+            self._oldest_seq = views[0].seq
+        self.has_older = self._oldest_seq > 1
+        return None
+
+    def _append_new(self, session, actor: Actor, conversation_id: int) -> None:
+        views = msg.list_messages(session, conversation_id=conversation_id,
+                                  after_seq=self._newest_seq, limit=200)
+        if views:
+            self.messages = self.messages + [message_row(v, actor) for v in views]
+            self._newest_seq = views[-1].seq
+
+    @rx.event
+    async def send_reply(self, form_data: dict):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        conversation_id = _int(self.open_id)
+        if conversation_id is None:
+            return None
+        body = str(form_data.get("body", ""))
+        self.send_error = ""
+        with session_scope() as session:
+            try:
+                result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
+                                          body=body, client_msg_id=self.compose_id)
+            except ServiceError as error:
+                self.send_error = str(error)
+                return None
+            self._append_new(session, actor, conversation_id)
+            self._set_header(session, actor, conversation_id)
+            self._refresh(session, actor)
+            patient_id = int(self.header.get("patient_id", "0"))
+        self.compose_id = uuid.uuid4().hex
+        await realtime.publish(
+            realtime.LiveEvent(kind="message", conversation_id=conversation_id,
+                               patient_id=patient_id, actor_user_id=actor.user_id,
+                               seq=result.message.seq),
+            user_ids=result.participant_user_ids,
+            exclude_token=self.router.session.client_token,
+        )
+        return self._scroll_to_end()
+
+    async def _change(self, field: str, value: str):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        conversation_id = _int(self.open_id)
+        if conversation_id is None:
+            return None
+        self.send_error = ""
+        setter = conv.set_status if field == "status" else conv.set_priority
+        with session_scope() as session:
+            try:
+                conversation = setter(session, actor=actor, conversation_id=conversation_id,
+                                      **{field: str(value)})
+            except ServiceError as error:
+                self.send_error = str(error)
+                return None
+            self._set_header(session, actor, conversation_id)
+            self._refresh(session, actor)
+            users = participant_user_ids(session, conversation.patient_id)
+        await realtime.publish(
+            realtime.LiveEvent(kind="conversation", conversation_id=conversation_id,
+                               patient_id=conversation.patient_id, actor_user_id=actor.user_id),
+            user_ids=users, exclude_token=self.router.session.client_token,
+        )
+        return None
+
+    @rx.event
+    async def set_status(self, value: str):
+        return await self._change("status", value)
+
+    @rx.event
+    async def set_priority(self, value: str):
+        return await self._change("priority", value)
+
+    # ----- New Message dialog -----
+    @rx.event
+    def set_new_open(self, value: bool):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.new_open = bool(value)
+        self.new_error = ""
+        if self.new_open:
+            self.patient_query = ""
+            with session_scope() as session:
+                self._load_patient_options(session, actor)
+        return None
+
+    @rx.event
+    def search_patients(self, value: str):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.patient_query = str(value)[:100]
+        with session_scope() as session:
+            self._load_patient_options(session, actor)
+        return None
+
+    @rx.event
+    def set_new_patient(self, value: str):
+        _actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.new_patient_id = str(value)[:12]  # only a choice; create_conversation checks access
+        return None
+
+    @rx.event
+    async def create(self, form_data: dict):
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.new_error = ""
+        with session_scope() as session:
+            try:
+                conversation, result = conv.create_conversation(
+                    session, actor=actor, patient_id=_int(form_data.get("patient_id", "")),
+                    topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
+                    category=str(form_data.get("category", "check_in")),
+                    priority=str(form_data.get("priority", "routine")),
+                    client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
+                )
+            except ServiceError as error:
+                session.rollback()
+                self.new_error = str(error)
+                return None
+            conversation_id, patient_id = conversation.id, conversation.patient_id
+        self.new_open = False
+        await realtime.publish(
+            realtime.LiveEvent(kind="conversation", conversation_id=conversation_id or 0,
+                               patient_id=patient_id, actor_user_id=actor.user_id),
+            user_ids=result.participant_user_ids,
+            exclude_token=self.router.session.client_token,
+        )
+        return rx.redirect(f"/dashboard?c={conversation_id}")
+
+    # ----- live updates (called by realtime via app.modify_state) -----
+    async def _apply_live_event(self, event) -> None:
+        actor = resolve_actor(self, touch=False)
+        if actor is None or not actor.is_provider:
+            return
+        with session_scope() as session:
+            open_id = _int(self.open_id)
+            if open_id is not None and event.conversation_id == open_id:
+                try:
+                    conversation = access_conversation(session, actor=actor,
+                                                       conversation_id=open_id)
+                    self._append_new(session, actor, open_id)
+                    msg.mark_read(session, actor=actor, conversation=conversation)
+                    self._set_header(session, actor, open_id)
+                except ServiceError:
+                    self._close_thread()
+            self._refresh(session, actor)
+
