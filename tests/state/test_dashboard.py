@@ -1,0 +1,139 @@
+"""Dashboard handlers with forged ids: other teams' conversations look like nonexistent ones."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+
+from care_messaging.models import Conversation, Message
+from care_messaging.pages.dashboard import DashboardState
+from care_messaging.pages.patient_profile import PatientProfileState
+from care_messaging.services import conversations as conv
+from tests.factories import PASSWORD, clinic
+from tests.state.helpers import call, make_state, redirect_path, sign_in_token
+
+
+def _setup(session):
+    p = clinic(session)
+    mine, _ = conv.create_conversation(session, actor=p["maria"], patient_id=p["maria_patient"].id,
+                                       topic="Refill please", body="Out of pills")
+    theirs, _ = conv.create_conversation(session, actor=p["james"],
+                                         patient_id=p["james_patient"].id,
+                                         topic="Secret rash", body="Private")
+    token = sign_in_token(session, p["lee"].email, PASSWORD)
+    return p, mine.id, theirs.id, token
+
+
+def _count(session, model) -> int:
+    session.expire_all()
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+async def test_open_own_conversation_marks_read_and_counts_follow(session):
+    p, mine, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
+    assert redirect_path(await call(state, "load")) is None
+    assert state.open_id == str(mine) and state.thread_error == ""
+    assert [m["body"] for m in state.messages] == ["Out of pills"]
+    assert state.messages[0]["sender"] == "Maria Garcia"
+    assert state.header["topic"] == "Refill please"
+    assert state.nav_unread == 0 and state.stat_unread == 0 and state.stat_total == 1
+    assert state.conversations[0]["unread"] == "0"
+
+
+async def test_other_teams_conversation_is_not_found_and_loads_nothing(session):
+    p, _, theirs, token = _setup(session)
+    for query in (f"c={theirs}", "c=999999", "c=abc", "c=-1"):
+        state = make_state(DashboardState, token=token, path="/dashboard", query=query)
+        await call(state, "load")
+        assert state.thread_error == "Conversation not found.", query
+        assert state.open_id == "" and state.messages == [] and state.header == {}
+        assert all(r["topic"] != "Secret rash" for r in state.conversations)
+        assert state.stat_total == 1
+
+
+async def test_forged_open_id_cannot_send_or_change_status(session):
+    p, _, theirs, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard")
+    await call(state, "load")
+    before = _count(session, Message)
+    state.open_id = str(theirs)  # as if the browser forged it
+    await call(state, "send_reply", {"body": "sneaky"})
+    assert state.send_error == "Conversation not found."
+    await call(state, "set_status", "completed")
+    assert state.send_error == "Conversation not found."
+    assert _count(session, Message) == before
+    session.expire_all()
+    assert session.get(Conversation, theirs).status == "active"
+    await call(state, "load_older")
+    assert state.messages == []
+
+
+async def test_reply_appears_as_you(session):
+    p, mine, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
+    await call(state, "load")
+    await call(state, "send_reply", {"body": "Sent to pharmacy"})
+    assert state.send_error == ""
+    assert state.messages[-1]["sender"] == "You" and state.messages[-1]["body"] == "Sent to pharmacy"
+    assert "UTC" in state.messages[-1]["when"]
+    assert state.stat_messages == 2
+    await call(state, "set_status", "needs_attention")
+    session.expire_all()
+    assert session.get(Conversation, mine).status == "needs_attention"
+    assert state.thread_status == "needs_attention"
+
+
+async def test_create_validates_and_rejects_patients_outside_team(session):
+    p, _, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard")
+    await call(state, "load")
+    await call(state, "set_new_open", True)
+    assert [o["label"] for o in state.patient_options] == ["Maria Garcia (P-100200)"]
+    before = _count(session, Conversation)
+    base = {"patient_id": str(p["maria_patient"].id), "topic": "Hi", "body": "Hello",
+            "category": "check_in", "priority": "routine"}
+    await call(state, "create", {**base, "topic": "  "})
+    assert state.new_error == "Enter a topic."
+    await call(state, "create", {**base, "body": ""})
+    assert state.new_error == "Write the first message."
+    await call(state, "create", {**base, "patient_id": str(p["james_patient"].id)})
+    assert state.new_error == "Patient not found."
+    assert _count(session, Conversation) == before and state.new_open
+    events = await call(state, "create", base)
+    assert _count(session, Conversation) == before + 1
+    assert redirect_path(events).startswith("/dashboard?c=")
+
+
+async def test_search_and_filters_in_state(session):
+    p, _, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard")
+    await call(state, "load")
+    await call(state, "set_search", "secret")
+    assert state.total_rows == 0 and state.conversations == []
+    await call(state, "set_search", "P-100200")
+    assert state.total_rows == 1
+    await call(state, "set_filter", "read")
+    assert state.total_rows == 0
+    await call(state, "set_filter", "bogus")
+    assert state.filter_by == "all" and state.total_rows == 1
+
+
+async def test_profile_of_other_teams_patient_is_not_found(session):
+    p, _, _, token = _setup(session)
+    state = make_state(PatientProfileState, token=token, path="/patients",
+                       query=f"id={p['james_patient'].id}")
+    await call(state, "load")
+    assert state.error == "Patient not found." and state.patient == {}
+    assert state.conversations == []
+    own = make_state(PatientProfileState, token=token, path="/patients",
+                     query=f"id={p['maria_patient'].id}")
+    await call(own, "load")
+    assert own.patient["mrn"] == "P-100200" and own.total == 1
+
+
+async def test_handlers_without_session_redirect(session):
+    _setup(session)
+    state = make_state(DashboardState, path="/dashboard")
+    for handler, args in [("set_search", ("x",)), ("send_reply", ({"body": "x"},)),
+                          ("create", ({},)), ("set_status", ("completed",))]:
+        assert redirect_path(await call(state, handler, *args)).startswith("/login")
