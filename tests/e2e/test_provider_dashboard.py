@@ -1,0 +1,248 @@
+"""Provider journeys on the seeded demo clinic, checked against the database via the services."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
+
+from care_messaging.db import make_engine
+from care_messaging.models import Conversation, User
+from care_messaging.services import conversations as conv
+from care_messaging.services import stats
+from care_messaging.services.actors import actor_for_user
+from tests.e2e.conftest import PHONE, screenshot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+LEE, PATEL, NOVAK = "jordan.lee@demo.care", "priya.patel@demo.care", "casey.novak@demo.care"
+
+
+class Db:
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+
+    def actor(self, email: str):
+        with Session(self.engine) as s:
+            return actor_for_user(s, s.exec(select(User).where(User.email == email)).one())
+
+    def stats(self, email: str):
+        with Session(self.engine) as s:
+            return stats.dashboard_stats(s, actor=self.actor(email))
+
+    def total(self, email: str, **kw) -> int:
+        # Previews cannot be decrypted with this process's key; only the total is used.
+        logging.getLogger("care_messaging.services.messages").disabled = True
+        with Session(self.engine) as s:
+            return conv.list_conversations(s, actor=self.actor(email), **kw).total
+
+    def conversation(self, topic: str) -> Conversation | None:
+        with Session(self.engine) as s:
+            return s.exec(select(Conversation).where(Conversation.topic == topic)).first()
+
+    def get(self, conversation_id: int) -> Conversation:
+        with Session(self.engine) as s:
+            return s.get(Conversation, conversation_id)
+
+
+@pytest.fixture(scope="module")
+def db(app_server) -> Db:
+    return Db(app_server.env["DATABASE_URL"])
+
+
+def open_dashboard(new_context, email: str, **ctx) -> Page:
+    page = new_context(**ctx).new_page()
+    sign_in(page, email)
+    expect(page).to_have_url(re.compile(r"/dashboard/?$"))
+    expect(page.get_by_test_id("conversation-row").first).to_be_visible()
+    return page
+
+
+def list_count(page: Page) -> str:
+    return page.get_by_test_id("list-count").inner_text()
+
+
+def expect_stats(page: Page, s) -> None:
+    expect(page.get_by_test_id("stat-Total conversations")).to_have_text(str(s.total_conversations))
+    expect(page.get_by_test_id("stat-Unread messages")).to_have_text(str(s.unread_messages))
+    expect(page.get_by_test_id("stat-Patients")).to_have_text(str(s.unique_patients))
+    expect(page.get_by_test_id("stat-Total messages")).to_have_text(str(s.total_messages))
+
+
+def nav_badge(page: Page):
+    return page.get_by_role("navigation", name="Main")
+
+
+def test_list_counts_filters_search_open_reply_status(new_context, db):
+    page = open_dashboard(new_context, LEE)
+    s = db.stats(LEE)
+    assert s.total_conversations > 0 and s.unread_messages > 0
+    expect_stats(page, s)
+    expect(page.get_by_test_id("list-count")).to_have_text(
+        re.compile(rf"of {s.total_conversations} conversations"))
+    expect(nav_badge(page).get_by_text(str(s.unread_messages), exact=True)).to_be_visible()
+
+    # Filters and search combine; totals match the service.
+    page.get_by_role("tab", name="Unread", exact=True).click()
+    unread_total = db.total(LEE, filter_by="unread")
+    expect(page.get_by_test_id("list-count")).to_have_text(re.compile(rf"of {unread_total} "))
+    assert page.get_by_test_id("conversation-row").count() == min(unread_total, 30)
+    expect(page.locator(".unread-dot")).to_have_count(min(unread_total, 30))
+    page.get_by_role("tab", name="Read", exact=True).click()
+    read_total = db.total(LEE, filter_by="read")
+    expect(page.get_by_test_id("list-count")).to_have_text(re.compile(rf"of {read_total} "))
+    expect(page.locator(".unread-dot")).to_have_count(0)
+    page.get_by_role("tab", name="All", exact=True).click()
+    search = page.get_by_label("Search conversations")
+    search.fill("Garcia")
+    garcia = db.total(LEE, search="Garcia")
+    expect(page.get_by_test_id("list-count")).to_have_text(re.compile(rf"of {garcia} "))
+    for text in page.get_by_test_id("conversation-row").all_inner_texts():
+        assert "Maria Garcia" in text
+    search.fill("P-100200")
+    expect(page.get_by_test_id("list-count")).to_have_text(re.compile(rf"of {garcia} "))
+    page.get_by_role("tab", name="Unread", exact=True).click()
+    both = db.total(LEE, search="P-100200", filter_by="unread")
+    expect(page.get_by_test_id("list-count")).to_have_text(re.compile(rf"of {both} "))
+    search.fill("zzz no such topic")
+    expect(page.get_by_text("No conversations match")).to_be_visible()
+    search.fill("")
+    expect(page.get_by_text("No conversations match")).to_have_count(0)
+
+    # Open the newest unread conversation: its dot and the nav count drop.
+    row = page.get_by_test_id("conversation-row").filter(has=page.locator(".unread-dot")).first
+    topic_link = row.locator(".conversation-link")
+    topic = topic_link.inner_text()
+    unread_in_row = int(re.search(r"(\d+) unread", row.inner_text()).group(1))
+    topic_link.click()
+    expect(page).to_have_url(re.compile(r"/dashboard\?c=\d+"))
+    cid = int(page.url.split("c=")[1])
+    expect(page.get_by_role("heading", name=topic, level=2)).to_be_visible()
+    after = s.unread_messages - unread_in_row
+    expect(page.get_by_test_id("stat-Unread messages")).to_have_text(str(after))
+    assert db.stats(LEE).unread_messages == after
+    selected = page.locator("[data-testid=conversation-row][aria-current=true]")
+    expect(selected.locator(".unread-dot")).to_have_count(0)
+    if after:
+        expect(nav_badge(page).get_by_text(str(after), exact=True)).to_be_visible()
+
+    # Reply with Enter: shown as "You" with a timestamp.
+    body = f"E2E reply {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Reply", exact=True).fill(body)
+    page.get_by_label("Reply", exact=True).press("Enter")
+    message = page.get_by_test_id("message").filter(has_text=body)
+    expect(message).to_be_visible()
+    expect(message.locator(".message-sender")).to_have_text("You")
+    expect(message.locator(".message-time")).to_contain_text("UTC")
+    expect(page.get_by_label("Reply", exact=True)).to_have_value("")
+
+    # Status from the thread header.
+    page.get_by_label("Status").select_option(label="Needs attention")
+    expect(page.get_by_label("Status")).to_have_value("needs_attention")
+    page.wait_for_timeout(500)
+    assert db.get(cid).status == "needs_attention"
+    page.get_by_label("Priority").select_option(label="Urgent")
+    page.wait_for_timeout(500)
+    assert db.get(cid).priority == "urgent"
+    screenshot(page, "provider-dashboard-desktop")
+
+
+def test_new_message_dialog_and_shared_visibility(new_context, db):
+    page = open_dashboard(new_context, LEE)
+    page.get_by_role("button", name="New Message").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Send Message").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("Enter a topic")
+    dialog.get_by_label("Find patient").fill("Garcia")
+    expect(dialog.get_by_label("Patient", exact=True).locator("option")).to_have_count(1)
+    topic = f"E2E check-in {uuid.uuid4().hex[:6]}"
+    dialog.get_by_label("Topic").fill(topic)
+    dialog.get_by_role("button", name="Send Message").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("Write the first message")
+    assert db.conversation(topic) is None
+    dialog.get_by_label("Category").select_option(label="Medication")
+    dialog.get_by_label("Message").fill("How are you feeling this week?")
+    dialog.get_by_role("button", name="Send Message").click()
+    expect(page).to_have_url(re.compile(r"/dashboard\?c=\d+"))
+    expect(page.get_by_role("heading", name=topic, level=2)).to_be_visible()
+    created = db.conversation(topic)
+    assert created is not None and created.category == "medication"
+    reply = f"Follow-up {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Reply", exact=True).fill(reply)
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_test_id("message").filter(has_text=reply)).to_be_visible()
+
+    # A colleague on the same team sees it, with Dr. Lee named as the sender.
+    patel = open_dashboard(new_context, PATEL)
+    patel.get_by_label("Search conversations").fill(topic)
+    expect(patel.get_by_test_id("list-count")).to_have_text(re.compile(r"^1 of 1 "))
+    patel.get_by_test_id("conversation-row").locator(".conversation-link").click()
+    msg = patel.get_by_test_id("message").filter(has_text=reply)
+    expect(msg.locator(".message-sender")).to_have_text("Dr. Jordan Lee")
+
+    # The outside provider sees nothing: not in list, search, counts, nor by URL.
+    novak = open_dashboard(new_context, NOVAK)
+    ns = db.stats(NOVAK)
+    expect_stats(novak, ns)
+    expect(novak.get_by_text(topic)).to_have_count(0)
+    novak.get_by_label("Search conversations").fill(topic)
+    expect(novak.get_by_text("No conversations match")).to_be_visible()
+    novak.get_by_label("Search conversations").fill("Garcia")
+    expect(novak.get_by_text("No conversations match")).to_be_visible()
+    novak.goto(f"/dashboard?c={created.id}")
+    expect(novak.get_by_role("alert")).to_have_text("Conversation not found.")
+    expect(novak.get_by_text(reply)).to_have_count(0)
+    novak.goto("/dashboard?c=99999999")
+    expect(novak.get_by_role("alert")).to_have_text("Conversation not found.")
+    novak.goto(f"/patients?id={created.patient_id}")
+    expect(novak.get_by_role("alert")).to_have_text("Patient not found.")
+
+
+def test_profile_page_open_and_start_conversation(new_context, db):
+    page = open_dashboard(new_context, LEE)
+    page.get_by_label("Search conversations").fill("P-100200")
+    expect(page.get_by_test_id("list-count")).to_have_text(re.compile(r"of [1-9]"))
+    page.get_by_role("link", name="Profile of Maria Garcia").first.click()
+    expect(page).to_have_url(re.compile(r"/patients\?id=\d+"))
+    maria_id = int(page.url.split("id=")[1])
+    expect(page.get_by_role("heading", name="Maria Garcia", level=1)).to_be_visible()
+    expect(page.get_by_text("P-100200")).to_be_visible()
+    expect(page.get_by_text("Date of birth")).to_be_visible()
+    rows = page.get_by_role("list", name="Patient conversations").get_by_role("listitem")
+    assert rows.count() == db.total(LEE, search="P-100200")
+    first_topic = rows.first.get_by_role("link").inner_text()
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", name=first_topic, level=2)).to_be_visible()
+    page.go_back()
+    page.get_by_role("link", name="New Message").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Patient", exact=True)).to_have_value(re.compile(r"\d+"))
+    expect(dialog.get_by_label("Patient", exact=True).locator("option:checked")).to_have_text(
+        "Maria Garcia (P-100200)")
+    topic = f"From profile {uuid.uuid4().hex[:6]}"
+    dialog.get_by_label("Topic").fill(topic)
+    dialog.get_by_label("Message").fill("Started from the profile page")
+    dialog.get_by_role("button", name="Send Message").click()
+    expect(page.get_by_role("heading", name=topic, level=2)).to_be_visible()
+    assert db.conversation(topic).patient_id == maria_id
+
+
+def test_mobile_toggle(new_context, db):
+    page = open_dashboard(new_context, LEE, viewport=PHONE)
+    rows = page.get_by_test_id("conversation-row")
+    expect(rows.first).to_be_visible()
+    screenshot(page, "provider-dashboard-mobile-list")
+    topic = rows.first.locator(".conversation-link").inner_text()
+    rows.first.locator(".conversation-link").click()
+    expect(page.get_by_role("heading", name=topic, level=2)).to_be_visible()
+    expect(rows.first).to_be_hidden()
+    expect(page.get_by_label("Reply", exact=True)).to_be_visible()
+    screenshot(page, "provider-dashboard-mobile-thread")
+    page.get_by_role("button", name="Back").click()
+    expect(rows.first).to_be_visible()
+    expect(page.get_by_role("heading", name=topic, level=2)).to_have_count(0)
