@@ -1,5 +1,7 @@
 """Reflex configuration: everything environment-specific comes from care_messaging.settings."""
 
+import os
+
 import reflex as rx
 
 from care_messaging.settings import get_settings
@@ -15,9 +17,10 @@ config = rx.Config(
     db_url=_settings.database_url,
     redis_url=_settings.redis_url or None,
     state_manager_mode="redis" if _settings.redis_url else "memory",
-    cors_allowed_origins=[_settings.public_origin],
+    cors_allowed_origins=_settings.allowed_origins,
     backend_port=_settings.port,
-    frontend_port=_settings.port,
+    # A backend-only worker (scale-out) must not name a frontend port.
+    frontend_port=None if os.environ.get("CARE_BACKEND_ONLY") else _settings.port,
     api_url=_settings.public_origin,
     deploy_url=_settings.public_origin,
     show_built_with_reflex=False,

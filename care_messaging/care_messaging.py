@@ -17,7 +17,10 @@ api = Starlette(routes=[*auth_routes])
 app = rx.App(
     api_transformer=api,
     theme=rx.theme(accent_color="teal", radius="medium"),
-    head_components=[rx.el.meta(name="referrer", content="same-origin")],
+    head_components=[
+        rx.el.meta(name="referrer", content="same-origin"),
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+    ],
 )
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 
 def migrate(url: str | None = None) -> None:
+    from alembic import command
     from alembic.config import Config
 
-    from alembic import command
     from care_messaging.settings import PROJECT_ROOT
 
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))

@@ -141,7 +141,7 @@ def _app():
 async def _deliver(token: str, state_name: str, event: LiveEvent) -> None:
     app = _app()
     try:
-        state_cls = rx.State.get_class_substate(state_name.split(".")[1:])
+        state_cls = rx.State.get_class_substate(tuple(state_name.split(".")[1:]))
     except ValueError:
         return
     try:

@@ -40,6 +40,7 @@ class Settings:
     redis_url: str
     port: int
     public_origin: str
+    extra_origins: tuple[str, ...]
     idle_timeout_seconds: int
     absolute_session_seconds: int
     idle_warning_seconds: int
@@ -54,6 +55,10 @@ class Settings:
     @property
     def is_dev(self) -> bool:
         return self.env in {"dev", "test"}
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [self.public_origin, *self.extra_origins]
 
     @property
     def active_key(self) -> bytes:
@@ -111,6 +116,11 @@ def load_settings() -> Settings:
         redis_url=os.environ.get("REFLEX_REDIS_URL", os.environ.get("CARE_REDIS_URL", "")),
         port=port,
         public_origin=os.environ.get("CARE_PUBLIC_ORIGIN", f"http://localhost:{port}"),
+        # Other origins the same deployment is reached at (comma-separated), e.g. a second
+        # hostname behind the proxy; CORS and the sign-in origin check accept them too.
+        extra_origins=tuple(
+            o.strip() for o in os.environ.get("CARE_EXTRA_ORIGINS", "").split(",") if o.strip()
+        ),
         idle_timeout_seconds=_env_int("CARE_IDLE_TIMEOUT_SECONDS", 15 * 60),
         absolute_session_seconds=_env_int("CARE_ABSOLUTE_SESSION_SECONDS", 12 * 60 * 60),
         idle_warning_seconds=_env_int("CARE_IDLE_WARNING_SECONDS", 60),

@@ -46,6 +46,7 @@ def conversation_row(row: ConversationRow) -> dict[str, str]:
         "preview": row.preview,
         "unread": str(row.unread),
         "count": str(row.message_count),
+        "count_label": f"{row.message_count} message{'' if row.message_count == 1 else 's'}",
         "when": when(row.last_message_at),
         "status": STATUS_LABELS.get(row.status, row.status),
         "priority": PRIORITY_LABELS.get(row.priority, row.priority),

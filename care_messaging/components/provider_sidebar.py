@@ -33,7 +33,7 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                         style={"overflow": "hidden", "textOverflow": "ellipsis",
                                "whiteSpace": "nowrap", "maxWidth": "260px"}),
                 rx.hstack(
-                    rx.text(row["count"], " messages", size="1", color_scheme="gray"),
+                    rx.text(row["count_label"], size="1", color_scheme="gray"),
                     rx.text("ID ", row["mrn"], size="1", color_scheme="gray"),
                     rx.cond(unread, rx.badge(row["unread"], " unread", color_scheme="red",
                                              size="1")),
@@ -97,5 +97,5 @@ def provider_sidebar(S) -> rx.Component:
         display=rx.cond(S.open_id != "", "none", "flex"),
         style=MOBILE_HIDE,
         overflow_y="auto",
-        max_height=["none", "none", "calc(100vh - 60px)"],
+        max_height=["none", "none", "min(75vh, 900px)"],
     )

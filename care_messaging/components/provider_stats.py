@@ -23,6 +23,7 @@ def _card(label: str, value: rx.Var, icon: str) -> rx.Component:
 
 
 def provider_stats(S) -> rx.Component:
+    # On phones the cards make way for an open thread.
     return rx.vstack(
         rx.flex(
             _card("Total conversations", S.stat_total, "messages-square"),
@@ -47,4 +48,7 @@ def provider_stats(S) -> rx.Component:
             class_name="hide-narrow",
         ),
         width="100%", padding_x="1em", padding_top="0.75em", spacing="2",
+        display=rx.cond(S.open_id != "", "none", "flex"),
+        style={"@media (min-width: 768px)": {"display": "flex"}},
+        aria_label="Statistics",
     )

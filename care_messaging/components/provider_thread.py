@@ -112,7 +112,7 @@ def provider_thread(S) -> rx.Component:
                                            variant="soft", size="1", align_self="center")),
             rx.foreach(S.messages, _message),
             rx.box(id="thread-end"),
-            width="100%", padding="0.75em", spacing="2", flex="1",
+            width="100%", padding="0.75em", spacing="2", flex="1", min_height="0",
             overflow_y="auto", aria_label="Messages", role="log",
         ),
         _composer(S),
@@ -121,7 +121,8 @@ def provider_thread(S) -> rx.Component:
     return rx.box(
         rx.cond(S.open_id != "", thread, empty),
         flex="1", min_width="0", width="100%",
-        height=["auto", "auto", "calc(100vh - 60px)"],
+        height=["calc(100vh - 130px)", "calc(100vh - 130px)", "min(75vh, 900px)"],
+        min_height="420px",
         display=rx.cond(S.open_id != "", "flex", rx.cond(S.thread_error != "", "flex", "none")),
         style=MOBILE_HIDE,
     )

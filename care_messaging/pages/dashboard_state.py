@@ -133,9 +133,11 @@ class DashboardState(AuthState):
 
     @staticmethod
     def _scroll_to_end() -> rx.event.EventSpec:
+        # Scroll the message list only (not the window) to the newest message.
         return rx.call_script(
-            "setTimeout(() => document.getElementById('thread-end')"
-            "?.scrollIntoView({block: 'end'}), 50)"
+            "setTimeout(() => {const e = document.getElementById('thread-end');"
+            " if (e && e.parentElement) e.parentElement.scrollTop = e.parentElement.scrollHeight;"
+            "}, 60)"
         )
 
     # ----- page load -----

@@ -74,7 +74,7 @@ def _conversation(row: rx.Var) -> rx.Component:
             rx.spacer(),
             rx.vstack(
                 rx.text(row["when"], size="1", color_scheme="gray"),
-                rx.text(row["count"], " messages · ", row["status"], size="1"),
+                rx.text(row["count_label"], " · ", row["status"], size="1"),
                 align="end", spacing="1",
             ),
             width="100%",

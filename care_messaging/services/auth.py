@@ -174,6 +174,12 @@ def exchange_handoff(session: Session, *, ticket: str) -> tuple[str, str]:
     return token, user.role if user else ""
 
 
+def _session_by_token(session: Session, token: str) -> AuthSession | None:
+    return session.exec(
+        select(AuthSession).where(AuthSession.token_hash == hash_token(token))
+    ).first()
+
+
 def resolve_session(
     session: Session, *, token: str | None, client_ip: str = "", touch: bool = True
 ) -> Actor:
@@ -183,7 +189,7 @@ def resolve_session(
     """
     if not token:
         raise SessionInvalidError("Please sign in.")
-    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    row = _session_by_token(session, token)
     if row is None or row.revoked_at is not None or row.handoff_hash is not None:
         raise SessionInvalidError("Please sign in.")
     now = utcnow()
@@ -219,7 +225,7 @@ def session_seconds_left(session: Session, *, token: str | None) -> int:
     """Seconds before the idle timeout ends this session (0 when it is not valid); no touch."""
     if not token:
         return 0
-    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    row = _session_by_token(session, token)
     if row is None or row.revoked_at is not None:
         return 0
     settings = get_settings()
@@ -232,7 +238,7 @@ def logout(session: Session, *, token: str | None, client_ip: str = "") -> None:
     """Revoke the session on the server. Unknown tokens are ignored."""
     if not token:
         return
-    row = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    row = _session_by_token(session, token)
     if row is None or row.revoked_at is not None:
         return
     row.revoked_at = utcnow()

@@ -264,43 +264,41 @@ def create_conversation(
     return conversation, result
 
 
-def set_status(session: Session, *, actor: Actor, conversation_id: int, status: str) -> Conversation:
-    """Providers on the care team move a conversation between active, needs attention, done."""
+def _set_attribute(
+    session: Session, *, actor: Actor, conversation_id: int, field: str, value: str,
+    allowed: type, label: str, action: str,
+) -> Conversation:
+    """Change one care-team-controlled attribute (status or priority), audited."""
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
-                                       action=Action.STATUS_CHANGE)
+                                       action=action)
     if actor.role != Role.PROVIDER:
-        raise ValidationError("Only the care team can change a conversation's status.")
-    status = _choice(status, ConversationStatus, "status")
-    previous = conversation.status
-    conversation.status = status
+        raise ValidationError(f"Only the care team can change a conversation's {label}.")
+    value = _choice(value, allowed, label)
+    previous = getattr(conversation, field)
+    setattr(conversation, field, value)
     session.add(conversation)
     audit.record(
-        session, actor=actor, action=Action.STATUS_CHANGE, outcome=Outcome.SUCCESS,
+        session, actor=actor, action=action, outcome=Outcome.SUCCESS,
         object_type="conversation", object_id=conversation.id or "",
-        patient_id=conversation.patient_id, detail=f"{previous} -> {status}",
+        patient_id=conversation.patient_id, detail=f"{previous} -> {value}",
     )
     session.commit()
     return conversation
+
+
+def set_status(session: Session, *, actor: Actor, conversation_id: int, status: str) -> Conversation:
+    """Providers on the care team move a conversation between active, needs attention, done."""
+    return _set_attribute(session, actor=actor, conversation_id=conversation_id, field="status",
+                          value=status, allowed=ConversationStatus, label="status",
+                          action=Action.STATUS_CHANGE)
 
 
 def set_priority(
     session: Session, *, actor: Actor, conversation_id: int, priority: str
 ) -> Conversation:
-    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
-                                       action=Action.PRIORITY_CHANGE)
-    if actor.role != Role.PROVIDER:
-        raise ValidationError("Only the care team can change a conversation's priority.")
-    priority = _choice(priority, Priority, "priority")
-    previous = conversation.priority
-    conversation.priority = priority
-    session.add(conversation)
-    audit.record(
-        session, actor=actor, action=Action.PRIORITY_CHANGE, outcome=Outcome.SUCCESS,
-        object_type="conversation", object_id=conversation.id or "",
-        patient_id=conversation.patient_id, detail=f"{previous} -> {priority}",
-    )
-    session.commit()
-    return conversation
+    return _set_attribute(session, actor=actor, conversation_id=conversation_id, field="priority",
+                          value=priority, allowed=Priority, label="priority",
+                          action=Action.PRIORITY_CHANGE)
 
 
 def list_patient_conversations(

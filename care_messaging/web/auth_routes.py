@@ -31,7 +31,7 @@ def same_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return origin is None
     host = request.headers.get("host", "")
-    return origin in {get_settings().public_origin, f"http://{host}", f"https://{host}"}
+    return origin in {*get_settings().allowed_origins, f"http://{host}", f"https://{host}"}
 
 
 def _redirect(path: str) -> RedirectResponse:

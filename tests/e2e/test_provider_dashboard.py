@@ -172,18 +172,22 @@ def test_new_message_dialog_and_shared_visibility(new_context, db):
     expect(page.get_by_role("heading", name=topic, level=2)).to_be_visible()
     created = db.conversation(topic)
     assert created is not None and created.category == "medication"
-    reply = f"Follow-up {uuid.uuid4().hex[:6]}"
-    page.get_by_label("Reply", exact=True).fill(reply)
-    page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_test_id("message").filter(has_text=reply)).to_be_visible()
-
-    # A colleague on the same team sees it, with Dr. Lee named as the sender.
+    # A colleague on the same team sees it; Lee's reply arrives live in the open thread.
     patel = open_dashboard(new_context, PATEL)
     patel.get_by_label("Search conversations").fill(topic)
     expect(patel.get_by_test_id("list-count")).to_have_text(re.compile(r"^1 of 1 "))
     patel.get_by_test_id("conversation-row").locator(".conversation-link").click()
-    msg = patel.get_by_test_id("message").filter(has_text=reply)
-    expect(msg.locator(".message-sender")).to_have_text("Dr. Jordan Lee")
+    expect(patel.get_by_role("heading", name=topic, level=2)).to_be_visible()
+    first = patel.get_by_test_id("message").filter(has_text="How are you feeling this week?")
+    expect(first.locator(".message-sender")).to_have_text("Dr. Jordan Lee")
+
+    reply = f"Follow-up {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Reply", exact=True).fill(reply)
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_test_id("message").filter(has_text=reply)).to_be_visible()
+    live = patel.get_by_test_id("message").filter(has_text=reply)
+    expect(live.locator(".message-sender")).to_have_text("Dr. Jordan Lee")
+    screenshot(patel, "provider-dashboard-colleague-live")
 
     # The outside provider sees nothing: not in list, search, counts, nor by URL.
     novak = open_dashboard(new_context, NOVAK)

@@ -29,7 +29,7 @@ def _count(session, model) -> int:
 
 
 async def test_open_own_conversation_marks_read_and_counts_follow(session):
-    p, mine, _, token = _setup(session)
+    _p, mine, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     assert redirect_path(await call(state, "load")) is None
     assert state.open_id == str(mine) and state.thread_error == ""
@@ -41,7 +41,7 @@ async def test_open_own_conversation_marks_read_and_counts_follow(session):
 
 
 async def test_other_teams_conversation_is_not_found_and_loads_nothing(session):
-    p, _, theirs, token = _setup(session)
+    _p, _, theirs, token = _setup(session)
     for query in (f"c={theirs}", "c=999999", "c=abc", "c=-1"):
         state = make_state(DashboardState, token=token, path="/dashboard", query=query)
         await call(state, "load")
@@ -52,7 +52,7 @@ async def test_other_teams_conversation_is_not_found_and_loads_nothing(session):
 
 
 async def test_forged_open_id_cannot_send_or_change_status(session):
-    p, _, theirs, token = _setup(session)
+    _p, _, theirs, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard")
     await call(state, "load")
     before = _count(session, Message)
@@ -69,7 +69,7 @@ async def test_forged_open_id_cannot_send_or_change_status(session):
 
 
 async def test_reply_appears_as_you(session):
-    p, mine, _, token = _setup(session)
+    _p, mine, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
     await call(state, "send_reply", {"body": "Sent to pharmacy"})
@@ -105,7 +105,7 @@ async def test_create_validates_and_rejects_patients_outside_team(session):
 
 
 async def test_search_and_filters_in_state(session):
-    p, _, _, token = _setup(session)
+    _p, _, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard")
     await call(state, "load")
     await call(state, "set_search", "secret")
