@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
+from care_messaging import realtime
 from care_messaging.models import Conversation, Message
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.patient_profile import PatientProfileState
 from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
 from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, make_state, redirect_path, sign_in_token
 
@@ -137,3 +139,40 @@ async def test_handlers_without_session_redirect(session):
     for handler, args in [("set_search", ("x",)), ("send_reply", ({"body": "x"},)),
                           ("create", ({},)), ("set_status", ("completed",))]:
         assert redirect_path(await call(state, handler, *args)).startswith("/login")
+
+
+async def test_load_older_pages_back_in_time_order(session):
+    p, mine, _, token = _setup(session)
+    for i in range(40):
+        msg.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
+                         client_msg_id=f"older-{i}")
+    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
+    await call(state, "load")
+    assert len(state.messages) == 30 and state.has_older
+    assert state.messages[-1]["body"] == "note 39"
+    await call(state, "load_older")
+    seqs = [int(m["seq"]) for m in state.messages]
+    assert seqs == list(range(1, 42)) and not state.has_older
+    assert state.messages[0]["body"] == "Out of pills"
+
+
+async def test_live_event_appends_to_open_thread_and_marks_read(session):
+    p, mine, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
+    await call(state, "load")
+    result = msg.send_message(session, actor=p["maria"], conversation_id=mine,
+                              body="Any update?", client_msg_id="live-1")
+    await state._apply_live_event(realtime.LiveEvent(
+        kind="message", conversation_id=mine, patient_id=p["maria_patient"].id,
+        actor_user_id=p["maria"].user_id, seq=result.message.seq))
+    assert state.messages[-1]["body"] == "Any update?"
+    assert state.messages[-1]["sender"] == "Maria Garcia"
+    assert state.nav_unread == 0 and state.stat_messages == 2
+    # A new conversation elsewhere shows up in the list and counts without opening it.
+    other, _ = conv.create_conversation(session, actor=p["maria"],
+                                        patient_id=p["maria_patient"].id, topic="New one",
+                                        body="Hello again")
+    await state._apply_live_event(realtime.LiveEvent(kind="conversation",
+                                                     conversation_id=other.id))
+    assert state.conversations[0]["topic"] == "New one" and state.nav_unread == 1
+    assert state.messages[-1]["body"] == "Any update?"
