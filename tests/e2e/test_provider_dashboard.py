@@ -217,6 +217,7 @@ def test_profile_page_open_and_start_conversation(new_context, db):
     expect(page.get_by_role("heading", name="Maria Garcia", level=1)).to_be_visible()
     expect(page.get_by_text("P-100200")).to_be_visible()
     expect(page.get_by_text("Date of birth")).to_be_visible()
+    screenshot(page, "provider-patient-profile")
     rows = page.get_by_role("list", name="Patient conversations").get_by_role("listitem")
     assert rows.count() == db.total(LEE, search="P-100200")
     first_topic = rows.first.get_by_role("link").inner_text()
