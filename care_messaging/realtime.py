@@ -138,7 +138,17 @@ def _app():
     return app
 
 
-async def _deliver(token: str, state_name: str, event: LiveEvent) -> None:
+def _record_delivery(user_id: int, event: LiveEvent) -> bool:
+    """A tab of ``user_id`` has the message: mark it delivered (True when that is news)."""
+    from care_messaging.db import session_scope
+    from care_messaging.services.messages import mark_delivered
+
+    with session_scope() as session:
+        return mark_delivered(session, user_id=user_id, conversation_id=event.conversation_id,
+                              seq=event.seq)
+
+
+async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
     app = _app()
     try:
         state_cls = rx.State.get_class_substate(tuple(state_name.split(".")[1:]))
@@ -150,6 +160,17 @@ async def _deliver(token: str, state_name: str, event: LiveEvent) -> None:
             await state._apply_live_event(event)
     except Exception:  # one broken tab must never stop delivery to the others
         log.exception("live delivery to a tab failed")
+        return
+    is_incoming_message = (
+        event.kind == "message" and event.seq and user_id != event.actor_user_id
+    )
+    if is_incoming_message and await asyncio.to_thread(_record_delivery, user_id, event):
+        # The sender's screen moves the message from "sent" to "delivered".
+        await publish(
+            LiveEvent(kind="receipt", conversation_id=event.conversation_id,
+                      patient_id=event.patient_id, actor_user_id=user_id, seq=event.seq),
+            user_ids=[event.actor_user_id],
+        )
 
 
 _pending: set[asyncio.Task] = set()
@@ -165,8 +186,8 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
     if _app().event_namespace is None:  # no running server (unit tests)
         return 0
     targets = [t for t in get_registry().targets(list(user_ids)) if t[1] != exclude_token]
-    for _user_id, token, state_name in targets:
-        task = asyncio.create_task(_deliver(token, state_name, event))
+    for user_id, token, state_name in targets:
+        task = asyncio.create_task(_deliver(user_id, token, state_name, event))
         _pending.add(task)
         task.add_done_callback(_pending.discard)
     return len(targets)

@@ -1,7 +1,7 @@
 """Browser tests: one production build of the app per test session, on a fresh seeded database.
 
-The server runs ``reflex run --env prod --single-port`` in a subprocess with its own data dir,
-so tests see exactly what a user sees. Chromium is Debian's (``CHROMIUM_PATH`` to override).
+The server is started by ``./scripts/start`` (the README's start command) in a subprocess with
+its own data dir, so tests see exactly what a user sees. Chromium is Debian's (``CHROMIUM_PATH`` to override).
 """
 
 from __future__ import annotations
@@ -93,24 +93,19 @@ class AppServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start_server(data_dir: Path, extra_env: dict[str, str] | None = None,
-                 seed: bool = True) -> AppServer:
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> AppServer:
+    """Start the app exactly as the README says: ``./scripts/start`` (migrate, seed, serve)."""
     port = free_port()
     env = server_env(data_dir, port, extra_env)
     data_dir.mkdir(parents=True, exist_ok=True)
-    python = sys.executable
-    subprocess.run([python, "-m", "care_messaging.cli", "migrate"], cwd=ROOT, env=env, check=True)
-    if seed:
-        subprocess.run([python, "-m", "care_messaging.cli", "seed"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
     log = data_dir / "server.log"
     process = subprocess.Popen(
-        [python, "-m", "reflex", "run", "--env", "prod", "--single-port", "--loglevel", "info"],
+        [str(ROOT / "scripts" / "start")],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     server = AppServer(f"http://localhost:{port}", env, process, log)
     try:
-        wait_for(f"{server.base_url}/api/health", timeout=420)
+        wait_for(f"{server.base_url}/api/health", timeout=480)
         wait_for(f"{server.base_url}/login", timeout=120)
     except TimeoutError:
         server.stop()
