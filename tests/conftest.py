@@ -66,5 +66,18 @@ def session(db_url: str):
         yield s
 
 
+BROWSER_FIXTURES = {"browser", "new_context", "app_server", "scaleout"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that drives the running app as e2e, so the phases in scripts/test
+    can keep Playwright's event loop away from the async handler tests."""
+    for item in items:
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+        if "scaleout" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.scaleout)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TMP, ignore_errors=True)
