@@ -191,3 +191,43 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
         _pending.add(task)
         task.add_done_callback(_pending.discard)
     return len(targets)
+
+
+TYPING_IDLE_SECONDS = 5.0
+_typing_generation: dict[tuple[int, int], int] = {}
+
+
+async def publish_typing(*, conversation_id: int, patient_id: int, actor_user_id: int,
+                         label: str, user_ids: list[int] | tuple[int, ...],
+                         exclude_token: str = "") -> None:
+    """Tell the other participants someone is typing; clear it after a quiet spell.
+
+    Each call restarts the timer for (conversation, typist): only the newest one sends the
+    "stopped typing" event (an empty label), so the indicator clears on its own.
+    """
+    key = (conversation_id, actor_user_id)
+    generation = _typing_generation.get(key, 0) + 1
+    _typing_generation[key] = generation
+    event = LiveEvent(kind="typing", conversation_id=conversation_id, patient_id=patient_id,
+                      actor_user_id=actor_user_id, label=label)
+    others = [u for u in user_ids if u != actor_user_id]
+    await publish(event, user_ids=others, exclude_token=exclude_token)
+
+    async def clear_later() -> None:
+        await asyncio.sleep(TYPING_IDLE_SECONDS)
+        if _typing_generation.get(key) == generation:
+            _typing_generation.pop(key, None)
+            await publish(
+                LiveEvent(kind="typing", conversation_id=conversation_id, patient_id=patient_id,
+                          actor_user_id=actor_user_id, label=""),
+                user_ids=others,
+            )
+
+    task = asyncio.create_task(clear_later())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+def stop_typing(*, conversation_id: int, actor_user_id: int) -> None:
+    """A sent message ends the typing spell (receivers clear the label on the message)."""
+    _typing_generation.pop((conversation_id, actor_user_id), None)

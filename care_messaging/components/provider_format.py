@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from care_messaging.components import message_status
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.messages import MessageView
@@ -62,4 +63,7 @@ def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
         "mine": "1" if mine else "",
         "body": view.body,
         "when": when(view.created_at),
+        "status": message_status.SENT if mine else "",
+        "client_id": view.client_msg_id if mine else "",
+        "failed": "",
     }

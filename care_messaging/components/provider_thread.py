@@ -23,7 +23,7 @@ def labeled_select(label: str, id_: str, options: dict[str, str], **props) -> rx
     )
 
 
-def _message(m: rx.Var) -> rx.Component:
+def _message(m: rx.Var, S) -> rx.Component:
     mine = m["mine"] == "1"
     return rx.box(
         rx.hstack(
@@ -32,6 +32,18 @@ def _message(m: rx.Var) -> rx.Component:
             spacing="2",
         ),
         rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
+        rx.cond(
+            mine,
+            rx.hstack(
+                rx.text(m["status"], size="1", color_scheme=rx.cond(m["failed"] == "1", "red",
+                                                                     "gray"),
+                        class_name="message-status"),
+                rx.cond(m["failed"] == "1",
+                        rx.button("Retry", size="1", variant="soft",
+                                  on_click=lambda: S.retry_send(m["client_id"]))),
+                justify="end", align="center", spacing="2",
+            ),
+        ),
         align_self=rx.cond(mine, "flex-end", "flex-start"),
         background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
         padding="0.5em 0.75em",
@@ -78,11 +90,14 @@ def _composer(S) -> rx.Component:
             rx.cond(S.send_error != "",
                     rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
                                role="alert", width="100%")),
+            rx.el.input(type="hidden", name="client_msg_id", value=S.compose_id),
+            rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
+                    aria_live="polite", min_height="1.2em"),
             rx.hstack(
                 rx.text_area(name="body", placeholder="Write a reply… (Enter sends, "
                              "Shift+Enter for a new line)", aria_label="Reply",
                              enter_key_submit=True, auto_height=True, width="100%",
-                             max_length=5000, rows="2"),
+                             max_length=5000, rows="2", on_change=S.typing.throttle(1500)),
                 rx.button(rx.icon("send", size=16), "Send", type="submit"),
                 width="100%", align="end",
             ),
@@ -110,7 +125,7 @@ def provider_thread(S) -> rx.Component:
         rx.vstack(
             rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
                                            variant="soft", size="1", align_self="center")),
-            rx.foreach(S.messages, _message),
+            rx.foreach(S.messages, lambda m: _message(m, S)),
             rx.box(id="thread-end"),
             width="100%", padding="0.75em", spacing="2", flex="1", min_height="0",
             overflow_y="auto", aria_label="Messages", role="log",

@@ -7,11 +7,13 @@ from the browser is re-checked by a service, which raises the same NotFoundError
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import reflex as rx
 
 from care_messaging import realtime
+from care_messaging.components import message_status
 from care_messaging.components.provider_format import conversation_row, message_row
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
@@ -65,6 +67,8 @@ class DashboardState(AuthState):
     has_older: bool = False
     send_error: str = ""
     compose_id: str = ""
+    typing_label: str = ""
+    _last_typing_sent: float = 0.0
     _oldest_seq: int = 0
     _newest_seq: int = 0
     # New Message dialog
@@ -108,16 +112,24 @@ class DashboardState(AuthState):
         self.thread_status = conversation.status
         self.thread_priority = conversation.priority
 
-    def _open(self, session, actor: Actor, conversation_id: int) -> None:
+    def _apply_receipts(self, session, actor: Actor, conversation) -> None:
+        receipt = msg.receipt_for(session, actor=actor, conversation=conversation)
+        self.messages = message_status.apply_statuses(self.messages, receipt)
+
+    def _open(self, session, actor: Actor, conversation_id: int) -> bool:
+        """Show a conversation and mark it read; True when that read something new."""
         conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
-        msg.mark_read(session, actor=actor, conversation=conversation)
+        newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
         views = msg.list_messages(session, conversation_id=conversation.id or 0, limit=THREAD_PAGE)
         self.open_id = str(conversation.id)
+        self.typing_label = ""
         self.messages = [message_row(v, actor) for v in views]
+        self._apply_receipts(session, actor, conversation)
         self._oldest_seq = views[0].seq if views else 0
         self._newest_seq = views[-1].seq if views else 0
         self.has_older = self._oldest_seq > 1
         self._set_header(session, actor, conversation.id or 0)
+        return newly_read
 
     def _load_patient_options(self, session, actor: Actor, preselect: int | None = None) -> None:
         options = stats_service.my_patients(session, actor=actor, search=self.patient_query)
@@ -142,7 +154,7 @@ class DashboardState(AuthState):
 
     # ----- page load -----
     @rx.event
-    def load(self):
+    async def load(self):
         actor, redirect = self._guard("provider")
         if redirect:
             return redirect
@@ -153,13 +165,17 @@ class DashboardState(AuthState):
         self.compose_id = uuid.uuid4().hex
         self._close_thread()
         events = []
+        read_receipt = None
         with session_scope() as session:
             if "c" in params:
                 conversation_id = _int(params.get("c"))
                 try:
                     if conversation_id is None:
                         raise NotFoundError(INVALID_CONVERSATION)
-                    self._open(session, actor, conversation_id)
+                    if self._open(session, actor, conversation_id):
+                        read_receipt = (conversation_id, int(self.header.get("patient_id", "0")),
+                                        participant_user_ids(session, int(self.header.get(
+                                            "patient_id", "0"))))
                     events.append(self._scroll_to_end())
                 except ServiceError as error:
                     self.thread_error = str(error)
@@ -171,6 +187,14 @@ class DashboardState(AuthState):
                 except ServiceError as error:
                     self.thread_error = str(error)
             self._refresh(session, actor)
+        if read_receipt is not None:
+            conversation_id, patient_id, users = read_receipt
+            # The senders' screens turn "Delivered" into "Read <time>".
+            await realtime.publish(
+                realtime.LiveEvent(kind="receipt", conversation_id=conversation_id,
+                                   patient_id=patient_id, actor_user_id=actor.user_id),
+                user_ids=users, exclude_token=self.router.session.client_token,
+            )
         return events
 
     # ----- sidebar -----
@@ -236,26 +260,79 @@ class DashboardState(AuthState):
 
     @rx.event
     async def send_reply(self, form_data: dict):
+        """Show the message at once as "Sending…", then store it exactly once.
+
+        The client message id comes from the form (a hidden field holding ``compose_id``), so a
+        double click or a resend after a reconnect carries the same id and stores one message.
+        """
         actor, redirect = self._guard("provider")
         if redirect:
-            return redirect
+            yield redirect
+            return
         conversation_id = _int(self.open_id)
         if conversation_id is None:
-            return None
-        body = str(form_data.get("body", ""))
+            return
+        body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
+        client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
+        already_shown = any(m.get("client_id") == client_id for m in self.messages)
+        if not body.strip():
+            if not already_shown:  # a second click on an already-sent form is not an error
+                self.send_error = "Write a message before sending."
+            return
         self.send_error = ""
-        with session_scope() as session:
-            try:
-                result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
-                                          body=body, client_msg_id=self.compose_id)
-            except ServiceError as error:
-                self.send_error = str(error)
-                return None
-            self._append_new(session, actor, conversation_id)
-            self._set_header(session, actor, conversation_id)
-            self._refresh(session, actor)
-            patient_id = int(self.header.get("patient_id", "0"))
+        if not already_shown:
+            self.messages = [*self.messages, message_status.pending_row(client_id=client_id,
+                                                                        body=body)]
         self.compose_id = uuid.uuid4().hex
+        yield self._scroll_to_end()  # the "Sending…" bubble reaches the browser now
+        async for event in self._store(actor, conversation_id, body, client_id):
+            yield event
+
+    @rx.event
+    async def retry_send(self, client_id: str):
+        """Send a failed message again with the same client id (it can only be stored once)."""
+        actor, redirect = self._guard("provider")
+        if redirect:
+            yield redirect
+            return
+        conversation_id = _int(self.open_id)
+        row = next((m for m in self.messages if m.get("client_id") == str(client_id)
+                    and m.get("failed") == "1"), None)
+        if conversation_id is None or row is None:
+            return
+        self.messages = [
+            {**m, "status": message_status.SENDING, "failed": ""} if m is row else m
+            for m in self.messages
+        ]
+        yield
+        async for event in self._store(actor, conversation_id, row["body"], row["client_id"]):
+            yield event
+
+    async def _store(self, actor: Actor, conversation_id: int, body: str, client_id: str):
+        try:
+            with session_scope() as session:
+                result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
+                                          body=body, client_msg_id=client_id)
+                self.messages = [m for m in self.messages if m.get("client_id") != client_id]
+                self._append_new(session, actor, conversation_id)
+                self._set_header(session, actor, conversation_id)
+                self._apply_receipts(session, actor,
+                                     access_conversation(session, actor=actor,
+                                                         conversation_id=conversation_id))
+                self._refresh(session, actor)
+                patient_id = int(self.header.get("patient_id", "0"))
+        except NotFoundError as error:
+            # Gone or never visible: nothing to retry, so no "failed" bubble either.
+            self.messages = [m for m in self.messages if m.get("client_id") != client_id]
+            self.send_error = str(error)
+            return
+        except ServiceError as error:
+            self._mark_failed(client_id, str(error))
+            return
+        except Exception:  # database unavailable etc.: keep the text, offer a retry
+            self._mark_failed(client_id, "the server could not store it. Try again.")
+            return
+        realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
         await realtime.publish(
             realtime.LiveEvent(kind="message", conversation_id=conversation_id,
                                patient_id=patient_id, actor_user_id=actor.user_id,
@@ -263,7 +340,38 @@ class DashboardState(AuthState):
             user_ids=result.participant_user_ids,
             exclude_token=self.router.session.client_token,
         )
-        return self._scroll_to_end()
+        yield self._scroll_to_end()
+
+    def _mark_failed(self, client_id: str, reason: str) -> None:
+        self.messages = [
+            message_status.failed_row(m, reason) if m.get("client_id") == client_id else m
+            for m in self.messages
+        ]
+
+    @rx.event
+    async def typing(self, _value: str = ""):
+        """The reply box changed: tell the others, at most every 2 seconds."""
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        conversation_id = _int(self.open_id)
+        now = time.monotonic()
+        if conversation_id is None or now - self._last_typing_sent < 2.0:
+            return None
+        self._last_typing_sent = now
+        with session_scope() as session:
+            try:
+                conversation = access_conversation(session, actor=actor,
+                                                   conversation_id=conversation_id)
+            except ServiceError:
+                return None
+            users = participant_user_ids(session, conversation.patient_id)
+        await realtime.publish_typing(
+            conversation_id=conversation_id, patient_id=conversation.patient_id,
+            actor_user_id=actor.user_id, label=actor.display_name, user_ids=users,
+            exclude_token=self.router.session.client_token,
+        )
+        return None
 
     async def _change(self, field: str, value: str):
         actor, redirect = self._guard("provider")
@@ -365,16 +473,32 @@ class DashboardState(AuthState):
         actor = resolve_actor(self, touch=False)
         if actor is None or not actor.is_provider:
             return
+        open_id = _int(self.open_id)
+        is_open = open_id is not None and event.conversation_id == open_id
+        if event.kind == "typing":
+            if is_open and event.actor_user_id != actor.user_id:
+                self.typing_label = f"{event.label} is typing…" if event.label else ""
+            return
         with session_scope() as session:
-            open_id = _int(self.open_id)
-            if open_id is not None and event.conversation_id == open_id:
+            if is_open:
                 try:
                     conversation = access_conversation(session, actor=actor,
                                                        conversation_id=open_id)
-                    self._append_new(session, actor, open_id)
-                    msg.mark_read(session, actor=actor, conversation=conversation)
+                    if event.kind == "message":
+                        self._append_new(session, actor, open_id)
+                        newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
+                        if event.actor_user_id != actor.user_id:
+                            self.typing_label = ""
+                        if newly_read:
+                            await realtime.publish(
+                                realtime.LiveEvent(kind="receipt", conversation_id=open_id,
+                                                   patient_id=conversation.patient_id,
+                                                   actor_user_id=actor.user_id),
+                                user_ids=[event.actor_user_id],
+                            )
                     self._set_header(session, actor, open_id)
+                    self._apply_receipts(session, actor, conversation)
                 except ServiceError:
                     self._close_thread()
-            self._refresh(session, actor)
-
+            if event.kind != "receipt":
+                self._refresh(session, actor)

@@ -42,9 +42,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, timeout: float) -> None:
+def wait_for(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Poll ``url`` until it answers 200; give up early if ``process`` has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TimeoutError(f"the server exited with code {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -105,8 +108,8 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> App
     )
     server = AppServer(f"http://localhost:{port}", env, process, log)
     try:
-        wait_for(f"{server.base_url}/api/health", timeout=480)
-        wait_for(f"{server.base_url}/login", timeout=120)
+        wait_for(f"{server.base_url}/api/health", timeout=480, process=process)
+        wait_for(f"{server.base_url}/login", timeout=120, process=process)
     except TimeoutError:
         server.stop()
         raise RuntimeError(f"app did not start; log:\n{log.read_text()[-4000:]}") from None

@@ -89,7 +89,7 @@ def scaleout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
     proxy = HostRoutingProxy(port, default_port=a_port,
                              event_routes={"localhost": a_port, "127.0.0.1": b_port})
     try:
-        wait_for(f"http://127.0.0.1:{b_port}/api/health", timeout=240)
+        wait_for(f"http://127.0.0.1:{b_port}/api/health", timeout=240, process=worker_b)
         proxy.start()
         yield ScaleOut(proxy=proxy, worker_a=worker_a, worker_b=worker_b, port=port)
     finally:
