@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import expect
@@ -36,3 +37,48 @@ def test_sessions_are_held_by_different_workers(two_users, scaleout):  # noqa: F
     routes = set(scaleout.proxy.websocket_routes)
     assert ("localhost", a_port) in routes
     assert any(host == "127.0.0.1" and port != a_port for host, port in routes)
+
+
+def _maria_conversation(scaleout) -> tuple[int, str]:  # noqa: F811
+    import psycopg
+
+    with psycopg.connect(scaleout.worker_a.env["DATABASE_URL"]) as db:
+        return db.execute(
+            "select c.id, c.topic from conversations c join patients p on p.id = c.patient_id "
+            "where p.mrn = 'P-100200' and c.status <> 'completed' order by c.id limit 1"
+        ).fetchone()
+
+
+def test_live_delivery_crosses_workers(browser, scaleout):  # noqa: F811
+    """Dr. Lee's tab is held by worker A, Dr. Patel's by worker B; a reply still arrives live,
+    in both directions, with the conversation moving to the top of the other's list."""
+    conversation_id, topic = _maria_conversation(scaleout)
+    lee_ctx = browser.new_context(base_url=scaleout.url_a, viewport={"width": 1280, "height": 900})
+    patel_ctx = browser.new_context(base_url=scaleout.url_b,
+                                    viewport={"width": 1280, "height": 900})
+    try:
+        lee, patel = lee_ctx.new_page(), patel_ctx.new_page()
+        sign_in(lee, "jordan.lee@demo.care")
+        sign_in(patel, "priya.patel@demo.care")
+        expect(lee).to_have_url(re.compile(r"/dashboard"))
+        expect(patel).to_have_url(re.compile(r"/dashboard"))
+        patel_rows = patel.get_by_role("list", name="Conversations").get_by_role("listitem")
+        expect(patel_rows.first).to_be_visible()
+        lee.goto(f"/dashboard?c={conversation_id}")
+        text = f"Across workers {uuid.uuid4().hex[:8]}"
+        lee.get_by_role("textbox", name="Reply").fill(text)
+        lee.get_by_role("button", name="Send").click()
+        expect(patel_rows.first).to_contain_text(text)
+        expect(patel_rows.first).to_contain_text(topic)
+        # And back: Patel (worker B) answers in the open thread, Lee (worker A) sees it.
+        patel.goto(f"/dashboard?c={conversation_id}")
+        answer = f"Seen it {uuid.uuid4().hex[:8]}"
+        patel.get_by_role("textbox", name="Reply").fill(answer)
+        patel.get_by_role("button", name="Send").click()
+        expect(lee.get_by_role("log", name="Messages")).to_contain_text(answer)
+        a_port = int(scaleout.worker_a.base_url.rsplit(":", 1)[1])
+        hosts = {host: port for host, port in scaleout.proxy.websocket_routes}
+        assert hosts["localhost"] == a_port and hosts["127.0.0.1"] != a_port
+    finally:
+        lee_ctx.close()
+        patel_ctx.close()
