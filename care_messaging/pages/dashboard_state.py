@@ -313,7 +313,10 @@ class DashboardState(AuthState):
             with session_scope() as session:
                 result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
                                           body=body, client_msg_id=client_id)
-                self.messages = [m for m in self.messages if m.get("client_id") != client_id]
+                # The stored message replaces its "Sending…" bubble (a repeat send of an
+                # already-stored id has no bubble; _append_new never adds a seq twice).
+                self.messages = [m for m in self.messages
+                                 if not (m.get("client_id") == client_id and not m.get("seq"))]
                 self._append_new(session, actor, conversation_id)
                 self._set_header(session, actor, conversation_id)
                 self._apply_receipts(session, actor,
@@ -323,7 +326,8 @@ class DashboardState(AuthState):
                 patient_id = int(self.header.get("patient_id", "0"))
         except NotFoundError as error:
             # Gone or never visible: nothing to retry, so no "failed" bubble either.
-            self.messages = [m for m in self.messages if m.get("client_id") != client_id]
+            self.messages = [m for m in self.messages
+                             if not (m.get("client_id") == client_id and not m.get("seq"))]
             self.send_error = str(error)
             return
         except ServiceError as error:
