@@ -10,9 +10,11 @@ from care_messaging.pages.dashboard import DashboardState, dashboard_page
 from care_messaging.pages.login import LoginState, login_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
+from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 
-api = Starlette(routes=[*auth_routes])
+api = Starlette(routes=[*auth_routes, *attachment_routes])
 
 app = rx.App(
     api_transformer=api,
@@ -36,4 +38,5 @@ app.add_page(patient_profile_page, route="/patients", title="Patient · Care Mes
              on_load=PatientProfileState.load)
 app.add_page(portal_page, route="/portal", title="My messages · Care Messaging",
              on_load=PortalState.load)
+app.add_page(help_page, route="/portal/help", title="Help · Care Messaging", on_load=HelpState.load)
 app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging", on_load=AdminState.load)

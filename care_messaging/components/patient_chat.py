@@ -1,0 +1,231 @@
+"""Patient portal pieces: conversation list, chat, attachments bar, new-conversation dialog."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from care_messaging.components.attachments import message_attachments
+from care_messaging.components.provider_format import CATEGORY_LABELS
+
+UPLOAD_ID = "chat-upload"
+EMERGENCY = "For emergencies call 911 or your local emergency number."
+ACCEPT = {
+    "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/gif": [".gif"],
+    "image/webp": [".webp"], "application/pdf": [".pdf"],
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": [".docx"],
+}
+
+
+def _conversation_row(row: rx.Var) -> rx.Component:
+    unread = row["unread"] != "0"
+    return rx.link(
+        rx.vstack(
+            rx.hstack(
+                rx.text(row["topic"], weight="bold", size="3", trim="both"),
+                rx.spacer(),
+                rx.cond(unread, rx.badge(row["unread"], color_scheme="red", variant="solid",
+                                         radius="full", aria_label=f"{row['unread']} unread",
+                                         class_name="unread-badge")),
+                width="100%", align="center",
+            ),
+            rx.text(row["provider"], size="2"),
+            rx.hstack(
+                rx.badge(row["status"], color_scheme=row["status_color"]),
+                rx.badge(row["priority"], color_scheme=row["priority_color"], variant="outline"),
+                rx.badge(row["medium"], color_scheme="blue", variant="soft"),
+                spacing="1", wrap="wrap",
+            ),
+            rx.text(row["category"], " · ", row["reason"], size="1", color_scheme="gray"),
+            rx.text(row["preview"], size="1", color_scheme="gray",
+                    style={"overflow": "hidden", "textOverflow": "ellipsis",
+                           "whiteSpace": "nowrap", "maxWidth": "100%"}),
+            rx.text(row["when"], size="1", color_scheme="gray"),
+            spacing="1", width="100%", padding="0.8em",
+            border_bottom=f"1px solid {rx.color('gray', 4)}",
+        ),
+        href=row["href"], underline="none", color_scheme="gray", high_contrast=True,
+        role="listitem", aria_label=row["topic"], width="100%",
+    )
+
+
+def conversation_list(S) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Messages with your care team", size="5", as_="h1"),
+            rx.spacer(),
+            rx.button(rx.icon("plus", size=16), "New message", on_click=S.set_new_open(True)),
+            width="100%", align="center", wrap="wrap", padding="0.8em",
+        ),
+        rx.cond(
+            S.conversations.length() > 0,
+            rx.vstack(rx.foreach(S.conversations, _conversation_row), role="list",
+                      aria_label="Conversations", width="100%", spacing="0"),
+            rx.text("No messages yet. Start a conversation with your care team with "
+                    "“New message”.", color_scheme="gray", padding="1em"),
+        ),
+        rx.cond(S.has_more, rx.button("Load more", on_click=S.load_more, variant="soft",
+                                      align_self="center", margin="0.5em")),
+        width="100%", spacing="0",
+    )
+
+
+def _message(m: rx.Var, S) -> rx.Component:
+    mine = m["mine"] == "1"
+    return rx.box(
+        rx.hstack(
+            rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
+            rx.text(m["when"], size="1", color_scheme="gray", class_name="message-time"),
+            spacing="2",
+        ),
+        rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
+        message_attachments(S.thread_attachments, m["id"]),
+        rx.cond(
+            mine,
+            rx.hstack(
+                rx.text(m["status"], size="1",
+                        color_scheme=rx.cond(m["failed"] == "1", "red", "gray"),
+                        class_name="message-status"),
+                rx.cond(m["failed"] == "1",
+                        rx.button("Retry", size="1", variant="soft",
+                                  on_click=lambda: S.retry_send(m["client_id"]))),
+                justify="end", align="center", spacing="2",
+            ),
+        ),
+        align_self=rx.cond(mine, "flex-end", "flex-start"),
+        background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
+        padding="0.5em 0.75em", border_radius="10px", max_width="85%",
+        role="article", data_testid="message",
+    )
+
+
+def _pending_chip(f: rx.Var, S) -> rx.Component:
+    return rx.badge(
+        rx.icon("paperclip", size=12), f["name"], " (", f["size"], ")",
+        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost",
+                       aria_label=f"Remove {f['name']}",
+                       on_click=lambda: S.remove_pending(f["id"])),
+        variant="soft", size="2",
+    )
+
+
+def _composer(S) -> rx.Component:
+    upload = rx.upload.root(
+        rx.button(rx.icon("paperclip", size=16), "Attach", type="button", variant="soft",
+                  aria_label="Attach files"),
+        id=UPLOAD_ID,
+        accept=ACCEPT,
+        multiple=True,
+        max_files=5,
+        no_drag=True,
+        on_drop=S.handle_upload(
+            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=S.set_upload_progress)
+        ),
+    )
+    return rx.vstack(
+        rx.cond(S.upload_error != "",
+                rx.callout(S.upload_error, icon="triangle-alert", color_scheme="red",
+                           role="alert", width="100%")),
+        rx.cond(S.uploading,
+                rx.vstack(rx.text("Uploading…", size="1"),
+                          rx.progress(value=S.upload_progress, max=100, width="100%",
+                                      aria_label="Upload progress"), width="100%")),
+        rx.cond(S.pending_files.length() > 0,
+                rx.hstack(rx.foreach(S.pending_files, lambda f: _pending_chip(f, S)),
+                          wrap="wrap", spacing="2", aria_label="Files to send")),
+        rx.cond(S.send_error != "",
+                rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
+                           role="alert", width="100%")),
+        rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
+                aria_live="polite", min_height="1.2em"),
+        rx.form(
+            rx.el.input(type="hidden", name="client_msg_id", value=S.compose_id),
+            rx.hstack(
+                rx.text_area(name="body", placeholder="Type your message… (Enter sends)",
+                             aria_label="Message", enter_key_submit=True, auto_height=True,
+                             width="100%", max_length=5000, rows="2",
+                             on_change=S.typing.throttle(1500)),
+                rx.button(rx.icon("send", size=16), "Send", type="submit"),
+                width="100%", align="end",
+            ),
+            on_submit=S.send_reply, reset_on_submit=True, width="100%",
+        ),
+        upload,
+        width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def chat(S) -> rx.Component:
+    h = S.header
+    return rx.vstack(
+        rx.hstack(
+            rx.button(rx.icon("x", size=16), "Close", variant="soft", on_click=S.close_chat,
+                      aria_label="Close chat"),
+            rx.vstack(
+                rx.heading(h["topic"], size="4", as_="h2"),
+                rx.text(h["provider"], " · ", h["category"], size="1", color_scheme="gray"),
+                spacing="0", min_width="0",
+            ),
+            rx.spacer(),
+            rx.badge(h["status"], color_scheme=h["status_color"]),
+            width="100%", align="center", padding="0.6em",
+            border_bottom=f"1px solid {rx.color('gray', 5)}",
+        ),
+        rx.callout(EMERGENCY, icon="siren", color_scheme="red", size="1", width="100%",
+                   role="note"),
+        rx.vstack(
+            rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
+                                           variant="soft", size="1", align_self="center")),
+            rx.foreach(S.messages, lambda m: _message(m, S)),
+            rx.box(id="chat-end"),
+            width="100%", padding="0.75em", spacing="2", flex="1", min_height="0",
+            overflow_y="auto", role="log", aria_label="Messages",
+        ),
+        rx.cond(
+            S.read_only,
+            rx.callout(
+                "This conversation has been marked completed by your care team, so it can no "
+                "longer receive replies. Start a new conversation if you need anything else.",
+                icon="lock", color_scheme="gray", width="100%", role="status",
+            ),
+            _composer(S),
+        ),
+        width="100%", height="calc(100vh - 60px)", spacing="0",
+    )
+
+
+def new_conversation_dialog(S) -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("New message to your care team"),
+            rx.form(
+                rx.vstack(
+                    rx.cond(S.new_error != "",
+                            rx.callout(S.new_error, icon="triangle-alert", color_scheme="red",
+                                       role="alert", width="100%")),
+                    rx.el.label("Category", html_for="new-category"),
+                    rx.el.select(
+                        *[rx.el.option(label, value=value)
+                          for value, label in CATEGORY_LABELS.items()],
+                        id="new-category", name="category", default_value="check_in",
+                        style={"padding": "6px", "borderRadius": "6px", "width": "100%"},
+                    ),
+                    rx.el.label("Topic", html_for="new-topic"),
+                    rx.input(id="new-topic", name="topic", max_length=200, width="100%",
+                             placeholder="e.g. Question about my medication"),
+                    rx.el.label("Message", html_for="new-body"),
+                    rx.text_area(id="new-body", name="body", max_length=5000, rows="4",
+                                 width="100%"),
+                    rx.text(EMERGENCY, size="1", color_scheme="red"),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
+                        rx.button("Send message", type="submit"),
+                        justify="end", width="100%",
+                    ),
+                    width="100%",
+                ),
+                on_submit=S.create, width="100%",
+            ),
+        ),
+        open=S.new_open,
+        on_open_change=S.set_new_open,
+    )

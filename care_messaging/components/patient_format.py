@@ -1,0 +1,78 @@
+"""Service rows -> small dicts of display strings for the patient portal (no Reflex import)."""
+
+from __future__ import annotations
+
+from care_messaging.components.provider_format import (
+    CATEGORY_LABELS,
+    PRIORITY_LABELS,
+    STATUS_LABELS,
+    when,
+)
+from care_messaging.services.actors import Actor
+from care_messaging.services.conversations import ConversationRow
+from care_messaging.services.messages import MessageView
+
+MEDIUM_LABELS = {"secure_message": "Secure message", "portal": "Portal", "phone": "Phone",
+                 "email": "Email"}
+STATUS_COLORS = {"active": "green", "needs_attention": "amber", "completed": "gray"}
+PRIORITY_COLORS = {"routine": "gray", "urgent": "orange", "high": "red"}
+
+
+def patient_conversation_row(row: ConversationRow) -> dict[str, str]:
+    return {
+        "id": str(row.id),
+        "href": f"/portal?c={row.id}",
+        "topic": row.topic,
+        "provider": row.provider_name,
+        "status": STATUS_LABELS.get(row.status, row.status),
+        "status_key": row.status,
+        "status_color": STATUS_COLORS.get(row.status, "gray"),
+        "priority": PRIORITY_LABELS.get(row.priority, row.priority),
+        "priority_color": PRIORITY_COLORS.get(row.priority, "gray"),
+        "category": CATEGORY_LABELS.get(row.category, row.category),
+        "medium": MEDIUM_LABELS.get(row.medium, row.medium),
+        "reason": row.reason,
+        "preview": row.preview,
+        "unread": str(row.unread),
+        "when": when(row.last_message_at),
+    }
+
+
+def patient_message_row(view: MessageView, actor: Actor) -> dict[str, str]:
+    mine = view.sender_user_id == actor.user_id
+    return {
+        "id": str(view.id),
+        "seq": str(view.seq),
+        "sender": "You" if mine else view.sender_name,
+        "mine": "1" if mine else "",
+        "body": view.body,
+        "when": when(view.created_at),
+        "status": "Sent" if mine else "",
+        "client_id": view.client_msg_id if mine else "",
+        "failed": "",
+    }
+
+
+def attachment_rows(views: list[MessageView]) -> list[dict[str, str]]:
+    """Attachments of the shown messages, flat, each naming its message."""
+    rows = []
+    for view in views:
+        for a in view.attachments:
+            rows.append({
+                "message_id": str(view.id),
+                "id": str(a.id),
+                "name": a.name,
+                "href": f"/api/attachments/{a.id}",
+                "download_href": f"/api/attachments/{a.id}?download=1",
+                "is_image": "1" if a.is_image else "",
+                "size": size_label(a.size_bytes),
+            })
+    return rows
+
+
+def size_label(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size // 1024} KB"
+    return f"{size} B"

@@ -1,0 +1,448 @@
+"""Patient portal state: the patient's conversations, one chat, attachments, new conversation.
+
+Every public handler resolves the patient from the server-side session (``_guard``); every
+id from the browser is re-checked by a service (forbidden and nonexistent look the same).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+
+import reflex as rx
+
+from care_messaging import realtime
+from care_messaging.components import message_status
+from care_messaging.components.patient_format import (
+    attachment_rows,
+    patient_conversation_row,
+    patient_message_row,
+    size_label,
+)
+from care_messaging.db import session_scope
+from care_messaging.models import ConversationStatus
+from care_messaging.services import attachments as attachment_service
+from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
+from care_messaging.services.access import (
+    INVALID_CONVERSATION,
+    access_conversation,
+    participant_user_ids,
+)
+from care_messaging.services.actors import Actor
+from care_messaging.services.errors import NotFoundError, ServiceError
+from care_messaging.state.auth import AuthState, resolve_actor
+
+PAGE_SIZE = 30
+THREAD_PAGE = 30
+MAX_PENDING_FILES = 5
+COMPLETED_NOTE = ("This conversation has been marked completed by your care team, so it can no "
+                  "longer receive replies. Start a new conversation if you need anything else.")
+
+
+def _int(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+class PortalState(AuthState):
+    # List
+    conversations: list[dict[str, str]] = rx.field(default_factory=list)
+    total_rows: int = 0
+    list_limit: int = PAGE_SIZE
+    nav_unread: int = 0
+    # Chat
+    open_id: str = ""
+    thread_error: str = ""
+    header: dict[str, str] = rx.field(default_factory=dict)
+    read_only: bool = False
+    messages: list[dict[str, str]] = rx.field(default_factory=list)
+    thread_attachments: list[dict[str, str]] = rx.field(default_factory=list)
+    has_older: bool = False
+    send_error: str = ""
+    compose_id: str = ""
+    typing_label: str = ""
+    _oldest_seq: int = 0
+    _newest_seq: int = 0
+    _last_typing_sent: float = 0.0
+    # Attachments waiting to be sent with the next message
+    pending_files: list[dict[str, str]] = rx.field(default_factory=list)
+    upload_error: str = ""
+    upload_progress: int = 0
+    uploading: bool = False
+    # New conversation dialog
+    new_open: bool = False
+    new_error: str = ""
+
+    @rx.var
+    def has_more(self) -> bool:
+        return len(self.conversations) < self.total_rows
+
+    # ----- helpers (backend only) -----
+    def _refresh(self, session, actor: Actor) -> None:
+        page = conv.list_conversations(session, actor=actor, limit=self.list_limit)
+        self.conversations = [patient_conversation_row(r) for r in page.rows]
+        self.total_rows = page.total
+        self.nav_unread = conv.unread_total(session, actor=actor)
+
+    def _close_thread(self) -> None:
+        self.open_id = ""
+        self.header = {}
+        self.messages = []
+        self.thread_attachments = []
+        self.has_older = False
+        self.read_only = False
+        self.typing_label = ""
+        self._oldest_seq = self._newest_seq = 0
+
+    def _apply_receipts(self, session, actor: Actor, conversation) -> None:
+        receipt = msg.receipt_for(session, actor=actor, conversation=conversation)
+        self.messages = message_status.apply_statuses(self.messages, receipt)
+
+    def _set_header(self, session, actor: Actor, conversation) -> None:
+        self.header = patient_conversation_row(
+            conv.get_row(session, actor=actor, conversation_id=conversation.id))
+        self.read_only = conversation.status == ConversationStatus.COMPLETED
+
+    def _open(self, session, actor: Actor, conversation_id: int) -> bool:
+        conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+        newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
+        views = msg.list_messages(session, conversation_id=conversation_id, limit=THREAD_PAGE)
+        self.open_id = str(conversation_id)
+        self.messages = [patient_message_row(v, actor) for v in views]
+        self.thread_attachments = attachment_rows(views)
+        self._oldest_seq = views[0].seq if views else 0
+        self._newest_seq = views[-1].seq if views else 0
+        self.has_older = self._oldest_seq > 1
+        self._set_header(session, actor, conversation)
+        self._apply_receipts(session, actor, conversation)
+        return newly_read
+
+    def _append_new(self, session, actor: Actor, conversation_id: int) -> None:
+        views = msg.list_messages(session, conversation_id=conversation_id,
+                                  after_seq=self._newest_seq, limit=200)
+        if views:
+            self.messages = self.messages + [patient_message_row(v, actor) for v in views]
+            self.thread_attachments = self.thread_attachments + attachment_rows(views)
+            self._newest_seq = views[-1].seq
+
+    @staticmethod
+    def _scroll_to_end() -> rx.event.EventSpec:
+        return rx.call_script(
+            "setTimeout(() => {const e = document.getElementById('chat-end');"
+            " if (e && e.parentElement) e.parentElement.scrollTop = e.parentElement.scrollHeight;"
+            "}, 60)"
+        )
+
+    async def _publish(self, actor: Actor, kind: str, conversation_id: int, patient_id: int,
+                       users, seq: int = 0) -> None:
+        await realtime.publish(
+            realtime.LiveEvent(kind=kind, conversation_id=conversation_id, patient_id=patient_id,
+                               actor_user_id=actor.user_id, seq=seq),
+            user_ids=users, exclude_token=self.router.session.client_token,
+        )
+
+    # ----- page load -----
+    @rx.event
+    async def load(self):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
+                          state_cls=type(self))
+        params = self.router.url.query_parameters
+        self.thread_error = self.send_error = self.new_error = self.upload_error = ""
+        self.compose_id = uuid.uuid4().hex
+        self.new_open = "new" in params
+        self._close_thread()
+        events = []
+        newly_read = False
+        with session_scope() as session:
+            if "c" in params:
+                conversation_id = _int(params.get("c"))
+                try:
+                    if conversation_id is None:
+                        raise NotFoundError(INVALID_CONVERSATION)
+                    newly_read = self._open(session, actor, conversation_id)
+                    events.append(self._scroll_to_end())
+                except ServiceError as error:
+                    self.thread_error = str(error)
+            self._refresh(session, actor)
+            users = participant_user_ids(session, actor.patient_id or 0) if newly_read else []
+        if newly_read:
+            # The care team's screens turn "Delivered" into "Read <time>".
+            await self._publish(actor, "receipt", int(self.open_id), actor.patient_id or 0, users)
+        return events
+
+    @rx.event
+    def load_more(self):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        self.list_limit = min(self.list_limit + PAGE_SIZE, 300)
+        with session_scope() as session:
+            self._refresh(session, actor)
+        return None
+
+    @rx.event
+    def close_chat(self):
+        return rx.redirect("/portal")
+
+    @rx.event
+    def load_older(self):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        conversation_id = _int(self.open_id)
+        if conversation_id is None or self._oldest_seq <= 1:
+            return None
+        with session_scope() as session:
+            try:
+                access_conversation(session, actor=actor, conversation_id=conversation_id)
+            except ServiceError as error:
+                self.thread_error = str(error)
+                self._close_thread()
+                return None
+            views = msg.list_messages(session, conversation_id=conversation_id,
+                                      before_seq=self._oldest_seq, limit=THREAD_PAGE)
+        if views:
+            self.messages = [patient_message_row(v, actor) for v in views] + self.messages
+            self.thread_attachments = attachment_rows(views) + self.thread_attachments
+            self._oldest_seq = views[0].seq
+        self.has_older = self._oldest_seq > 1
+        return None
+
+    # ----- sending -----
+    @rx.event
+    async def send_reply(self, form_data: dict):
+        """Show the message at once as "Sending…", then store it exactly once (client id)."""
+        actor, redirect = self._guard("patient")
+        if redirect:
+            yield redirect
+            return
+        conversation_id = _int(self.open_id)
+        if conversation_id is None:
+            return
+        body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
+        client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
+        attachment_ids = [int(f["id"]) for f in self.pending_files]
+        already_shown = any(m.get("client_id") == client_id for m in self.messages)
+        if not body.strip() and not attachment_ids:
+            if not already_shown:
+                self.send_error = "Write a message or attach a file before sending."
+            return
+        if self.read_only:
+            self.send_error = COMPLETED_NOTE
+            return
+        self.send_error = ""
+        if not already_shown:
+            self.messages = [*self.messages,
+                             message_status.pending_row(client_id=client_id, body=body)]
+        self.compose_id = uuid.uuid4().hex
+        yield self._scroll_to_end()
+        async for event in self._store(actor, conversation_id, body, client_id, attachment_ids):
+            yield event
+
+    @rx.event
+    async def retry_send(self, client_id: str):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            yield redirect
+            return
+        conversation_id = _int(self.open_id)
+        row = next((m for m in self.messages if m.get("client_id") == str(client_id)
+                    and m.get("failed") == "1"), None)
+        if conversation_id is None or row is None:
+            return
+        self.messages = [{**m, "status": message_status.SENDING, "failed": ""} if m is row else m
+                         for m in self.messages]
+        yield
+        attachment_ids = [int(f["id"]) for f in self.pending_files]
+        async for event in self._store(actor, conversation_id, row["body"], row["client_id"],
+                                       attachment_ids):
+            yield event
+
+    async def _store(self, actor: Actor, conversation_id: int, body: str, client_id: str,
+                     attachment_ids: list[int]):
+        try:
+            with session_scope() as session:
+                result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
+                                          body=body, client_msg_id=client_id,
+                                          attachment_ids=attachment_ids)
+                self.messages = [m for m in self.messages
+                                 if not (m.get("client_id") == client_id and not m.get("seq"))]
+                self._append_new(session, actor, conversation_id)
+                conversation = access_conversation(session, actor=actor,
+                                                   conversation_id=conversation_id)
+                self._apply_receipts(session, actor, conversation)
+                self._refresh(session, actor)
+        except NotFoundError as error:
+            self.messages = [m for m in self.messages
+                             if not (m.get("client_id") == client_id and not m.get("seq"))]
+            self.send_error = str(error)
+            return
+        except ServiceError as error:
+            self._mark_failed(client_id, str(error))
+            return
+        except Exception:  # database unavailable etc.: keep the text, offer a retry
+            self._mark_failed(client_id, "the server could not store it. Try again.")
+            return
+        self.pending_files = []
+        realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
+        await self._publish(actor, "message", conversation_id, actor.patient_id or 0,
+                            result.participant_user_ids, seq=result.message.seq)
+        yield self._scroll_to_end()
+
+    def _mark_failed(self, client_id: str, reason: str) -> None:
+        self.messages = [message_status.failed_row(m, reason) if m.get("client_id") == client_id
+                         else m for m in self.messages]
+
+    @rx.event
+    async def typing(self, _value: str = ""):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        conversation_id = _int(self.open_id)
+        now = time.monotonic()
+        if conversation_id is None or self.read_only or now - self._last_typing_sent < 2.0:
+            return None
+        self._last_typing_sent = now
+        with session_scope() as session:
+            try:
+                access_conversation(session, actor=actor, conversation_id=conversation_id)
+            except ServiceError:
+                return None
+            users = participant_user_ids(session, actor.patient_id or 0)
+        await realtime.publish_typing(
+            conversation_id=conversation_id, patient_id=actor.patient_id or 0,
+            actor_user_id=actor.user_id, label=actor.display_name, user_ids=users,
+            exclude_token=self.router.session.client_token,
+        )
+        return None
+
+    # ----- attachments -----
+    @rx.event
+    def set_upload_progress(self, progress: dict):
+        fraction = float(progress.get("progress", 0) or 0) if isinstance(progress, dict) else 0.0
+        self.upload_progress = max(0, min(100, int(fraction * 100)))
+        self.uploading = self.upload_progress < 100
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        self.upload_error = ""
+        conversation_id = _int(self.open_id)
+        if conversation_id is None or self.read_only:
+            self.upload_error = "Open a conversation that is still active to attach files."
+            self.uploading = False
+            return None
+        errors = []
+        for upload in files:
+            if len(self.pending_files) >= MAX_PENDING_FILES:
+                errors.append(f"At most {MAX_PENDING_FILES} files per message.")
+                break
+            data = await upload.read()
+            with session_scope() as session:
+                try:
+                    stored = attachment_service.store_upload(
+                        session, actor=actor, conversation_id=conversation_id,
+                        filename=upload.name or upload.filename or "", data=data)
+                except ServiceError as error:
+                    errors.append(str(error))
+                    continue
+            self.pending_files = [*self.pending_files, {
+                "id": str(stored.id), "name": stored.display_name,
+                "size": size_label(stored.size_bytes)}]
+        self.upload_error = " ".join(errors)
+        self.uploading = False
+        self.upload_progress = 0
+        return None
+
+    @rx.event
+    def remove_pending(self, attachment_id: str):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        attachment = _int(attachment_id)
+        if attachment is None:
+            return None
+        with session_scope() as session, contextlib.suppress(ServiceError):
+            attachment_service.discard_upload(session, actor=actor, attachment_id=attachment)
+        self.pending_files = [f for f in self.pending_files if f["id"] != str(attachment)]
+        return None
+
+    # ----- new conversation -----
+    @rx.event
+    def set_new_open(self, value: bool):
+        _actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        self.new_open = bool(value)
+        self.new_error = ""
+        return None
+
+    @rx.event
+    async def create(self, form_data: dict):
+        actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
+        self.new_error = ""
+        with session_scope() as session:
+            try:
+                conversation, result = conv.create_conversation(
+                    session, actor=actor, patient_id=None,
+                    topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
+                    category=str(form_data.get("category", "check_in")),
+                    client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
+                )
+            except ServiceError as error:
+                session.rollback()
+                self.new_error = str(error)
+                return None
+            conversation_id = conversation.id or 0
+        self.new_open = False
+        await self._publish(actor, "conversation", conversation_id, actor.patient_id or 0,
+                            result.participant_user_ids, seq=result.message.seq)
+        return rx.redirect(f"/portal?c={conversation_id}")
+
+    # ----- live updates (called by realtime via app.modify_state) -----
+    async def _apply_live_event(self, event) -> None:
+        actor = resolve_actor(self, touch=False)
+        if actor is None or not actor.is_patient:
+            return
+        open_id = _int(self.open_id)
+        is_open = open_id is not None and event.conversation_id == open_id
+        if event.kind == "typing":
+            if is_open and event.actor_user_id != actor.user_id:
+                self.typing_label = f"{event.label} is typing…" if event.label else ""
+            return
+        newly_read = False
+        with session_scope() as session:
+            if is_open:
+                try:
+                    conversation = access_conversation(session, actor=actor,
+                                                       conversation_id=open_id)
+                    if event.kind == "message":
+                        self._append_new(session, actor, open_id)
+                        newly_read = msg.mark_read(session, actor=actor,
+                                                   conversation=conversation)
+                        self.typing_label = ""
+                    self._set_header(session, actor, conversation)
+                    self._apply_receipts(session, actor, conversation)
+                except ServiceError:
+                    self._close_thread()
+            if event.kind != "receipt":
+                self._refresh(session, actor)
+        if newly_read and event.actor_user_id:
+            await realtime.publish(
+                realtime.LiveEvent(kind="receipt", conversation_id=event.conversation_id,
+                                   patient_id=actor.patient_id or 0,
+                                   actor_user_id=actor.user_id),
+                user_ids=[event.actor_user_id],
+            )

@@ -1,0 +1,170 @@
+"""Attachments: checked on content, stored encrypted outside any web root, served by a route.
+
+The type is decided by the file's first bytes (magic numbers), never by its name or by what
+the browser claims. Files live under ``settings.attachment_dir`` with random names, encrypted
+with AES-GCM bound to their conversation; nothing is ever written under Reflex's upload folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import secrets
+import unicodedata
+import zipfile
+from pathlib import Path
+
+from sqlmodel import Session
+
+from care_messaging import crypto
+from care_messaging.models import Attachment
+from care_messaging.services import audit
+from care_messaging.services.access import access_conversation
+from care_messaging.services.actors import Actor
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.errors import NotFoundError, ValidationError
+from care_messaging.settings import get_settings
+
+ALLOWED_DESCRIPTION = "photos (JPEG, PNG, GIF, WebP), PDF and Word (.docx) documents"
+INVALID_ATTACHMENT = "Attachment not found."
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def sniff_type(data: bytes) -> str | None:
+    """The MIME type the bytes really are, for the allowed kinds; None otherwise."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"PK\x03\x04") and _is_docx(data):
+        return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    return None
+
+
+def _is_docx(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError):
+        return False
+    return "[Content_Types].xml" in names and "word/document.xml" in names
+
+
+def clean_display_name(filename: str) -> str:
+    """The name shown to users; path tricks are refused rather than silently rewritten."""
+    name = unicodedata.normalize("NFC", str(filename or "")).strip()
+    if not name:
+        raise ValidationError("The file needs a name.")
+    if "/" in name or "\\" in name or ".." in name or _UNSAFE_NAME.search(name):
+        raise ValidationError(
+            "That file name is not allowed (it contains a path or special characters). "
+            "Rename the file and try again."
+        )
+    if len(name) > 120:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 110] + dot + ext[:9]) if dot else name[:120]
+    return name
+
+
+def _storage_path(stored_name: str) -> Path:
+    return get_settings().attachment_dir / stored_name
+
+
+def store_upload(
+    session: Session, *, actor: Actor, conversation_id: int, filename: str, data: bytes
+) -> Attachment:
+    """Validate and store one upload for a conversation the actor may see.
+
+    Any rejection raises ValidationError (or NotFoundError) and leaves no row and no file.
+    """
+    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
+                                       action=Action.ATTACHMENT_UPLOAD)
+    limit = get_settings().max_attachment_bytes
+    display_name = clean_display_name(filename)
+    if not data:
+        raise ValidationError("That file is empty.")
+    if len(data) > limit:
+        raise ValidationError(
+            f"“{display_name}” is too large: the limit is {limit // (1024 * 1024)} MB."
+        )
+    content_type = sniff_type(data)
+    if content_type is None:
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
+                     outcome=Outcome.REJECTED, object_type="conversation",
+                     object_id=conversation.id or "", patient_id=conversation.patient_id,
+                     detail="type not allowed")
+        session.commit()
+        raise ValidationError(
+            f"“{display_name}” can't be attached. You can attach {ALLOWED_DESCRIPTION}."
+        )
+    stored_name = secrets.token_hex(16)
+    blob, key_id = crypto.encrypt(data, aad=f"att:{conversation.id}")
+    path = _storage_path(stored_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attachment = Attachment(
+        conversation_id=conversation.id or 0, uploader_user_id=actor.user_id,
+        display_name=display_name, stored_name=stored_name, content_type=content_type,
+        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id=key_id,
+    )
+    try:
+        path.write_bytes(blob)
+        session.add(attachment)
+        session.flush()
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
+                     outcome=Outcome.SUCCESS, object_type="attachment",
+                     object_id=attachment.id or "", patient_id=conversation.patient_id,
+                     detail=f"{content_type} {len(data)} bytes")
+        session.commit()
+    except BaseException:
+        session.rollback()
+        path.unlink(missing_ok=True)  # nothing half-stored
+        raise
+    return attachment
+
+
+def discard_upload(session: Session, *, actor: Actor, attachment_id: int) -> None:
+    """Remove an upload the actor made that has not been sent yet."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.uploader_user_id != actor.user_id or attachment.message_id:
+        raise NotFoundError(INVALID_ATTACHMENT)
+    session.delete(attachment)
+    session.commit()
+    _storage_path(attachment.stored_name).unlink(missing_ok=True)
+
+
+def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
+    """Decrypt an attachment for someone who may see its conversation (audited either way).
+
+    Unsent uploads are visible only to their uploader.
+    """
+    attachment = session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
+    if attachment is None:
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
+        session.commit()
+        raise NotFoundError(INVALID_ATTACHMENT)
+    try:
+        conversation = access_conversation(session, actor=actor,
+                                           conversation_id=attachment.conversation_id,
+                                           action=Action.ATTACHMENT_DOWNLOAD)
+    except NotFoundError:
+        raise NotFoundError(INVALID_ATTACHMENT) from None
+    if attachment.message_id is None and attachment.uploader_user_id != actor.user_id:
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
+        session.commit()
+        raise NotFoundError(INVALID_ATTACHMENT)
+    blob = _storage_path(attachment.stored_name).read_bytes()
+    data = crypto.decrypt(blob, aad=f"att:{conversation.id}", key_id=attachment.key_id)
+    audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD, outcome=Outcome.SUCCESS,
+                 object_type="attachment", object_id=attachment.id or "",
+                 patient_id=conversation.patient_id)
+    session.commit()
+    return attachment, data

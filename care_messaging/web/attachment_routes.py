@@ -1,0 +1,58 @@
+"""GET /api/attachments/{id}: the only way attachment bytes leave the server.
+
+The acting user comes from the HttpOnly session cookie. Nonexistent, forbidden, signed-out and
+expired all get the same 404. Files are sent as downloads (inline only for images, which the
+thread shows as thumbnails), never sniffed, never cached.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from care_messaging.crypto import TamperedDataError
+from care_messaging.db import session_scope
+from care_messaging.services import attachments, auth
+from care_messaging.services.errors import NotFoundError, SessionInvalidError
+from care_messaging.web.auth_routes import client_ip
+
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def not_found() -> Response:
+    return PlainTextResponse("Not found", status_code=404, headers=NO_STORE)
+
+
+def content_disposition(name: str, *, inline: bool) -> str:
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+async def download_route(request: Request) -> Response:
+    attachment_id = request.path_params["attachment_id"]
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    with session_scope() as session:
+        try:
+            actor = auth.resolve_session(session, token=token, client_ip=client_ip(request))
+            attachment, data = attachments.open_attachment(session, actor=actor,
+                                                           attachment_id=attachment_id)
+        except (SessionInvalidError, NotFoundError):
+            return not_found()
+        except TamperedDataError:
+            return PlainTextResponse("This file could not be verified and was not sent.",
+                                     status_code=409, headers=NO_STORE)
+    inline = attachment.content_type.startswith("image/") and "download" not in request.query_params
+    return Response(
+        data,
+        media_type=attachment.content_type,
+        headers={**NO_STORE,
+                 "Content-Disposition": content_disposition(attachment.display_name,
+                                                            inline=inline)},
+    )
+
+
+routes = [Route("/api/attachments/{attachment_id:int}", download_route, methods=["GET"])]
