@@ -9,11 +9,6 @@ from care_messaging.components.provider_format import CATEGORY_LABELS
 
 UPLOAD_ID = "chat-upload"
 EMERGENCY = "For emergencies call 911 or your local emergency number."
-ACCEPT = {
-    "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/gif": [".gif"],
-    "image/webp": [".webp"], "application/pdf": [".pdf"],
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": [".docx"],
-}
 
 
 def _conversation_row(row: rx.Var) -> rx.Component:
@@ -113,7 +108,7 @@ def _composer(S) -> rx.Component:
         rx.button(rx.icon("paperclip", size=16), "Attach", type="button", variant="soft",
                   aria_label="Attach files"),
         id=UPLOAD_ID,
-        accept=ACCEPT,
+        # No client-side type filter: the server checks the bytes and explains any refusal.
         multiple=True,
         max_files=5,
         no_drag=True,

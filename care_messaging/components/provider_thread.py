@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.attachments import message_attachments
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
@@ -32,6 +33,7 @@ def _message(m: rx.Var, S) -> rx.Component:
             spacing="2",
         ),
         rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
+        message_attachments(S.thread_attachments, m["id"]),
         rx.cond(
             mine,
             rx.hstack(

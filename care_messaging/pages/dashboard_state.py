@@ -14,6 +14,7 @@ import reflex as rx
 
 from care_messaging import realtime
 from care_messaging.components import message_status
+from care_messaging.components.patient_format import attachment_rows
 from care_messaging.components.provider_format import conversation_row, message_row
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
@@ -64,6 +65,7 @@ class DashboardState(AuthState):
     thread_status: str = ""
     thread_priority: str = ""
     messages: list[dict[str, str]] = rx.field(default_factory=list)
+    thread_attachments: list[dict[str, str]] = rx.field(default_factory=list)
     has_older: bool = False
     send_error: str = ""
     compose_id: str = ""
@@ -102,6 +104,7 @@ class DashboardState(AuthState):
         self.open_id = ""
         self.header = {}
         self.messages = []
+        self.thread_attachments = []
         self.has_older = False
         self._oldest_seq = self._newest_seq = 0
 
@@ -124,6 +127,7 @@ class DashboardState(AuthState):
         self.open_id = str(conversation.id)
         self.typing_label = ""
         self.messages = [message_row(v, actor) for v in views]
+        self.thread_attachments = attachment_rows(views)
         self._apply_receipts(session, actor, conversation)
         self._oldest_seq = views[0].seq if views else 0
         self._newest_seq = views[-1].seq if views else 0
@@ -247,6 +251,7 @@ class DashboardState(AuthState):
                                       before_seq=self._oldest_seq, limit=THREAD_PAGE)
         if views:
             self.messages = [message_row(v, actor) for v in views] + self.messages
+            self.thread_attachments = attachment_rows(views) + self.thread_attachments
             self._oldest_seq = views[0].seq
         self.has_older = self._oldest_seq > 1
         return None
@@ -256,6 +261,7 @@ class DashboardState(AuthState):
                                   after_seq=self._newest_seq, limit=200)
         if views:
             self.messages = self.messages + [message_row(v, actor) for v in views]
+            self.thread_attachments = self.thread_attachments + attachment_rows(views)
             self._newest_seq = views[-1].seq
 
     @rx.event
