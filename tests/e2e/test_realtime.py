@@ -96,3 +96,53 @@ def test_send_while_offline_is_stored_once_after_reconnect(new_context, app_serv
     assert _messages_with_client_id(app_server, client_id) == 1
     lee.reload()
     expect(lee.get_by_role("log", name="Messages").get_by_text(text)).to_have_count(1)
+
+
+def _maria(new_context):
+    page = new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    sign_in(page, "maria.garcia@demo.care")
+    expect(page).to_have_url(re.compile(r"/portal"))
+    return page
+
+
+def test_provider_and_patient_see_each_other_live_with_receipts(new_context, app_server):
+    conversation_id, topic = _conversation_of(app_server)
+    lee = _provider(new_context, "jordan.lee@demo.care")
+    maria = _maria(new_context)
+    row = maria.locator(f'a[href="/portal?c={conversation_id}"]')
+    expect(row).to_be_visible()
+    lee.goto(f"/dashboard?c={conversation_id}")
+    text = f"Your potassium is normal {uuid.uuid4().hex[:6]}"
+    lee.get_by_role("textbox", name="Reply").fill(text)
+    lee.get_by_role("button", name="Send").click()
+    bubble = lee.get_by_role("log", name="Messages").get_by_role("article").filter(has_text=text)
+    status = bubble.locator(".message-status")
+    # Maria's list (open, not reloaded) receives it: delivered, moved to the top, badge up.
+    expect(status).to_have_text("Delivered")
+    first = maria.get_by_role("list", name="Conversations").get_by_role("listitem").first
+    expect(first).to_contain_text(topic)
+    expect(first.locator(".unread-badge")).to_be_visible()
+    screenshot(lee, "realtime-status-delivered")
+    # She opens it: Lee's screen says "Read hh:mm" without a reload.
+    row.click()
+    expect(maria.get_by_role("log", name="Messages")).to_contain_text(text)
+    expect(status).to_have_text(re.compile(r"Read \d\d:\d\d"))
+    # And back: Maria answers, Lee's open thread shows it live.
+    answer = f"Thank you {uuid.uuid4().hex[:6]}"
+    maria.get_by_role("textbox", name="Message").fill(answer)
+    maria.get_by_role("button", name="Send", exact=True).click()
+    expect(lee.get_by_role("log", name="Messages")).to_contain_text(answer)
+    mine = maria.get_by_role("log", name="Messages").get_by_role("article").filter(has_text=answer)
+    expect(mine.locator(".message-status")).to_have_text(re.compile(r"Read \d\d:\d\d"))
+    screenshot(maria, "realtime-patient-read-receipt")
+
+
+def test_patient_sees_the_provider_typing(new_context, app_server):
+    conversation_id, _ = _conversation_of(app_server)
+    lee = _provider(new_context, "jordan.lee@demo.care")
+    maria = _maria(new_context)
+    maria.goto(f"/portal?c={conversation_id}")
+    lee.goto(f"/dashboard?c={conversation_id}")
+    expect(maria.get_by_role("log", name="Messages")).to_be_visible()
+    lee.get_by_role("textbox", name="Reply").press_sequentially("Let me check", delay=40)
+    expect(maria.get_by_text("Dr. Jordan Lee is typing…")).to_be_visible()
