@@ -82,3 +82,27 @@ def test_live_delivery_crosses_workers(browser, scaleout):  # noqa: F811
     finally:
         lee_ctx.close()
         patel_ctx.close()
+
+
+def test_patient_on_another_worker_gets_the_reply_live_with_receipts(browser, scaleout):  # noqa: F811
+    conversation_id, _topic = _maria_conversation(scaleout)
+    lee_ctx = browser.new_context(base_url=scaleout.url_a, viewport={"width": 1280, "height": 900})
+    maria_ctx = browser.new_context(base_url=scaleout.url_b, viewport={"width": 390, "height": 844})
+    try:
+        lee, maria = lee_ctx.new_page(), maria_ctx.new_page()
+        sign_in(lee, "jordan.lee@demo.care")
+        sign_in(maria, "maria.garcia@demo.care")
+        expect(maria).to_have_url(re.compile(r"/portal"))
+        maria.goto(f"/portal?c={conversation_id}")
+        expect(maria.get_by_role("log", name="Messages")).to_be_visible()
+        lee.goto(f"/dashboard?c={conversation_id}")
+        text = f"Across workers to Maria {uuid.uuid4().hex[:6]}"
+        lee.get_by_role("textbox", name="Reply").fill(text)
+        lee.get_by_role("button", name="Send").click()
+        expect(maria.get_by_role("log", name="Messages")).to_contain_text(text)
+        bubble = lee.get_by_role("log", name="Messages").get_by_role("article").filter(
+            has_text=text)
+        expect(bubble.locator(".message-status")).to_have_text(re.compile(r"Read \d\d:\d\d"))
+    finally:
+        lee_ctx.close()
+        maria_ctx.close()
