@@ -13,11 +13,13 @@ from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
+from care_messaging.web.security_headers import security_headers
 
 api = Starlette(routes=[*auth_routes, *attachment_routes])
 
 app = rx.App(
-    api_transformer=api,
+    # The Starlette routes first, then security headers around everything (pages included).
+    api_transformer=[api, security_headers],
     theme=rx.theme(accent_color="teal", radius="medium"),
     head_components=[
         rx.el.meta(name="referrer", content="same-origin"),
