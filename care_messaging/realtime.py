@@ -148,8 +148,27 @@ def _record_delivery(user_id: int, event: LiveEvent) -> bool:
                               seq=event.seq)
 
 
+async def _is_connected(app, token: str) -> bool:
+    """Whether a tab's websocket is open on some worker.
+
+    A closed tab's state lingers in the state manager; running the page's live handler on it
+    would mark messages delivered or read that nobody saw. Reflex keeps the token -> socket
+    map on its token manager (locally, and in Redis when scaled out).
+    """
+    manager = getattr(app.event_namespace, "_token_manager", None)
+    if manager is None:  # an unknown Reflex internals layout: deliver rather than drop
+        return True
+    if token in manager.token_to_socket:
+        return True
+    owner = getattr(manager, "_get_token_owner", None)
+    return owner is not None and await owner(token, refresh=True) is not None
+
+
 async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
     app = _app()
+    if not await _is_connected(app, token):
+        unregister(client_token=token)
+        return
     try:
         state_cls = rx.State.get_class_substate(tuple(state_name.split(".")[1:]))
     except ValueError:

@@ -33,6 +33,9 @@ from care_messaging.settings import get_settings  # noqa: E402
 
 _TEMPLATE = _TMP / "template.db"
 
+# Browser fixtures (app_server, browser, new_context) for tests/e2e and tests/security.
+pytest_plugins = ["tests.browser"]
+
 
 def reset_caches() -> None:
     get_settings.cache_clear()

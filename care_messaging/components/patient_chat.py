@@ -167,13 +167,16 @@ def chat(S) -> rx.Component:
         ),
         rx.callout(EMERGENCY, icon="siren", color_scheme="red", size="1", width="100%",
                    role="note"),
-        rx.vstack(
-            rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
-                                           variant="soft", size="1", align_self="center")),
-            rx.foreach(S.messages, lambda m: _message(m, S)),
-            rx.box(id="chat-end"),
-            width="100%", padding="0.75em", spacing="2", flex="1", min_height="0",
-            overflow_y="auto", role="log", aria_label="Messages",
+        # column-reverse keeps the view pinned to the newest message without any script.
+        rx.box(
+            rx.vstack(
+                rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
+                                               variant="soft", size="1", align_self="center")),
+                rx.foreach(S.messages, lambda m: _message(m, S)),
+                width="100%", spacing="2",
+            ),
+            display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",
+            flex="1", min_height="0", overflow_y="auto", role="log", aria_label="Messages",
         ),
         rx.cond(
             S.read_only,

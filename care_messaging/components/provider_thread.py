@@ -124,13 +124,17 @@ def provider_thread(S) -> rx.Component:
     )
     thread = rx.vstack(
         _header(S),
-        rx.vstack(
-            rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
-                                           variant="soft", size="1", align_self="center")),
-            rx.foreach(S.messages, lambda m: _message(m, S)),
-            rx.box(id="thread-end"),
-            width="100%", padding="0.75em", spacing="2", flex="1", min_height="0",
-            overflow_y="auto", aria_label="Messages", role="log",
+        # column-reverse keeps the view pinned to the newest message with no script (the
+        # CSP forbids the eval that server-sent scroll events need in Reflex 0.10).
+        rx.box(
+            rx.vstack(
+                rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
+                                               variant="soft", size="1", align_self="center")),
+                rx.foreach(S.messages, lambda m: _message(m, S)),
+                width="100%", spacing="2",
+            ),
+            display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",
+            flex="1", min_height="0", overflow_y="auto", aria_label="Messages", role="log",
         ),
         _composer(S),
         width="100%", height="100%", spacing="0",

@@ -147,15 +147,6 @@ class DashboardState(AuthState):
             self.new_patient_id = rows[0]["id"] if rows else ""
         self.patient_options = rows
 
-    @staticmethod
-    def _scroll_to_end() -> rx.event.EventSpec:
-        # Scroll the message list only (not the window) to the newest message.
-        return rx.call_script(
-            "setTimeout(() => {const e = document.getElementById('thread-end');"
-            " if (e && e.parentElement) e.parentElement.scrollTop = e.parentElement.scrollHeight;"
-            "}, 60)"
-        )
-
     # ----- page load -----
     @rx.event
     async def load(self):
@@ -180,7 +171,6 @@ class DashboardState(AuthState):
                         read_receipt = (conversation_id, int(self.header.get("patient_id", "0")),
                                         participant_user_ids(session, int(self.header.get(
                                             "patient_id", "0"))))
-                    events.append(self._scroll_to_end())
                 except ServiceError as error:
                     self.thread_error = str(error)
             if "new" in params:
@@ -290,7 +280,7 @@ class DashboardState(AuthState):
             self.messages = [*self.messages, message_status.pending_row(client_id=client_id,
                                                                         body=body)]
         self.compose_id = uuid.uuid4().hex
-        yield self._scroll_to_end()  # the "Sending…" bubble reaches the browser now
+        yield  # the "Sending…" bubble reaches the browser now
         async for event in self._store(actor, conversation_id, body, client_id):
             yield event
 
@@ -350,7 +340,7 @@ class DashboardState(AuthState):
             user_ids=result.participant_user_ids,
             exclude_token=self.router.session.client_token,
         )
-        yield self._scroll_to_end()
+        yield
 
     def _mark_failed(self, client_id: str, reason: str) -> None:
         self.messages = [

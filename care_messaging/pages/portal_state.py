@@ -130,14 +130,6 @@ class PortalState(AuthState):
             self.thread_attachments = self.thread_attachments + attachment_rows(views)
             self._newest_seq = views[-1].seq
 
-    @staticmethod
-    def _scroll_to_end() -> rx.event.EventSpec:
-        return rx.call_script(
-            "setTimeout(() => {const e = document.getElementById('chat-end');"
-            " if (e && e.parentElement) e.parentElement.scrollTop = e.parentElement.scrollHeight;"
-            "}, 60)"
-        )
-
     async def _publish(self, actor: Actor, kind: str, conversation_id: int, patient_id: int,
                        users, seq: int = 0) -> None:
         await realtime.publish(
@@ -168,7 +160,6 @@ class PortalState(AuthState):
                     if conversation_id is None:
                         raise NotFoundError(INVALID_CONVERSATION)
                     newly_read = self._open(session, actor, conversation_id)
-                    events.append(self._scroll_to_end())
                 except ServiceError as error:
                     self.thread_error = str(error)
             self._refresh(session, actor)
@@ -243,7 +234,7 @@ class PortalState(AuthState):
             self.messages = [*self.messages,
                              message_status.pending_row(client_id=client_id, body=body)]
         self.compose_id = uuid.uuid4().hex
-        yield self._scroll_to_end()
+        yield
         async for event in self._store(actor, conversation_id, body, client_id, attachment_ids):
             yield event
 
@@ -295,7 +286,7 @@ class PortalState(AuthState):
         realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
         await self._publish(actor, "message", conversation_id, actor.patient_id or 0,
                             result.participant_user_ids, seq=result.message.seq)
-        yield self._scroll_to_end()
+        yield
 
     def _mark_failed(self, client_id: str, reason: str) -> None:
         self.messages = [message_status.failed_row(m, reason) if m.get("client_id") == client_id

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, AppServer, free_port, server_env, start_server, wait_for
+from tests.browser import ROOT, AppServer, free_port, server_env, start_server, wait_for
 from tests.e2e.hostproxy import HostRoutingProxy
 
 PG_URL = os.environ.get("CARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

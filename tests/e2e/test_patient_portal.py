@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE, screenshot, sign_in
+from tests.browser import PHONE, screenshot, sign_in
 from tests.fixtures import files
 
 pytestmark = pytest.mark.e2e

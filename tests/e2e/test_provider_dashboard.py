@@ -15,7 +15,7 @@ from care_messaging.models import Conversation, User
 from care_messaging.services import conversations as conv
 from care_messaging.services import stats
 from care_messaging.services.actors import actor_for_user
-from tests.e2e.conftest import PHONE, screenshot, sign_in
+from tests.browser import PHONE, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.browser import screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sign_in
+from tests.browser import sign_in
 from tests.e2e.scaleout import scaleout  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scaleout]

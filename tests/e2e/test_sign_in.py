@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, sign_in
+from tests.browser import screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
