@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from starlette.applications import Starlette
 
+from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
 from care_messaging.pages.login import LoginState, login_page
@@ -41,4 +42,6 @@ app.add_page(patient_profile_page, route="/patients", title="Patient · Care Mes
 app.add_page(portal_page, route="/portal", title="My messages · Care Messaging",
              on_load=PortalState.load)
 app.add_page(help_page, route="/portal/help", title="Help · Care Messaging", on_load=HelpState.load)
+app.add_page(account_page, route="/account", title="Account · Care Messaging",
+             on_load=AccountState.load)
 app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging", on_load=AdminState.load)

@@ -149,6 +149,22 @@ def _composer(S) -> rx.Component:
     )
 
 
+def viewers_panel(S) -> rx.Component:
+    """Who on the care team opened this conversation: no other portal shows patients this."""
+    return rx.el.details(
+        rx.el.summary(rx.text("Who on your care team viewed this (", S.viewers.length(), ")",
+                              size="1", as_="span")),
+        rx.cond(
+            S.viewers.length() > 0,
+            rx.el.ul(rx.foreach(S.viewers, lambda v: rx.el.li(
+                rx.text(v["name"], " · ", v["when"], size="1")))),
+            rx.text("Nobody on your care team has opened it yet.", size="1",
+                    color_scheme="gray"),
+        ),
+        style={"padding": "0 0.75em", "fontSize": "13px"},
+    )
+
+
 def chat(S) -> rx.Component:
     h = S.header
     return rx.vstack(
@@ -167,6 +183,7 @@ def chat(S) -> rx.Component:
         ),
         rx.callout(EMERGENCY, icon="siren", color_scheme="red", size="1", width="100%",
                    role="note"),
+        viewers_panel(S),
         # column-reverse keeps the view pinned to the newest message without any script.
         rx.box(
             rx.vstack(

@@ -21,7 +21,7 @@ PULSE = rx.el.style(
 
 
 def provider_nav(unread: rx.Var) -> list[rx.Component]:
-    return [nav_link("Messages", "/dashboard", badge=unread)]
+    return [nav_link("Messages", "/dashboard", badge=unread), nav_link("Account", "/account")]
 
 
 def dashboard_page() -> rx.Component:

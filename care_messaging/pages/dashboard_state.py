@@ -17,6 +17,7 @@ from care_messaging.components import message_status
 from care_messaging.components.patient_format import attachment_rows
 from care_messaging.components.provider_format import conversation_row, message_row
 from care_messaging.db import session_scope
+from care_messaging.services import audit_log
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from care_messaging.services import stats as stats_service
@@ -122,6 +123,7 @@ class DashboardState(AuthState):
     def _open(self, session, actor: Actor, conversation_id: int) -> bool:
         """Show a conversation and mark it read; True when that read something new."""
         conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+        audit_log.record_conversation_open(session, actor=actor, conversation=conversation)
         newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
         views = msg.list_messages(session, conversation_id=conversation.id or 0, limit=THREAD_PAGE)
         self.open_id = str(conversation.id)

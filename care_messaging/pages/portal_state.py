@@ -20,9 +20,11 @@ from care_messaging.components.patient_format import (
     patient_message_row,
     size_label,
 )
+from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
 from care_messaging.services import attachments as attachment_service
+from care_messaging.services import audit_log
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from care_messaging.services.access import (
@@ -66,6 +68,7 @@ class PortalState(AuthState):
     send_error: str = ""
     compose_id: str = ""
     typing_label: str = ""
+    viewers: list[dict[str, str]] = rx.field(default_factory=list)
     _oldest_seq: int = 0
     _newest_seq: int = 0
     _last_typing_sent: float = 0.0
@@ -97,6 +100,7 @@ class PortalState(AuthState):
         self.has_older = False
         self.read_only = False
         self.typing_label = ""
+        self.viewers = []
         self._oldest_seq = self._newest_seq = 0
 
     def _apply_receipts(self, session, actor: Actor, conversation) -> None:
@@ -110,6 +114,7 @@ class PortalState(AuthState):
 
     def _open(self, session, actor: Actor, conversation_id: int) -> bool:
         conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+        audit_log.record_conversation_open(session, actor=actor, conversation=conversation)
         newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
         views = msg.list_messages(session, conversation_id=conversation_id, limit=THREAD_PAGE)
         self.open_id = str(conversation_id)
@@ -120,6 +125,9 @@ class PortalState(AuthState):
         self.has_older = self._oldest_seq > 1
         self._set_header(session, actor, conversation)
         self._apply_receipts(session, actor, conversation)
+        self.viewers = [{"name": v.name, "when": when(v.at)} for v in
+                        audit_log.conversation_viewers(session, actor=actor,
+                                                       conversation_id=conversation_id)]
         return newly_read
 
     def _append_new(self, session, actor: Actor, conversation_id: int) -> None:

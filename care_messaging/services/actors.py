@@ -19,6 +19,8 @@ class Actor:
     provider_id: int | None = None
     session_id: int | None = None
     client_ip: str = ""
+    # An admin requires two-step sign-in and the user has not set it up yet.
+    must_enroll_totp: bool = False
 
     @property
     def is_provider(self) -> bool:
@@ -52,4 +54,5 @@ def actor_for_user(
         provider_id=provider_id,
         session_id=session_id,
         client_ip=client_ip,
+        must_enroll_totp=user.totp_required and not user.totp_enabled,
     )

@@ -17,6 +17,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import SessionInvalidError
 
 LOGIN_PATH = "/login"
+ACCOUNT_PATH = "/account"
 LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 
 
@@ -65,7 +66,9 @@ class AuthState(rx.State):
         self.user_role = ""
         self.signed_in = False
 
-    def _guard(self, *roles: str) -> tuple[Actor | None, rx.event.EventSpec | None]:
+    def _guard(
+        self, *roles: str, enrolling: bool = False
+    ) -> tuple[Actor | None, rx.event.EventSpec | None]:
         """Resolve the actor and check the role.
 
         Returns (actor, None) when allowed, else (None, redirect): to the login page without a
@@ -78,6 +81,9 @@ class AuthState(rx.State):
         self._remember(actor)
         if roles and actor.role not in roles:
             return None, rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
+        if actor.must_enroll_totp and not enrolling:
+            # Required two-step sign-in comes before any PHI.
+            return None, rx.redirect(f"{ACCOUNT_PATH}?required=1", replace=True)
         return actor, None
 
     @rx.event

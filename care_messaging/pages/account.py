@@ -1,0 +1,131 @@
+"""Account settings for care team members: two-step sign-in (TOTP)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from care_messaging.components.layout import app_shell, nav_link
+from care_messaging.db import session_scope
+from care_messaging.models import User
+from care_messaging.services import totp
+from care_messaging.services.errors import ServiceError
+from care_messaging.state.auth import AuthState
+
+
+class AccountState(AuthState):
+    totp_on: bool = False
+    required: bool = False
+    # Shown once while enrolling, so the user can type it into an authenticator app.
+    enroll_secret: str = ""
+    enroll_uri: str = ""
+    message: str = ""
+    error: str = ""
+
+    def _sync(self, actor) -> None:
+        with session_scope() as session:
+            user = session.get(User, actor.user_id)
+            self.totp_on = bool(user and user.totp_enabled)
+            self.required = bool(user and user.totp_required)
+
+    @rx.event
+    def load(self):
+        actor, redirect = self._guard("provider", enrolling=True)
+        if redirect:
+            return redirect
+        self.message = self.error = ""
+        self.enroll_secret = self.enroll_uri = ""
+        self._sync(actor)
+        return None
+
+    @rx.event
+    def start(self):
+        actor, redirect = self._guard("provider", enrolling=True)
+        if redirect:
+            return redirect
+        self.error = ""
+        with session_scope() as session:
+            try:
+                self.enroll_secret, self.enroll_uri = totp.begin_enrollment(session, actor=actor)
+            except ServiceError as error:
+                self.error = str(error)
+        return None
+
+    @rx.event
+    def confirm(self, form: dict):
+        actor, redirect = self._guard("provider", enrolling=True)
+        if redirect:
+            return redirect
+        self.error = ""
+        with session_scope() as session:
+            try:
+                totp.confirm_enrollment(session, actor=actor, code=str(form.get("code", ""))[:8])
+            except ServiceError as error:
+                self.error = str(error)
+                return None
+        self.enroll_secret = self.enroll_uri = ""
+        self.message = "Two-step sign-in is on. You will be asked for a code at every sign-in."
+        self._sync(actor)
+        return None
+
+    @rx.event
+    def turn_off(self, form: dict):
+        actor, redirect = self._guard("provider", enrolling=True)
+        if redirect:
+            return redirect
+        self.error = ""
+        with session_scope() as session:
+            try:
+                totp.disable(session, actor=actor, code=str(form.get("code", ""))[:8])
+            except ServiceError as error:
+                self.error = str(error)
+                return None
+        self.message = "Two-step sign-in is off."
+        self._sync(actor)
+        return None
+
+
+def _code_form(label: str, handler, button: str) -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.vstack(rx.el.label(label, html_for="totp-code"),
+                      rx.input(id="totp-code", name="code", input_mode="numeric",
+                               auto_complete="one-time-code", max_length=8)),
+            rx.button(button, type="submit"),
+            align="end",
+        ),
+        on_submit=handler, reset_on_submit=True,
+    )
+
+
+def account_page() -> rx.Component:
+    S = AccountState
+    return app_shell(
+        rx.vstack(
+            rx.heading("Account security", size="6", as_="h1"),
+            rx.cond(S.required & ~S.totp_on,
+                    rx.callout("Your administrator requires two-step sign-in. Set it up to "
+                               "continue to your messages.", color_scheme="amber", role="alert")),
+            rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", role="alert")),
+            rx.cond(S.message != "", rx.callout(S.message, color_scheme="green", role="status")),
+            rx.text("Two-step sign-in: ", rx.text.strong(rx.cond(S.totp_on, "on", "off"))),
+            rx.cond(
+                S.totp_on,
+                _code_form("Current code to turn it off", S.turn_off, "Turn off"),
+                rx.cond(
+                    S.enroll_secret != "",
+                    rx.vstack(
+                        rx.text("Add this key to your authenticator app (or open the link on "
+                                "your phone), then enter the 6-digit code it shows."),
+                        rx.code(S.enroll_secret, size="4", aria_label="Setup key"),
+                        rx.link("Open in authenticator app", href=S.enroll_uri),
+                        _code_form("Code from the app", S.confirm, "Confirm"),
+                    ),
+                    rx.button("Set up two-step sign-in", on_click=S.start),
+                ),
+            ),
+            rx.link("Back to messages", href="/dashboard"),
+            padding="1em", spacing="3", max_width="640px",
+        ),
+        user_name=S.user_name,
+        nav=[nav_link("Messages", "/dashboard"), nav_link("Account", "/account")],
+    )

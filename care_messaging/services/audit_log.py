@@ -1,0 +1,138 @@
+"""Reading the audit trail: the admin's browser and CSV export, and "who viewed this".
+
+Writing stays in services/audit.py; nothing here changes a row (the table is append-only).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from care_messaging.models import AuditEvent, Conversation, Patient, Role, User
+from care_messaging.services import audit
+from care_messaging.services.access import access_conversation
+from care_messaging.services.actors import Actor
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.errors import NotFoundError, ValidationError
+
+EXPORT_LIMIT = 50_000
+CSV_COLUMNS = ["id", "at_utc", "actor_user_id", "actor", "action", "object_type", "object_id",
+               "patient_id", "outcome", "client_ip", "detail"]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    user: str = ""          # email (or part of it)
+    patient: str = ""       # patient ID (MRN)
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def record_conversation_open(session: Session, *, actor: Actor, conversation: Conversation) -> None:
+    """One row each time someone opens a conversation (read receipts are separate rows)."""
+    audit.record(session, actor=actor, action=Action.CONVERSATION_OPEN, outcome=Outcome.SUCCESS,
+                 object_type="conversation", object_id=conversation.id or "",
+                 patient_id=conversation.patient_id)
+    session.commit()
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.role != Role.ADMIN:
+        raise NotFoundError("Not found.")
+
+
+def parse_day(value: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError("Dates must look like 2026-11-23.") from exc
+
+
+def _query(session: Session, flt: AuditFilter):
+    query = select(AuditEvent)
+    if flt.user.strip():
+        query = query.where(func.lower(AuditEvent.actor_label).like(f"%{flt.user.strip().lower()}%"))
+    if flt.patient.strip():
+        ids = session.exec(select(Patient.id).where(
+            func.lower(Patient.mrn) == flt.patient.strip().lower())).all()
+        query = query.where(col(AuditEvent.patient_id).in_(ids or [-1]))
+    if flt.action:
+        query = query.where(AuditEvent.action == flt.action)
+    if flt.date_from:
+        query = query.where(AuditEvent.at >= datetime.combine(flt.date_from, time.min, UTC))
+    if flt.date_to:
+        query = query.where(AuditEvent.at < datetime.combine(flt.date_to + timedelta(days=1),
+                                                              time.min, UTC))
+    return query
+
+
+def search(session: Session, *, actor: Actor, flt: AuditFilter, limit: int = 50,
+           offset: int = 0) -> tuple[list[AuditEvent], int]:
+    """A page of audit rows, newest first, and the total matching."""
+    _require_admin(actor)
+    query = _query(session, flt)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(max(1, min(limit, 200)))
+                        .offset(max(0, offset))).all()
+    return list(rows), int(total)
+
+
+def export_csv(session: Session, *, actor: Actor, flt: AuditFilter) -> str:
+    """CSV of the matching rows (oldest first); the export itself is audited."""
+    _require_admin(actor)
+    rows = session.exec(_query(session, flt).order_by(col(AuditEvent.id)).limit(EXPORT_LIMIT)).all()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r.id, r.at.astimezone(UTC).isoformat() if r.at.tzinfo else r.at.isoformat(),
+                         r.actor_user_id or "", _csv_safe(r.actor_label), r.action, r.object_type,
+                         r.object_id, r.patient_id or "", r.outcome, r.client_ip,
+                         _csv_safe(r.detail)])
+    audit.record(session, actor=actor, action=Action.EXPORT, outcome=Outcome.SUCCESS,
+                 object_type="audit_events",
+                 detail=f"{len(rows)} rows; user={flt.user!r} patient={flt.patient!r} "
+                        f"action={flt.action!r} from={flt.date_from} to={flt.date_to}")
+    session.commit()
+    return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+@dataclass(frozen=True)
+class Viewer:
+    name: str
+    at: datetime
+
+
+def conversation_viewers(session: Session, *, actor: Actor, conversation_id: int) -> list[Viewer]:
+    """Who on the care team opened this conversation, and when (newest first).
+
+    Only the patient the conversation belongs to may ask.
+    """
+    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+    if actor.role != Role.PATIENT:
+        raise NotFoundError("Conversation not found.")
+    rows = session.exec(
+        select(AuditEvent.at, User.display_name)
+        .join(User, User.id == AuditEvent.actor_user_id)
+        .where(AuditEvent.object_type == "conversation",
+               AuditEvent.object_id == str(conversation.id),
+               AuditEvent.action == Action.CONVERSATION_OPEN,
+               AuditEvent.outcome == Outcome.SUCCESS,
+               User.role == Role.PROVIDER)
+        .order_by(col(AuditEvent.at).desc())
+        .limit(50)
+    ).all()
+    return [Viewer(name=name, at=at) for at, name in rows]

@@ -1,0 +1,71 @@
+"""Account administration: disabling a user ends their sessions at once; requiring 2FA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from care_messaging.models import Role, User
+from care_messaging.services import audit
+from care_messaging.services.actors import Actor
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.auth import revoke_user_sessions
+from care_messaging.services.errors import NotFoundError, ValidationError
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    totp_enabled: bool
+    totp_required: bool
+
+
+def _admin_target(session: Session, actor: Actor, user_id: int) -> User:
+    if actor.role != Role.ADMIN:
+        raise NotFoundError("User not found.")
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise NotFoundError("User not found.")
+    return user
+
+
+def list_users(session: Session, *, actor: Actor, search: str = "", limit: int = 50) -> list[UserRow]:
+    if actor.role != Role.ADMIN:
+        raise NotFoundError("Not found.")
+    query = select(User).order_by(col(User.role), col(User.email)).limit(limit)
+    if search.strip():
+        query = query.where(col(User.email).contains(search.strip().lower()))
+    return [UserRow(u.id or 0, u.email, u.display_name, u.role, u.is_active, u.totp_enabled,
+                    u.totp_required) for u in session.exec(query).all()]
+
+
+def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> int:
+    """Enable or disable an account; disabling revokes every live session immediately."""
+    user = _admin_target(session, actor, user_id)
+    if user.id == actor.user_id and not active:
+        raise ValidationError("You cannot disable your own account.")
+    user.is_active = active
+    session.add(user)
+    ended = 0 if active else revoke_user_sessions(session, user_id=user.id or 0, reason="disabled")
+    audit.record(session, actor=actor, action=Action.USER_DISABLE, outcome=Outcome.SUCCESS,
+                 object_type="user", object_id=user.id or "",
+                 detail=("enabled" if active else f"disabled; {ended} sessions ended"))
+    session.commit()
+    return ended
+
+
+def set_totp_required(session: Session, *, actor: Actor, user_id: int, required: bool) -> None:
+    user = _admin_target(session, actor, user_id)
+    if user.role != Role.PROVIDER:
+        raise ValidationError("Two-step sign-in can be required for care team members.")
+    user.totp_required = required
+    session.add(user)
+    audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.SUCCESS,
+                 object_type="user", object_id=user.id or "",
+                 detail="required" if required else "not required")
+    session.commit()
