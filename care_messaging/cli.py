@@ -4,6 +4,7 @@
 - ``seed``         create the demo clinic (idempotent) and print the demo logins
 - ``make-key``     print a new encryption key entry
 - ``ensure-dev-key`` write data/encryption.keys for local development if missing
+- ``rotate-keys``  re-encrypt all data under the active (first) key; rebuild the search index
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def print_logins() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="care_messaging.cli")
-    parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key"])
+    parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key", "rotate-keys"])
     args = parser.parse_args(argv)
     if args.command == "ensure-dev-key":
         import os
@@ -65,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         migrate()
+        return 0
+    if args.command == "rotate-keys":
+        from care_messaging.db import session_scope
+        from care_messaging.services.keys import rotate_keys
+
+        with session_scope() as session:
+            report = rotate_keys(session)
+        print(f"Re-encrypted {report.messages} messages, {report.attachments} attachments, "
+              f"{report.totp_secrets} two-step secrets; {report.search_terms} index terms rebuilt.")
         return 0
     if args.command == "seed":
         from care_messaging.db import session_scope

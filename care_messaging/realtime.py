@@ -164,6 +164,12 @@ async def _is_connected(app, token: str) -> bool:
     return owner is not None and await owner(token, refresh=True) is not None
 
 
+async def is_tab_connected(token: str) -> bool:
+    """Whether this browser tab still has a live websocket (on any worker)."""
+    app = _app()
+    return app.event_namespace is not None and await _is_connected(app, token)
+
+
 async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
     app = _app()
     if not await _is_connected(app, token):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.native_form import native_form
+from care_messaging.components.session_timer import session_timer
 
 
 def sign_out_form() -> rx.Component:
@@ -59,5 +60,6 @@ def app_shell(
             background=rx.color("gray", 1),
         ),
         rx.el.main(*content, width="100%"),
+        session_timer(),
         min_height="100vh",
     )

@@ -1,0 +1,78 @@
+"""Key rotation: re-encrypt everything under the active key and rebuild the search index.
+
+Run after putting a new key first in CARE_ENCRYPTION_KEYS (old keys stay listed until this
+finishes). Each message is re-encrypted in place; the blind index is keyed from the active key,
+so it is rebuilt too. Attachment files are rewritten atomically (write, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, delete, select
+
+from care_messaging import crypto
+from care_messaging.models import Attachment, Message, MessageSearchTerm, User
+from care_messaging.services import audit
+from care_messaging.services.audit import Action, Outcome
+from care_messaging.settings import get_settings
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    messages: int
+    attachments: int
+    totp_secrets: int
+    search_terms: int
+
+
+def rotate_keys(session: Session) -> RotationReport:
+    settings = get_settings()
+    active = settings.active_key_id
+    messages = attachments = secrets = terms = 0
+    session.exec(delete(MessageSearchTerm))
+    last_id = 0
+    while True:
+        batch = session.exec(select(Message).where(col(Message.id) > last_id)
+                             .order_by(col(Message.id)).limit(BATCH)).all()
+        if not batch:
+            break
+        for message in batch:
+            aad = f"msg:{message.conversation_id}"
+            text = crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id)
+            if message.key_id != active:
+                message.body_ct, message.key_id = crypto.encrypt_text(text, aad=aad)
+                session.add(message)
+                messages += 1
+            for term in crypto.search_terms(text):
+                session.add(MessageSearchTerm(term=term, message_id=message.id,
+                                              conversation_id=message.conversation_id))
+                terms += 1
+        last_id = batch[-1].id or last_id
+        session.flush()
+    for user in session.exec(select(User).where(col(User.totp_secret_ct).is_not(None))).all():
+        if user.totp_key_id != active:
+            secret = crypto.decrypt_text(user.totp_secret_ct, aad=f"totp:{user.id}",
+                                         key_id=user.totp_key_id)
+            user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret,
+                                                                        aad=f"totp:{user.id}")
+            session.add(user)
+            secrets += 1
+    for attachment in session.exec(select(Attachment).where(Attachment.key_id != active)).all():
+        path = settings.attachment_dir / attachment.stored_name
+        aad = f"att:{attachment.conversation_id}"
+        data = crypto.decrypt(path.read_bytes(), aad=aad, key_id=attachment.key_id)
+        blob, attachment.key_id = crypto.encrypt(data, aad=aad)
+        tmp = path.with_suffix(".rotating")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+        session.add(attachment)
+        attachments += 1
+    audit.record(session, action=Action.KEY_ROTATION, outcome=Outcome.SUCCESS,
+                 actor_label="operator (cli)", object_type="keys", object_id=active,
+                 detail=f"messages={messages} attachments={attachments} totp={secrets}")
+    session.commit()
+    return RotationReport(messages, attachments, secrets, terms)
