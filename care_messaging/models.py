@@ -159,7 +159,11 @@ class MessageSearchTerm(SQLModel, table=True):
     """Blind index: keyed hashes of a message's words, so search works on encrypted bodies."""
 
     __tablename__ = "message_search_terms"
-    __table_args__ = (Index("ix_search_term_conversation", "term", "conversation_id"),)
+    __table_args__ = (
+        Index("ix_search_term_conversation", "term", "conversation_id"),
+        # Newest-first search walks this index and stops after a page: no sort of all hits.
+        Index("ix_search_term_message", "term", "message_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     term: str = Field(max_length=32)
