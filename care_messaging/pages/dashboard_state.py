@@ -86,20 +86,24 @@ class DashboardState(AuthState):
         return len(self.conversations) < self.total_rows
 
     # ----- helpers (backend only) -----
-    def _refresh(self, session, actor: Actor) -> None:
+    def _refresh(self, session, actor: Actor, *, analytics: bool = False) -> None:
+        """Reload the list page and the counters; the chart and median only when asked
+        (page load), since they do not need to move with every message."""
         page = conv.list_conversations(session, actor=actor, filter_by=self.filter_by,
                                        search=self.search, limit=self.list_limit)
         self.conversations = [conversation_row(r) for r in page.rows]
         self.total_rows = page.total
-        s = stats_service.dashboard_stats(session, actor=actor)
-        self.stat_total = s.total_conversations
-        self.stat_unread = s.unread_messages
-        self.stat_patients = s.unique_patients
-        self.stat_messages = s.total_messages
-        self.nav_unread = s.unread_messages
-        self.chart_data = [{"day": d.day.strftime("%b %d"), "messages": d.messages}
-                           for d in s.messages_per_day]
-        self.median_reply = stats_service.format_duration(s.median_first_reply_seconds)
+        counts = stats_service.dashboard_counts(session, actor=actor)
+        self.stat_total = counts.total_conversations
+        self.stat_unread = counts.unread_messages
+        self.stat_patients = counts.unique_patients
+        self.stat_messages = counts.total_messages
+        self.nav_unread = counts.unread_messages
+        if analytics:
+            s = stats_service.dashboard_stats(session, actor=actor)
+            self.chart_data = [{"day": d.day.strftime("%b %d"), "messages": d.messages}
+                               for d in s.messages_per_day]
+            self.median_reply = stats_service.format_duration(s.median_first_reply_seconds)
 
     def _close_thread(self) -> None:
         self.open_id = ""
@@ -182,7 +186,7 @@ class DashboardState(AuthState):
                     self.new_open = True
                 except ServiceError as error:
                     self.thread_error = str(error)
-            self._refresh(session, actor)
+            self._refresh(session, actor, analytics=True)
         if read_receipt is not None:
             conversation_id, patient_id, users = read_receipt
             # The senders' screens turn "Delivered" into "Read <time>".
@@ -311,17 +315,6 @@ class DashboardState(AuthState):
             with session_scope() as session:
                 result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
                                           body=body, client_msg_id=client_id)
-                # The stored message replaces its "Sending…" bubble (a repeat send of an
-                # already-stored id has no bubble; _append_new never adds a seq twice).
-                self.messages = [m for m in self.messages
-                                 if not (m.get("client_id") == client_id and not m.get("seq"))]
-                self._append_new(session, actor, conversation_id)
-                self._set_header(session, actor, conversation_id)
-                self._apply_receipts(session, actor,
-                                     access_conversation(session, actor=actor,
-                                                         conversation_id=conversation_id))
-                self._refresh(session, actor)
-                patient_id = int(self.header.get("patient_id", "0"))
         except NotFoundError as error:
             # Gone or never visible: nothing to retry, so no "failed" bubble either.
             self.messages = [m for m in self.messages
@@ -335,13 +328,28 @@ class DashboardState(AuthState):
             self._mark_failed(client_id, "the server could not store it. Try again.")
             return
         realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
+        # Tell the others first: their screens should not wait for ours to refresh.
         await realtime.publish(
             realtime.LiveEvent(kind="message", conversation_id=conversation_id,
-                               patient_id=patient_id, actor_user_id=actor.user_id,
-                               seq=result.message.seq),
+                               patient_id=int(self.header.get("patient_id", "0")),
+                               actor_user_id=actor.user_id, seq=result.message.seq),
             user_ids=result.participant_user_ids,
             exclude_token=self.router.session.client_token,
         )
+        with session_scope() as session:
+            # The stored message replaces its "Sending…" bubble (a repeat send of an
+            # already-stored id has no bubble; _append_new never adds a seq twice).
+            self.messages = [m for m in self.messages
+                             if not (m.get("client_id") == client_id and not m.get("seq"))]
+            self._append_new(session, actor, conversation_id)
+            try:
+                conversation = access_conversation(session, actor=actor,
+                                                   conversation_id=conversation_id)
+            except ServiceError:
+                return
+            self._set_header(session, actor, conversation_id)
+            self._apply_receipts(session, actor, conversation)
+            self._refresh(session, actor)
         yield
 
     def _mark_failed(self, client_id: str, reason: str) -> None:

@@ -272,13 +272,6 @@ class PortalState(AuthState):
                 result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
                                           body=body, client_msg_id=client_id,
                                           attachment_ids=attachment_ids)
-                self.messages = [m for m in self.messages
-                                 if not (m.get("client_id") == client_id and not m.get("seq"))]
-                self._append_new(session, actor, conversation_id)
-                conversation = access_conversation(session, actor=actor,
-                                                   conversation_id=conversation_id)
-                self._apply_receipts(session, actor, conversation)
-                self._refresh(session, actor)
         except NotFoundError as error:
             self.messages = [m for m in self.messages
                              if not (m.get("client_id") == client_id and not m.get("seq"))]
@@ -292,8 +285,20 @@ class PortalState(AuthState):
             return
         self.pending_files = []
         realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
+        # Tell the care team first: their screens should not wait for ours to refresh.
         await self._publish(actor, "message", conversation_id, actor.patient_id or 0,
                             result.participant_user_ids, seq=result.message.seq)
+        with session_scope() as session:
+            self.messages = [m for m in self.messages
+                             if not (m.get("client_id") == client_id and not m.get("seq"))]
+            self._append_new(session, actor, conversation_id)
+            try:
+                conversation = access_conversation(session, actor=actor,
+                                                   conversation_id=conversation_id)
+            except ServiceError:
+                return
+            self._apply_receipts(session, actor, conversation)
+            self._refresh(session, actor)
         yield
 
     def _mark_failed(self, client_id: str, reason: str) -> None:

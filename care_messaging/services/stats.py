@@ -61,16 +61,17 @@ def messages_per_day(
     today = today or utcnow().date()
     start = today - timedelta(days=days - 1)
     since = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    created = Message.created_at
+    day = func.date(Message.created_at)
     rows = session.exec(
-        select(Message.created_at)
+        select(day, func.count())
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(_visible(actor), created >= since)
+        .where(_visible(actor), Message.created_at >= since)
+        .group_by(day)
     ).all()
-    counts: dict[date, int] = {}
-    for at in rows:
-        day = _naive_utc(at).date()
-        counts[day] = counts.get(day, 0) + 1
+    # Counted in SQL: only one row per day comes back, whatever the volume.
+    counts: dict[date, int] = {
+        (d if isinstance(d, date) else date.fromisoformat(str(d))): int(n) for d, n in rows
+    }
     return [DayCount(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
             for i in range(days)]
 
@@ -91,6 +92,27 @@ def median_first_reply_seconds(session: Session, *, actor: Actor) -> float | Non
         for created, replied in rows
     ]
     return statistics.median(waits) if waits else None
+
+
+@dataclass(frozen=True)
+class DashboardCounts:
+    total_conversations: int
+    unread_messages: int
+    unique_patients: int
+    total_messages: int
+
+
+def dashboard_counts(session: Session, *, actor: Actor) -> DashboardCounts:
+    """The four cards only: what changes with every new message, from counters."""
+    total, patients, messages = session.exec(
+        select(
+            func.count(Conversation.id),
+            func.count(func.distinct(Conversation.patient_id)),
+            func.coalesce(func.sum(Conversation.last_seq), 0),
+        ).where(_visible(actor))
+    ).one()
+    return DashboardCounts(int(total), unread_total(session, actor=actor), int(patients),
+                           int(messages))
 
 
 def dashboard_stats(session: Session, *, actor: Actor, today: date | None = None) -> DashboardStats:
