@@ -146,3 +146,29 @@ def test_patient_sees_the_provider_typing(new_context, app_server):
     expect(maria.get_by_role("log", name="Messages")).to_be_visible()
     lee.get_by_role("textbox", name="Reply").press_sequentially("Let me check", delay=40)
     expect(maria.get_by_text("Dr. Jordan Lee is typing…")).to_be_visible()
+
+
+def test_a_tab_that_was_offline_catches_up_and_every_tab_gets_it(new_context, app_server):
+    conversation_id, _ = _conversation_of(app_server)
+    lee = _provider(new_context, "jordan.lee@demo.care")
+    maria_ctx = new_context(viewport={"width": 390, "height": 844})
+    first, second = maria_ctx.new_page(), maria_ctx.new_page()
+    sign_in(first, "maria.garcia@demo.care")
+    for tab in (first, second):
+        tab.goto(f"/portal?c={conversation_id}")
+        expect(tab.get_by_role("log", name="Messages")).to_be_visible()
+    lee.goto(f"/dashboard?c={conversation_id}")
+    live = f"Both tabs {uuid.uuid4().hex[:6]}"
+    lee.get_by_role("textbox", name="Reply").fill(live)
+    lee.get_by_role("button", name="Send").click()
+    for tab in (first, second):  # several tabs of one user
+        expect(tab.get_by_role("log", name="Messages")).to_contain_text(live)
+    maria_ctx.set_offline(True)
+    first.wait_for_timeout(1500)
+    missed = f"Sent while you were offline {uuid.uuid4().hex[:6]}"
+    lee.get_by_role("textbox", name="Reply").fill(missed)
+    lee.get_by_role("button", name="Send").click()
+    expect(lee.get_by_role("log", name="Messages")).to_contain_text(missed)
+    first.wait_for_timeout(1000)
+    maria_ctx.set_offline(False)
+    expect(first.get_by_role("log", name="Messages")).to_contain_text(missed, timeout=30000)
