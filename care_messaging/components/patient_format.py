@@ -6,9 +6,9 @@ from care_messaging.components.provider_format import (
     CATEGORY_LABELS,
     PRIORITY_LABELS,
     STATUS_LABELS,
+    message_row,
     when,
 )
-from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.messages import MessageView
 
@@ -38,19 +38,8 @@ def patient_conversation_row(row: ConversationRow) -> dict[str, str]:
     }
 
 
-def patient_message_row(view: MessageView, actor: Actor) -> dict[str, str]:
-    mine = view.sender_user_id == actor.user_id
-    return {
-        "id": str(view.id),
-        "seq": str(view.seq),
-        "sender": "You" if mine else view.sender_name,
-        "mine": "1" if mine else "",
-        "body": view.body,
-        "when": when(view.created_at),
-        "status": "Sent" if mine else "",
-        "client_id": view.client_msg_id if mine else "",
-        "failed": "",
-    }
+# Messages look the same on both sides: one formatter.
+patient_message_row = message_row
 
 
 def attachment_rows(views: list[MessageView]) -> list[dict[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.attachments import message_attachments
+from care_messaging.components.message_bubble import message_bubble
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
@@ -21,38 +21,6 @@ def labeled_select(label: str, id_: str, options: dict[str, str], **props) -> rx
             **props,
         ),
         align="center", spacing="1",
-    )
-
-
-def _message(m: rx.Var, S) -> rx.Component:
-    mine = m["mine"] == "1"
-    return rx.box(
-        rx.hstack(
-            rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
-            rx.text(m["when"], size="1", color_scheme="gray", class_name="message-time"),
-            spacing="2",
-        ),
-        rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
-        message_attachments(S.thread_attachments, m["id"]),
-        rx.cond(
-            mine,
-            rx.hstack(
-                rx.text(m["status"], size="1", color_scheme=rx.cond(m["failed"] == "1", "red",
-                                                                     "gray"),
-                        class_name="message-status"),
-                rx.cond(m["failed"] == "1",
-                        rx.button("Retry", size="1", variant="soft",
-                                  on_click=lambda: S.retry_send(m["client_id"]))),
-                justify="end", align="center", spacing="2",
-            ),
-        ),
-        align_self=rx.cond(mine, "flex-end", "flex-start"),
-        background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
-        padding="0.5em 0.75em",
-        border_radius="10px",
-        max_width="80%",
-        role="article",
-        data_testid="message",
     )
 
 
@@ -130,7 +98,7 @@ def provider_thread(S) -> rx.Component:
             rx.vstack(
                 rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
                                                variant="soft", size="1", align_self="center")),
-                rx.foreach(S.messages, lambda m: _message(m, S)),
+                rx.foreach(S.messages, lambda m: message_bubble(m, S)),
                 width="100%", spacing="2",
             ),
             display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",

@@ -14,7 +14,8 @@ REDIS_URL = os.environ.get("CARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 def _exercise(first, second) -> None:
     """``first`` and ``second`` play two workers sharing (or not) one registry."""
-    user, other = 10_000 + uuid.uuid4().int % 1000, 20_000 + uuid.uuid4().int % 1000
+    # Ids no earlier run can have used (registrations live for hours in a shared Redis).
+    user, other = (10**12 + uuid.uuid4().int % 10**12 for _ in range(2))
     tab_a, tab_b, tab_c = (f"tab-{uuid.uuid4().hex}" for _ in range(3))
     first.register(user, tab_a, "state.dashboard_state")
     second.register(user, tab_b, "state.profile_state")
@@ -43,4 +44,10 @@ def test_redis_registry_is_shared_between_workers():
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    _exercise(RedisRegistry(REDIS_URL), RedisRegistry(REDIS_URL))
+    first, second = RedisRegistry(REDIS_URL), RedisRegistry(REDIS_URL)
+    try:
+        _exercise(first, second)
+    finally:
+        keys = first._redis.keys("care:live:user:1*") + first._redis.keys("care:live:token:tab-*")
+        if keys:
+            first._redis.delete(*keys)
