@@ -406,9 +406,9 @@ def _queries(ctx: dict, rng: random.Random) -> dict[str, list[str]]:
     some = [w for w, n in rare if 20 <= n <= 500]
     mrns = sorted(ctx["mrn_hits"])
     return {
-        "rare": rng.sample(few, min(12, len(few))) + ["nonexistentword", "qqzzx"],
+        "rare": [*rng.sample(few, min(12, len(few))), "nonexistentword", "qqzzx"],
         "common": ["blood", "medication", "tomorrow", "blood pressure", "dose change",
                    "pharmacy prescription", "clinic", "the", "thursday", "insurance referral",
-                   "ask about"] + rng.sample(some, min(3, len(some))),
-        "patient_id": rng.sample(mrns, min(10, len(mrns))) + ["B-999999", "ref B-500013"],
+                   "ask about", *rng.sample(some, min(3, len(some)))],
+        "patient_id": [*rng.sample(mrns, min(10, len(mrns))), "B-999999", "ref B-500013"],
     }

@@ -57,7 +57,7 @@ class PgLoader:
 
     def insert(self, table: str, columns: list[str], rows: list[tuple], **_kw) -> None:
         if table == "users":
-            rows = [r[:5] + (bool(r[5]),) + r[6:8] + (bool(r[8]), bool(r[9])) + r[10:]
+            rows = [(*r[:5], bool(r[5]), *r[6:8], bool(r[8]), bool(r[9]), *r[10:])
                     for r in rows]
         with self.conn.cursor().copy(
             f"COPY {table} ({', '.join(columns)}) FROM STDIN"

@@ -78,7 +78,7 @@ def test_search_on_postgresql(pg_engine):  # noqa: F811
     from sqlmodel import Session
 
     with Session(pg_engine, expire_on_commit=False) as session:
-        people, maria, james = _setup(session)
+        people, _maria, _james = _setup(session)
         hits = search_messages(session, actor=people["lee"], query="dose")
         assert [h.body for h in hits] == [
             "Dizziness after the dose change?", "Please lower the Metformin dose to 500 mg.",
