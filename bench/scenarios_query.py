@@ -153,7 +153,7 @@ def thread(plan, samples: int) -> dict:
                    query="access_conversation + list_messages(latest 50, decrypted)")
 
 
-def run_all(plan, *, quick: bool = False) -> dict[str, dict]:
+def run_all(plan, *, quick: bool = False, only: list[str] | None = None) -> dict[str, dict]:
     n = 30 if quick else 200
     out = {}
     for name, fn, arg in (
@@ -162,6 +162,8 @@ def run_all(plan, *, quick: bool = False) -> dict[str, dict]:
         ("search", search, 3 if quick else 10),
         ("thread_first_page", thread, n),
     ):
+        if only is not None and name not in only:
+            continue
         print(f"  scenario {name} ...", flush=True)
         out[name] = fn(plan, arg)
         rec = out[name]

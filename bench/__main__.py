@@ -1,0 +1,211 @@
+"""``python -m bench run``: build the data set, start the app, run every scenario, write results.
+
+Options:
+  --scaleout        also run on PostgreSQL (+ Redis for the app's state manager), beside SQLite
+  --only NAMES      comma-separated scenario names (default: all)
+  --quick           fewer samples (a smoke run; results are marked quick)
+  --frontend        serve the built frontend (``reflex run --env prod --single-port``) so the
+                    browser scenario can run; otherwise the production backend alone (Granian,
+                    one worker) serves the protocol-level scenarios
+  --reseed          rebuild the cached data set
+  --messages N      data set size (default 1,000,000)
+  --pg-url URL      server for --scaleout (default postgresql://postgres@127.0.0.1:5432/test;
+                    the bench creates its own database ``care_bench_v<SCHEMA>`` there)
+  --redis-url URL   default redis://127.0.0.1:6379
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+QUERY = ("conversation_list_query", "unread_and_stats", "search", "thread_first_page")
+LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "browser_delivery")
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("command", choices=["run", "seed"])
+    parser.add_argument("--scaleout", action="store_true")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--frontend", action="store_true")
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
+    parser.add_argument("--out", default=str(BENCH / "results.json"))
+    return parser.parse_args(argv)
+
+
+def _wanted(args, name: str) -> bool:
+    return not args.only or name in args.only.split(",")
+
+
+def _run_copy(plan, dataset) -> str:
+    """A per-run copy of the cached SQLite file, so scenarios never change the cache."""
+    run_db = dataset.DATA_DIR / "run.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{run_db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(plan.path, run_db)
+    return f"sqlite:///{run_db}"
+
+
+def _suite(args, backend: str) -> dict:
+    from bench import dataset
+
+    os.environ.setdefault("CARE_ENV", "test")
+    messages = args.messages or dataset.MESSAGES
+    if backend == "sqlite":
+        plan = dataset.build(messages=messages, force=args.reseed)
+        url = _run_copy(plan, dataset)
+        redis_url = None
+    else:
+        pg_db = f"care_bench_v{dataset.SCHEMA_VERSION}_{messages}"
+        url = args.pg_url.rsplit("/", 1)[0] + f"/{pg_db}"
+        plan = dataset.build(messages=messages, scaleout_url=url, force=args.reseed)
+        redis_url = args.redis_url
+    dataset._set_env(url, plan.key_text, dataset.DATA_DIR)
+    results: dict[str, dict] = {}
+    from bench import scenarios_query
+
+    print(f"[{backend}] query scenarios", flush=True)
+    for name, rec in scenarios_query.run_all(plan, quick=args.quick,
+                                             only=[n for n in QUERY if _wanted(args, n)]).items():
+        results[name] = rec
+    live = [n for n in LIVE if _wanted(args, n)]
+    if live:
+        results.update(_live(args, plan, url, redis_url, live, backend))
+    return {"database": url.split("@")[-1], "redis": redis_url, "plan": {
+        "messages": plan.messages, "visible_conversations": plan.conversations_visible,
+        "big_thread_conversation_id": plan.big_conversation_id,
+        "provider": plan.provider_email}, "scenarios": results}
+
+
+def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
+    from bench import dataset, hooks, scenarios_live
+    from bench.server import Server
+
+    hooks.preload()
+
+    print(f"[{backend}] starting the app ({'full' if args.frontend else 'backend'})", flush=True)
+    server = Server(database_url=url, key_text=plan.key_text, data_dir=dataset.DATA_DIR,
+                    frontend=args.frontend, redis_url=redis_url)
+    t = time.monotonic()
+    server.start()
+    print(f"  up in {time.monotonic() - t:.1f}s at {server.base_url}", flush=True)
+    out: dict[str, dict] = {}
+    quick = args.quick
+    try:
+        steps = {
+            "harness_check": lambda: scenarios_live.harness_check(
+                server.base_url, plan, 10 if quick else 50),
+            "memory": lambda: scenarios_live.memory(server, plan, 100 if quick else 500),
+            "delivery_latency": lambda: scenarios_live.delivery_latency(
+                server.base_url, plan, 60 if quick else 300),
+            "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan),
+        }
+        for name in names:
+            print(f"  scenario {name} ...", flush=True)
+            if name == "browser_delivery":
+                rec = scenarios_live.browser_delivery(
+                    server.base_url if args.frontend else None, plan, 10 if quick else 30)
+            else:
+                try:
+                    rec = asyncio.run(steps[name]())
+                except Exception as exc:  # a broken scenario is reported, not fatal
+                    from bench.stats import result
+
+                    rec = result(None, "", None, samples=0, error=f"{type(exc).__name__}: {exc}")
+                    rec["met"] = False
+            out[name] = rec
+            print(f"    {rec.get('measure', 'p50')} = {rec['value']} {rec['unit']} "
+                  f"(target {rec['target']}) met={rec['met']} {rec.get('note', '')}", flush=True)
+    finally:
+        server.stop()
+    return out
+
+
+def _meta(args) -> dict:
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH.parent,
+                         capture_output=True, text=True).stdout.strip()
+    load = os.getloadavg()
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "git": rev,
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+            "loadavg_at_start": [round(x, 2) for x in load], "quick": args.quick,
+            "note": "client-side wall times; medians and tail percentiles over the samples"}
+
+
+def write_markdown(doc: dict, path: Path) -> None:
+    lines = ["# Care Messaging bench results", "",
+             f"Run {doc['meta']['when']} at {doc['meta']['git']}, {doc['meta']['cpus']} CPUs, "
+             f"load average at start {doc['meta']['loadavg_at_start']}"
+             + (" (QUICK run: few samples)" if doc["meta"]["quick"] else "") + ".", ""]
+    backends = [b for b in ("sqlite", "scaleout") if b in doc]
+    header = "| scenario | " + " | ".join(
+        f"{b} value | {b} met" for b in backends) + " | target | samples | notes |"
+    lines += [header, "|" + "---|" * (3 + 2 * len(backends))]
+    names = []
+    for b in backends:
+        names += [n for n in doc[b]["scenarios"] if n not in names]
+    for name in names:
+        cells, target, samples, notes = [], "", "", []
+        for b in backends:
+            rec = doc[b]["scenarios"].get(name)
+            if rec is None:
+                cells += ["-", "-"]
+                continue
+            value = "-" if rec["value"] is None else f"{rec['value']} {rec['unit']}"
+            if rec.get("measure") and rec["value"] is not None:
+                value += f" ({rec['measure']}"
+                if "p99" in rec and rec.get("measure") != "p99":
+                    value += f", p99 {rec['p99']}"
+                value += ")"
+            met = {True: "yes", False: "**NO**", None: "pending"}[rec["met"]]
+            cells += [value, met]
+            target = f"{rec['target']} {rec['unit']}" if rec["target"] is not None else "-"
+            samples = str(rec["samples"])
+            for key in ("note", "profile", "error"):
+                if rec.get(key) and rec[key] not in notes:
+                    notes.append(str(rec[key]))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {target} | {samples} | "
+                     + "; ".join(notes) + " |")
+    lines += ["", "Full numbers (p50/p95/p99/max, per-kind search timings, RSS before/after): "
+              "`bench/results.json`.", ""]
+    path.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    sys.path.insert(0, str(BENCH.parent))
+    started = time.monotonic()
+    if args.command == "seed":
+        from bench import dataset
+
+        os.environ.setdefault("CARE_ENV", "test")
+        dataset.build(messages=args.messages or dataset.MESSAGES, force=args.reseed)
+        return 0
+    doc: dict = {"meta": _meta(args)}
+    doc["sqlite"] = _suite(args, "sqlite")
+    if args.scaleout:
+        doc["scaleout"] = _suite(args, "scaleout")
+    doc["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
+    out = Path(args.out)
+    out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    write_markdown(doc, out.with_suffix(".md"))
+    print(f"wrote {out} and {out.with_suffix('.md')} in {doc['meta']['duration_seconds']}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
