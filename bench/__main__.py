@@ -154,7 +154,7 @@ def write_markdown(doc: dict, path: Path) -> None:
     backends = [b for b in ("sqlite", "scaleout") if b in doc]
     header = "| scenario | " + " | ".join(
         f"{b} value | {b} met" for b in backends) + " | target | samples | notes |"
-    lines += [header, "|" + "---|" * (3 + 2 * len(backends))]
+    lines += [header, "|" + "---|" * (4 + 2 * len(backends))]
     names = []
     for b in backends:
         names += [n for n in doc[b]["scenarios"] if n not in names]

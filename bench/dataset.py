@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench import progress
 
-SCHEMA_VERSION = 3  # bump when the schema (alembic head) or the generator changes
+SCHEMA_VERSION = 4  # bump when the schema (alembic head) or the generator changes
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PATIENTS = 2000
 INVISIBLE_PATIENTS = 200

@@ -113,7 +113,9 @@ class CareTeamMember(SQLModel, table=True):
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_patient_activity", "patient_id", "last_message_at"),
+        # Covers the list's page-id query, its count and unread sums (last_seq) without
+        # loading conversation rows: a provider's 10,000 conversations are sorted index-only.
+        Index("ix_conversations_patient_activity", "patient_id", "last_message_at", "last_seq"),
         Index("ix_conversations_activity", "last_message_at"),
     )
 

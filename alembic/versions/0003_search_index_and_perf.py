@@ -1,5 +1,8 @@
 """Full-text message search over blind-index tokens; indexes for clinic-scale reads.
 
+Indexes: ``ix_conversations_patient_activity`` gains ``last_seq`` (conversation lists, counts
+and unread sums become index-only); ``ix_read_states_conversation_user`` serves receipts.
+
 Replaces the row-per-term ``message_search_terms`` table (one row per word per message, and a
 query that had to sort every match) with one document per message:
 
@@ -58,9 +61,22 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_read_states_conversation_user", ["conversation_id", "user_id"], unique=False
         )
+    # The list's page ids, count and unread sums come from this index alone (last_seq added).
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_patient_activity")
+        batch_op.create_index(
+            "ix_conversations_patient_activity",
+            ["patient_id", "last_message_at", "last_seq"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_conversations_patient_activity")
+        batch_op.create_index(
+            "ix_conversations_patient_activity", ["patient_id", "last_message_at"], unique=False
+        )
     with op.batch_alter_table("read_states", schema=None) as batch_op:
         batch_op.drop_index("ix_read_states_conversation_user")
     op.create_table(
