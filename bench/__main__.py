@@ -117,7 +117,12 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
         }
         for name in names:
             print(f"  scenario {name} ...", flush=True)
-            if name == "browser_delivery":
+            if name == "memory":
+                rec = asyncio.run(steps[name]())
+                rec["transport_only"] = _bare_memory(args, plan, url, redis_url, quick)
+                rec["note"] += (f"; bare sockets without state: "
+                                f"{rec['transport_only']} KB/session")
+            elif name == "browser_delivery":
                 rec = scenarios_live.browser_delivery(
                     server.base_url if args.frontend else None, plan, 10 if quick else 30)
             else:
@@ -134,6 +139,25 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
     finally:
         server.stop()
     return out
+
+
+def _bare_memory(args, plan, url, redis_url, quick) -> float | None:
+    """Memory per socket without a state tree, on a fresh server (RSS never shrinks back)."""
+    from bench import dataset, scenarios_live
+    from bench.server import Server
+
+    server = Server(database_url=url, key_text=plan.key_text, data_dir=dataset.DATA_DIR,
+                    redis_url=redis_url)
+    try:
+        server.start()
+        rec = asyncio.run(scenarios_live.memory(server, plan, 100 if quick else 500,
+                                                hydrate=False))
+        return rec["value"]
+    except Exception as exc:
+        print(f"    bare-socket memory failed: {exc}")
+        return None
+    finally:
+        server.stop()
 
 
 def _meta(args) -> dict:

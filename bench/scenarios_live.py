@@ -60,15 +60,19 @@ def ROOT_HYDRATED(delta: dict) -> bool:
     return any(k.startswith("is_hydrated") and v for k, v in root.items())
 
 
-async def memory(server, plan, sessions: int = 500, batch: int = 50) -> dict:
+async def memory(server, plan, sessions: int = 500, batch: int = 50,
+                 hydrate: bool = True) -> dict:
+    """RSS growth per connected idle tab. ``hydrate=False`` opens bare sockets (no state
+    tree), which splits the cost between transport (socket.io/engine.io/Granian) and state."""
     base_url = server.base_url
     cookie = login(base_url, plan.provider_email, PASSWORD)
     path = hooks.PROVIDER_PAGE.path
 
     async def open_one() -> ReflexClient:
         c = ReflexClient(base_url, cookie=cookie, path=path, keep_updates=False)
-        await c.connect()
-        await c.wait_for(ROOT_HYDRATED, timeout=60)
+        await c.connect(hydrate=hydrate)
+        if hydrate:
+            await c.wait_for(ROOT_HYDRATED, timeout=60)
         return c
 
     warm = [await open_one() for _ in range(5)]
@@ -86,7 +90,7 @@ async def memory(server, plan, sessions: int = 500, batch: int = 50) -> dict:
         with contextlib.suppress(Exception):
             await c.disconnect()
     per_session = (after - before) / sessions
-    return result(per_session, "KB/session", 100.0, samples=sessions,
+    return result(per_session, "KB/session", 100.0, samples=sessions, measure="RSS growth",
                   rss_before_kb=before, rss_after_kb=after, connect_seconds=round(connect_s, 1),
                   note="idle hydrated /dashboard tabs (one signed-in provider); RSS of the "
                        "backend process tree from /proc/<pid>/status VmRSS")

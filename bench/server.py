@@ -45,7 +45,7 @@ def _wait(url: str, timeout: float, process: subprocess.Popen) -> None:
 class Server:
     def __init__(self, *, database_url: str, key_text: str, data_dir: Path,
                  frontend: bool = False, redis_url: str | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, extra_env: dict[str, str] | None = None) -> None:
         self.workers = workers
         self.port = free_port()
         self.base_url = f"http://localhost:{self.port}"
@@ -63,6 +63,7 @@ class Server:
         })
         if redis_url:
             env["REFLEX_REDIS_URL"] = redis_url
+        env.update(extra_env or {})
         self.env = env
         self.frontend = frontend
         self.log = data_dir / f"server-{self.port}.log"
