@@ -30,7 +30,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 QUERY = ("conversation_list_query", "unread_and_stats", "search", "thread_first_page")
-LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "browser_delivery")
+LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "browser_delivery",
+        "browser_list_load")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -122,6 +123,9 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
                 rec["transport_only"] = _bare_memory(args, plan, url, redis_url, quick)
                 rec["note"] += (f"; bare sockets without state: "
                                 f"{rec['transport_only']} KB/session")
+            elif name == "browser_list_load":
+                rec = scenarios_live.browser_list_load(
+                    server.base_url if args.frontend else None, plan)
             elif name == "browser_delivery":
                 rec = scenarios_live.browser_delivery(
                     server.base_url if args.frontend else None, plan, 10 if quick else 30)

@@ -251,3 +251,13 @@ def browser_delivery(base_url: str | None, plan, samples: int = 30) -> dict:
     from bench.browser import run_browser_delivery
 
     return run_browser_delivery(base_url, plan, samples)
+
+
+def browser_list_load(base_url: str | None, plan, samples: int = 20) -> dict:
+    """Dashboard page load to the first conversation rows in the DOM (pending the dashboard)."""
+    missing = hooks.missing_handlers(hooks.PROVIDER_PAGE)
+    if missing or base_url is None:
+        return pending("ms", 300.0, sorted(set(missing)) or ["run with --frontend"])
+    from bench.browser import run_list_load
+
+    return run_list_load(base_url, plan, samples)
