@@ -77,6 +77,9 @@ def _suite(args, backend: str) -> dict:
         plan = dataset.build(messages=messages, scaleout_url=url, force=args.reseed)
         redis_url = args.redis_url
     dataset._set_env(url, plan.key_text, dataset.DATA_DIR)
+    from bench.stats import PREFIX
+
+    PREFIX["backend"] = backend
     results: dict[str, dict] = {}
     from bench import scenarios_query
 
@@ -204,8 +207,12 @@ def write_markdown(doc: dict, path: Path) -> None:
             target = f"{rec['target']} {rec['unit']}" if rec["target"] is not None else "-"
             samples = str(rec["samples"])
             for key in ("note", "profile", "error"):
-                if rec.get(key) and rec[key] not in notes:
-                    notes.append(str(rec[key]))
+                text = str(rec.get(key) or "")
+                if key == "note" and text and any(n.split(";")[0] == text.split(";")[0]
+                                                  for n in notes):
+                    text = f"{b}: " + "; ".join(text.split("; ")[1:]) if ";" in text else ""
+                if text and text not in notes:
+                    notes.append(text)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {target} | {samples} | "
                      + "; ".join(notes) + " |")
     lines += ["", "Full numbers (p50/p95/p99/max, per-kind search timings, RSS before/after): "

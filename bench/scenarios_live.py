@@ -92,6 +92,7 @@ async def memory(server, plan, sessions: int = 500, batch: int = 50,
     per_session = (after - before) / sessions
     return result(per_session, "KB/session", 100.0, samples=sessions, measure="RSS growth",
                   rss_before_kb=before, rss_after_kb=after, connect_seconds=round(connect_s, 1),
+                  profile="bench/profiles/memory.md",
                   note="idle hydrated /dashboard tabs (one signed-in provider); RSS of the "
                        "backend process tree from /proc/<pid>/status VmRSS")
 

@@ -11,8 +11,8 @@ import uuid
 
 from sqlmodel import select
 
-from bench.stats import profile, result, summary, timed
-from care_messaging.db import session_scope
+from bench.stats import SqlTimer, profile, result, summary, timed
+from care_messaging.db import get_engine, session_scope
 from care_messaging.models import Conversation, Patient, User
 from care_messaging.services.actors import actor_for_user
 from care_messaging.services.conversations import list_conversations, unread_total
@@ -46,6 +46,11 @@ def conversation_list(plan, samples: int) -> dict:
         return page
 
     ms = timed(first_page, samples)
+    sql_ms = []
+    for _ in range(max(10, samples // 4)):
+        with SqlTimer(get_engine()) as sql:
+            first_page()
+        sql_ms.append(sql.total)
 
     def unread_page():
         with session_scope() as session:
@@ -54,6 +59,7 @@ def conversation_list(plan, samples: int) -> dict:
     unread_ms = summary(timed(unread_page, max(10, samples // 4)))
     return _finish("conversation_list", ms, TARGETS["conversation_list"], "p50", first_page,
                    conversations=plan.conversations_visible, unread_filter_ms=unread_ms,
+                   sql_only_ms=summary(sql_ms),
                    query="services.conversations.list_conversations(limit=50), page 1")
 
 

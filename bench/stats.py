@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
+PREFIX = {"backend": "sqlite"}  # set by the runner: profiles are per backend
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -62,6 +63,7 @@ def result(value: float | None, unit: str, target: float | None, *, samples: int
 def profile(name: str, fn: Callable[[], object], repeat: int = 20) -> str:
     """cProfile ``fn`` and write bench/profiles/<name>.prof and a top-30 text summary."""
     PROFILES.mkdir(parents=True, exist_ok=True)
+    name = f"{PREFIX['backend']}-{name}"
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(repeat):
@@ -73,3 +75,28 @@ def profile(name: str, fn: Callable[[], object], repeat: int = 20) -> str:
     path = PROFILES / f"{name}.txt"
     path.write_text(text.getvalue())
     return str(path.relative_to(PROFILES.parent.parent))
+
+
+class SqlTimer:
+    """Time spent inside the database driver (cursor.execute), per call of the measured code."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.engine, self.event = engine, event
+        self.total = 0.0
+
+    def _before(self, conn, *_args) -> None:
+        conn.info["bench_t"] = time.perf_counter()
+
+    def _after(self, conn, *_args) -> None:
+        self.total += (time.perf_counter() - conn.info.pop("bench_t", time.perf_counter())) * 1000
+
+    def __enter__(self) -> SqlTimer:
+        self.event.listen(self.engine, "before_cursor_execute", self._before)
+        self.event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.event.remove(self.engine, "before_cursor_execute", self._before)
+        self.event.remove(self.engine, "after_cursor_execute", self._after)
