@@ -72,7 +72,9 @@ def run_browser_delivery(base_url: str, plan, samples: int) -> dict:
                 latencies.append(seen - clicked)
         browser.close()
     if not latencies:
-        return result(None, "ms", 40.0, samples=0, note="no message seen in the receiver DOM")
+        rec = result(None, "ms", 40.0, samples=0, note="no message seen in the receiver DOM")
+        rec["met"] = False
+        return rec
     s = summary(latencies)
     return result(s["p50"], "ms", 40.0, samples=len(latencies), **s,
                   lost=samples - len(latencies))

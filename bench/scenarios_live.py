@@ -199,7 +199,9 @@ async def delivery_latency(base_url: str, plan, messages: int = 300, rate: float
     lat = [(pair.arrived[i] - t) * 1000 for i, t in sent.items() if i in pair.arrived]
     lost = messages - len(lat)
     if not lat:
-        return result(None, "ms", 15.0, samples=0, note="no message reached the receiver")
+        rec = result(None, "ms", 15.0, samples=0, note="no message reached the receiver")
+        rec["met"] = False
+        return rec
     s = summary(lat)
     rec = result(s["p50"], "ms", 15.0, samples=len(lat), **s, lost=lost, target_p99=60.0,
                  rate_per_s=rate)

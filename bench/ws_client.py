@@ -75,7 +75,7 @@ class ReflexClient:
     def __post_init__(self) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on("event", self._on_event, namespace="/_event")
-        self._waiters: list[tuple[Callable[[dict], bool], asyncio.Future]] = []
+        self._waiters: list[tuple[Callable[[dict], bool] | None, asyncio.Future]] = []
 
     def router_data(self) -> dict[str, Any]:
         return {"pathname": self.path, "asPath": self.path}
@@ -112,12 +112,14 @@ class ReflexClient:
         if self.on_update is not None:
             self.on_update(update)
         for predicate, future in list(self._waiters):
-            if not future.done() and predicate(delta):
+            if not future.done() and (predicate is None or predicate(delta)):
                 future.set_result(now)
                 self._waiters.remove((predicate, future))
 
-    async def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 10.0) -> float:
-        """Wait for a delta matching ``predicate``; returns its perf_counter arrival time."""
+    async def wait_for(self, predicate: Callable[[dict], bool] | None,
+                       timeout: float = 10.0) -> float:
+        """Wait for a delta matching ``predicate`` (None: any update, even one carrying only
+        events such as a redirect); returns its perf_counter arrival time."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._waiters.append((predicate, future))
         return await asyncio.wait_for(future, timeout)
@@ -134,12 +136,12 @@ class ReflexClient:
 
     async def call(self, name: str, payload: dict | None = None, *,
                    until: Callable[[dict], bool] | None = None, timeout: float = 10.0) -> float:
-        """Emit an event and wait for the first delta (or one matching ``until``).
+        """Emit an event and wait for the first update (or a delta matching ``until``).
 
         Returns the round trip in milliseconds.
         """
         t = time.perf_counter()
-        waiter = asyncio.ensure_future(self.wait_for(until or (lambda d: bool(d)), timeout))
+        waiter = asyncio.ensure_future(self.wait_for(until, timeout))
         await asyncio.sleep(0)
         await self.emit(name, payload)
         arrived = await waiter
