@@ -111,6 +111,18 @@ def test_search_uses_fts_and_rowid_order(session, demo):
     assert "message_fts" in sql
 
 
+def test_list_page_ids_come_from_the_covering_index(session, demo):
+    actor, _ = demo
+    with Captured(session.get_bind()) as captured:
+        list_conversations(session, actor=actor)
+    plans = [
+        row[-1]
+        for sql, params in captured.statements
+        for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+    ]
+    assert any("COVERING INDEX ix_conversations_patient_activity" in p for p in plans), plans
+
+
 def _captured_search(session, actor):
     with Captured(session.get_bind()) as captured:
         search_messages(session, actor=actor, query="blood pressure")
