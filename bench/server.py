@@ -69,7 +69,11 @@ class Server:
         self.log = data_dir / f"server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
+    # Reflex's compile step rewrites this tracked file (same JSON, one line); put it back.
+    _LOCK = ROOT / "reflex.lock" / "package.json"
+
     def start(self, timeout: float = 480) -> Server:
+        self._lock_bytes = self._LOCK.read_bytes() if self._LOCK.exists() else None
         if self.frontend:
             cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
                    "--loglevel", "warning"]
@@ -126,6 +130,9 @@ class Server:
         return total
 
     def stop(self) -> None:
+        lock = getattr(self, "_lock_bytes", None)
+        if lock is not None and self._LOCK.read_bytes() != lock:
+            self._LOCK.write_bytes(lock)
         if self.process is None or self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
