@@ -10,7 +10,7 @@ Options:
   --reseed          rebuild the cached data set
   --messages N      data set size (default 1,000,000)
   --pg-url URL      server for --scaleout (default postgresql://postgres@127.0.0.1:5432/test;
-                    the bench creates its own database ``care_bench_v<SCHEMA>`` there)
+                    the bench creates its own database ``care_bench_v<KEY>_<n>`` there)
   --redis-url URL   default redis://127.0.0.1:6379
 """
 
@@ -72,7 +72,7 @@ def _suite(args, backend: str) -> dict:
         url = _run_copy(plan, dataset)
         redis_url = None
     else:
-        pg_db = f"care_bench_v{dataset.SCHEMA_VERSION}_{messages}"
+        pg_db = f"care_bench_v{dataset.SCHEMA_VERSION.replace('-', '_')}_{messages}"
         url = args.pg_url.rsplit("/", 1)[0] + f"/{pg_db}"
         plan = dataset.build(messages=messages, scaleout_url=url, force=args.reseed)
         redis_url = args.redis_url

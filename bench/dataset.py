@@ -10,7 +10,7 @@ exactly as the app does it (aad ``msg:<conversation_id>``) and indexed in the se
 
 SQLite: one transaction on a raw connection with journaling off and a large cache; the result
 is cached as ``bench/data/clinic-v<SCHEMA>-<messages>.db`` (plus its key file), so re-runs skip
-seeding. PostgreSQL: the same rows through COPY into database ``care_bench_v<SCHEMA>``.
+seeding. PostgreSQL: the same rows through COPY into database ``care_bench_v<KEY>_<n>``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,24 @@ from pathlib import Path
 
 from bench import progress
 
-SCHEMA_VERSION = 4  # bump when the schema (alembic head) or the generator changes
+GENERATOR_VERSION = 4  # bump when the generated data should change
 DATA_DIR = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _schema_key() -> str:
+    """Generator version + a hash of the migrations and this generator: a new migration or a
+    generator change rebuilds the cache by itself."""
+    digest = hashlib.sha256()
+    here = Path(__file__)
+    sources = [*sorted((ROOT / "alembic" / "versions").glob("*.py")), here,
+               here.with_name("loader.py")]
+    for path in sources:
+        digest.update(path.name.encode() + path.read_bytes())
+    return f"{GENERATOR_VERSION}-{digest.hexdigest()[:8]}"
+
+
+SCHEMA_VERSION = _schema_key()
 PATIENTS = 2000
 INVISIBLE_PATIENTS = 200
 VISIBLE_CONVERSATIONS = 10_000
@@ -243,6 +259,7 @@ def build(*, messages: int = MESSAGES, scaleout_url: str | None = None,
         exists = _pg_ready(url)
     if exists and plan_file.exists() and key_file.exists() and not force:
         plan = Plan(**json.loads(plan_file.read_text()))
+        plan.path, plan.url = str(stem), url
         _set_env(url, plan.key_text, DATA_DIR)
         print(f"data set: cached {stem.name} ({plan.messages:,} messages)")
         return plan
