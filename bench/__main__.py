@@ -1,285 +1,246 @@
-"""Run the benchmark suite: ``python -m bench [--small] [--rebuild] [--skip-browser]``.
+"""``python -m bench run``: build the data set, start the app, run every scenario, write results.
 
-Builds (or reuses) the clinic-scale database, times the hot queries in-process, starts the
-app in production mode on a copy of that database and times what a user sees in Chromium,
-then writes bench/results.json and bench/results.md.
+Options:
+  --scaleout        also run on PostgreSQL (+ Redis for the app's state manager), beside SQLite
+  --only NAMES      comma-separated scenario names (default: all)
+  --quick           fewer samples (a smoke run; results are marked quick)
+  --frontend        serve the built frontend (``reflex run --env prod --single-port``) so the
+                    browser scenario can run; otherwise the production backend alone (Granian,
+                    one worker) serves the protocol-level scenarios
+  --reseed          rebuild the cached data set
+  --messages N      data set size (default 1,000,000)
+  --pg-url URL      server for --scaleout (default postgresql://postgres@127.0.0.1:5432/test;
+                    the bench creates its own database ``care_bench_v<KEY>_<n>`` there)
+  --redis-url URL   default redis://127.0.0.1:6379
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
+import asyncio
 import json
 import os
 import platform
-import pstats
 import shutil
-import statistics
+import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench import seed_scale  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results.json"
-TABLE = ROOT / "bench" / "results.md"
-PROFILES = ROOT / "bench" / "profiles"
+BENCH = Path(__file__).resolve().parent
+QUERY = ("conversation_list_query", "unread_and_stats", "search", "thread_first_page")
+LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "browser_delivery",
+        "browser_list_load")
 
 
-def percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("command", choices=["run", "seed"])
+    parser.add_argument("--scaleout", action="store_true")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--frontend", action="store_true")
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
+    parser.add_argument("--out", default=str(BENCH / "results.json"))
+    return parser.parse_args(argv)
 
 
-def result(name: str, samples: list[float], *, stat: str, target: float, unit: str = "ms",
-           note: str = "") -> dict:
-    value = statistics.median(samples) if stat == "p50" else percentile(samples, float(stat[1:]))
-    return {"scenario": name, "value": round(value, 2), "unit": unit, "stat": stat,
-            "target": target, "met": value <= target, "samples": len(samples),
-            "p50": round(statistics.median(samples), 2), "p99": round(percentile(samples, 99), 2),
-            "note": note}
+def _wanted(args, name: str) -> bool:
+    return not args.only or name in args.only.split(",")
 
 
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
+def _run_copy(plan, dataset) -> str:
+    """A per-run copy of the cached SQLite file, so scenarios never change the cache."""
+    run_db = dataset.DATA_DIR / "run.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{run_db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(plan.path, run_db)
+    return f"sqlite:///{run_db}"
+
+
+def _suite(args, backend: str) -> dict:
+    from bench import dataset
+
+    os.environ.setdefault("CARE_ENV", "test")
+    messages = args.messages or dataset.MESSAGES
+    if backend == "sqlite":
+        plan = dataset.build(messages=messages, force=args.reseed)
+        url = _run_copy(plan, dataset)
+        redis_url = None
+    else:
+        pg_db = f"care_bench_v{dataset.SCHEMA_VERSION.replace('-', '_')}_{messages}"
+        url = args.pg_url.rsplit("/", 1)[0] + f"/{pg_db}"
+        plan = dataset.build(messages=messages, scaleout_url=url, force=args.reseed)
+        redis_url = args.redis_url
+    dataset._set_env(url, plan.key_text, dataset.DATA_DIR)
+    from bench.stats import PREFIX
+
+    PREFIX["backend"] = backend
+    results: dict[str, dict] = {}
+    from bench import scenarios_query
+
+    print(f"[{backend}] query scenarios", flush=True)
+    for name, rec in scenarios_query.run_all(plan, quick=args.quick,
+                                             only=[n for n in QUERY if _wanted(args, n)]).items():
+        results[name] = rec
+    live = [n for n in LIVE if _wanted(args, n)]
+    if live:
+        results.update(_live(args, plan, url, redis_url, live, backend))
+    return {"database": url.split("@")[-1], "redis": redis_url, "plan": {
+        "messages": plan.messages, "visible_conversations": plan.conversations_visible,
+        "big_thread_conversation_id": plan.big_conversation_id,
+        "provider": plan.provider_email}, "scenarios": results}
+
+
+def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
+    from bench import dataset, hooks, scenarios_live
+    from bench.server import Server
+
+    hooks.preload()
+
+    print(f"[{backend}] starting the app ({'full' if args.frontend else 'backend'})", flush=True)
+    server = Server(database_url=url, key_text=plan.key_text, data_dir=dataset.DATA_DIR,
+                    frontend=args.frontend, redis_url=redis_url)
+    t = time.monotonic()
+    server.start()
+    print(f"  up in {time.monotonic() - t:.1f}s at {server.base_url}", flush=True)
+    out: dict[str, dict] = {}
+    quick = args.quick
+    try:
+        steps = {
+            "harness_check": lambda: scenarios_live.harness_check(
+                server.base_url, plan, 10 if quick else 50),
+            "memory": lambda: scenarios_live.memory(server, plan, 100 if quick else 500),
+            "delivery_latency": lambda: scenarios_live.delivery_latency(
+                server.base_url, plan, 60 if quick else 300),
+            "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan),
+        }
+        for name in names:
+            print(f"  scenario {name} ...", flush=True)
+            if name == "memory":
+                rec = asyncio.run(steps[name]())
+                rec["transport_only"] = _bare_memory(args, plan, url, redis_url, quick)
+                rec["note"] += (f"; bare sockets without state: "
+                                f"{rec['transport_only']} KB/session")
+            elif name == "browser_list_load":
+                rec = scenarios_live.browser_list_load(
+                    server.base_url if args.frontend else None, plan)
+            elif name == "browser_delivery":
+                rec = scenarios_live.browser_delivery(
+                    server.base_url if args.frontend else None, plan, 10 if quick else 30)
+            else:
+                try:
+                    rec = asyncio.run(steps[name]())
+                except Exception as exc:  # a broken scenario is reported, not fatal
+                    from bench.stats import result
+
+                    rec = result(None, "", None, samples=0, error=f"{type(exc).__name__}: {exc}")
+                    rec["met"] = False
+            out[name] = rec
+            print(f"    {rec.get('measure', 'p50')} = {rec['value']} {rec['unit']} "
+                  f"(target {rec['target']}) met={rec['met']} {rec.get('note', '')}", flush=True)
+    finally:
+        server.stop()
     return out
 
 
-def profile(name: str, fn: Callable[[], object]) -> str:
-    PROFILES.mkdir(parents=True, exist_ok=True)
-    profiler = cProfile.Profile()
-    profiler.runcall(fn)
-    path = PROFILES / f"{name}.txt"
-    with path.open("w") as handle:
-        pstats.Stats(profiler, stream=handle).sort_stats("cumulative").print_stats(25)
-    return str(path.relative_to(ROOT))
+def _bare_memory(args, plan, url, redis_url, quick) -> float | None:
+    """Memory per socket without a state tree, on a fresh server (RSS never shrinks back)."""
+    from bench import dataset, scenarios_live
+    from bench.server import Server
 
-
-def query_scenarios(db_path: Path) -> list[dict]:
-    os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
-    os.environ["CARE_ENV"] = "test"
-    from sqlmodel import Session, select
-
-    from care_messaging import db
-    from care_messaging.models import Patient, User
-    from care_messaging.services import conversations as conv
-    from care_messaging.services import stats
-    from care_messaging.services.actors import actor_for_user
-    from care_messaging.services.messages import list_messages, send_message
-    from care_messaging.services.search import search_messages
-    from care_messaging.settings import get_settings
-
-    get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    session = Session(db.get_engine(), expire_on_commit=False)
-    provider = actor_for_user(session, session.exec(
-        select(User).where(User.email == seed_scale.PROVIDER_EMAIL)).one())
-    results = []
-
-    def list_page():
-        return conv.list_conversations(session, actor=provider, limit=30)
-
-    list_page()  # warm the page cache once; every sample below is a full query
-    samples = timed(list_page, 60)
-    results.append(result("conversation list query (10,000 conversations)", samples, stat="p50",
-                          target=20))
-    if not results[-1]["met"]:
-        results[-1]["profile"] = profile("list_query", list_page)
-
-    patient_users = session.exec(select(User).where(User.role == "patient").limit(50)).all()
-    counts_samples = []
-    for n, user in enumerate(patient_users[:30]):
-        actor = actor_for_user(session, user)
-        conversation_id = next(r.id for r in conv.list_conversations(session, actor=actor).rows
-                               if r.status != "completed")
-        send_message(session, actor=actor, conversation_id=conversation_id,
-                     body="new symptom update", client_msg_id=f"bench-live-{time.time()}-{n}")
-
-        def recount():
-            # What a live message recomputes: the list counters and the four cards.
-            stats.dashboard_counts(session, actor=provider)
-
-        counts_samples += timed(recount, 1)
-    results.append(result("unread counts and statistics after a new message", counts_samples,
-                          stat="p50", target=20))
-    if not results[-1]["met"]:
-        results[-1]["profile"] = profile("unread_and_stats", lambda: stats.dashboard_counts(
-            session, actor=provider))
-
-    common = ["pressure", "results", "refill", "fever", "clinic", "thanks", "pain", "dose",
-              "sleep", "diet", "heart", "vaccine", "monitor", "update", "question"]
-    rare = [f"rarecode{i}" for i in range(15)]
-    mrns = [p.mrn for p in session.exec(select(Patient).limit(10).offset(500)).all()]
-    search_samples = []
-    for term in common + rare:
-        search_samples += timed(lambda t=term: search_messages(session, actor=provider, query=t),
-                                1)
-    for mrn in mrns:
-        search_samples += timed(lambda m=mrn: conv.list_conversations(session, actor=provider,
-                                                                      search=m), 1)
-    results.append(result("search: 40 queries (common, rare, patient ID) over 1M messages",
-                          search_samples, stat="p95", target=50))
-    if not results[-1]["met"]:
-        results[-1]["profile"] = profile("search", lambda: [
-            search_messages(session, actor=provider, query=t) for t in common])
-
-    def thread_first_page():
-        return list_messages(session, conversation_id=1, limit=30)
-
-    samples = timed(thread_first_page, 60)
-    results.append(result("thread: first page of a 5,000-message conversation (query)", samples,
-                          stat="p50", target=200))
-    session.close()
-    return results
-
-
-def browser_scenarios(db_path: Path) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import CHROMIUM_ARGS, chromium_path, sign_in, start_server
-
-    work = Path(tempfile.mkdtemp(prefix="care-bench-"))
-    copy = work / "care.db"
-    shutil.copyfile(db_path, copy)
-    server = start_server(work, extra_env={
-        "DATABASE_URL": f"sqlite:///{copy}",
-        "CARE_ENCRYPTION_KEYS": seed_scale.bench_key_text(),
-        "CARE_LOGIN_MAX_FAILURES": "1000",
-    })
-    results = []
+    server = Server(database_url=url, key_text=plan.key_text, data_dir=dataset.DATA_DIR,
+                    redis_url=redis_url)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            provider = browser.new_context(base_url=server.base_url,
-                                           viewport={"width": 1280, "height": 900}).new_page()
-            sign_in(provider, seed_scale.PROVIDER_EMAIL, seed_scale.PASSWORD)
-            provider.get_by_role("list", name="Conversations").get_by_role(
-                "listitem").first.wait_for()
-            samples = []
-            for _ in range(15):
-                started = time.perf_counter()
-                provider.goto("/dashboard")
-                provider.get_by_role("list", name="Conversations").get_by_role(
-                    "listitem").first.wait_for()
-                samples.append((time.perf_counter() - started) * 1000)
-            results.append(result("conversation list in the browser: load to first rows",
-                                  samples, stat="p50", target=300))
-            samples = []
-            for _ in range(15):
-                provider.goto("/dashboard")
-                provider.get_by_role("list", name="Conversations").wait_for()
-                started = time.perf_counter()
-                provider.goto("/dashboard?c=1")
-                provider.get_by_role("log", name="Messages").get_by_role(
-                    "article").first.wait_for()
-                samples.append((time.perf_counter() - started) * 1000)
-            results.append(result("thread in the browser: open a 5,000-message conversation",
-                                  samples, stat="p50", target=200))
-            results.append(browser_delivery(browser, server.base_url, provider))
-            browser.close()
+        server.start()
+        rec = asyncio.run(scenarios_live.memory(server, plan, 100 if quick else 500,
+                                                hydrate=False))
+        return rec["value"]
+    except Exception as exc:
+        print(f"    bare-socket memory failed: {exc}")
+        return None
     finally:
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    return results
 
 
-OBSERVER = """
-() => {
-  window.__seen = {};
-  new MutationObserver(() => {
-    const want = window.__want;
-    if (want && !(want in window.__seen) && document.body.innerText.includes(want)) {
-      window.__seen[want] = performance.timeOrigin + performance.now();
-    }
-  }).observe(document.body, {childList: true, subtree: true, characterData: true});
-}
-"""
+def _meta(args) -> dict:
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH.parent,
+                         capture_output=True, text=True).stdout.strip()
+    load = os.getloadavg()
+    return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "git": rev,
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+            "loadavg_at_start": [round(x, 2) for x in load], "quick": args.quick,
+            "note": "client-side wall times; medians and tail percentiles over the samples"}
 
 
-def browser_delivery(browser, base_url: str, provider) -> dict:
-    from tests.browser import sign_in
-
-    patient = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}
-                                  ).new_page()
-    sign_in(patient, seed_scale.PATIENT_EMAIL, seed_scale.PASSWORD)
-    patient.goto("/portal?c=1")
-    patient.get_by_role("log", name="Messages").wait_for()
-    provider.goto("/dashboard?c=1")
-    box = provider.get_by_role("textbox", name="Reply")
-    box.wait_for()
-    patient.evaluate(OBSERVER)
-    samples = []
-    for n in range(50):
-        text = f"bench delivery {n} {time.time_ns()}"
-        patient.evaluate("t => { window.__want = t; }", text)
-        box.fill(text)
-        clicked = provider.evaluate("() => performance.timeOrigin + performance.now()")
-        provider.get_by_role("button", name="Send").click()
-        seen = patient.wait_for_function(
-            "t => window.__seen[t]", arg=text, timeout=10000).json_value()
-        samples.append(seen - clicked)
-    return result("delivery in the browser: click Send -> text in the other page", samples,
-                  stat="p50", target=40)
-
-
-def not_run(name: str, target: float, unit: str, why: str) -> dict:
-    return {"scenario": name, "value": None, "unit": unit, "target": target, "met": None,
-            "samples": 0, "note": why}
-
-
-def write(results: list[dict], *, small: bool, seconds: float) -> None:
-    payload = {"machine": f"{platform.node()} {os.cpu_count()} cores, Python "
-                          f"{platform.python_version()}",
-               "dataset": "small" if small else "1,000,000 messages / 10,000 conversations / "
-                                                "2,000 patients",
-               "backend": "SQLite, single worker", "seconds": round(seconds),
-               "scenarios": {r["scenario"]: r for r in results}}
-    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["| scenario | value | target | met | samples |", "|---|---|---|---|---|"]
-    for r in results:
-        value = "not run" if r["value"] is None else f"{r['value']} {r['unit']} ({r.get('stat')})"
-        met = {True: "yes", False: "**no**", None: "—"}[r["met"]]
-        lines.append(f"| {r['scenario']} | {value} | <= {r['target']} {r['unit']} | {met} | "
-                     f"{r['samples']} |")
-    TABLE.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+def write_markdown(doc: dict, path: Path) -> None:
+    lines = ["# Care Messaging bench results", "",
+             f"Run {doc['meta']['when']} at {doc['meta']['git']}, {doc['meta']['cpus']} CPUs, "
+             f"load average at start {doc['meta']['loadavg_at_start']}"
+             + (" (QUICK run: few samples)" if doc["meta"]["quick"] else "") + ".", ""]
+    backends = [b for b in ("sqlite", "scaleout") if b in doc]
+    header = "| scenario | " + " | ".join(
+        f"{b} value | {b} met" for b in backends) + " | target | samples | notes |"
+    lines += [header, "|" + "---|" * (4 + 2 * len(backends))]
+    names = []
+    for b in backends:
+        names += [n for n in doc[b]["scenarios"] if n not in names]
+    for name in names:
+        cells, target, samples, notes = [], "", "", []
+        for b in backends:
+            rec = doc[b]["scenarios"].get(name)
+            if rec is None:
+                cells += ["-", "-"]
+                continue
+            value = "-" if rec["value"] is None else f"{rec['value']} {rec['unit']}"
+            if rec.get("measure") and rec["value"] is not None:
+                value += f" ({rec['measure']}"
+                if "p99" in rec and rec.get("measure") != "p99":
+                    value += f", p99 {rec['p99']}"
+                value += ")"
+            met = {True: "yes", False: "**NO**", None: "pending"}[rec["met"]]
+            cells += [value, met]
+            target = f"{rec['target']} {rec['unit']}" if rec["target"] is not None else "-"
+            samples = str(rec["samples"])
+            for key in ("note", "profile", "error"):
+                text = str(rec.get(key) or "")
+                if key == "note" and text and any(n.split(";")[0] == text.split(";")[0]
+                                                  for n in notes):
+                    text = f"{b}: " + "; ".join(text.split("; ")[1:]) if ";" in text else ""
+                if text and text not in notes:
+                    notes.append(text)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {target} | {samples} | "
+                     + "; ".join(notes) + " |")
+    lines += ["", "Full numbers (p50/p95/p99/max, per-kind search timings, RSS before/after): "
+              "`bench/results.json`.", ""]
+    path.write_text("\n".join(lines))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--small", action="store_true", help="50,000 messages, for a quick try")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
-    parser.add_argument("--skip-browser", action="store_true")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    sys.path.insert(0, str(BENCH.parent))
     started = time.monotonic()
-    print("==> data set")
-    os.environ["CARE_ENCRYPTION_KEYS"] = seed_scale.bench_key_text()
-    db_path = seed_scale.build(small=args.small, force=args.rebuild)
-    print("==> query scenarios")
-    results = query_scenarios(db_path)
-    if not args.skip_browser:
-        print("==> browser scenarios (production build)")
-        results += browser_scenarios(db_path)
-    why = "not implemented yet: needs a protocol-level Reflex event client (see README)"
-    results += [
-        not_run("delivery latency, protocol-level clients, 300 msgs at 20/s (p50)", 15, "ms",
-                why),
-        not_run("sustained sends: highest rate with p99 < 500 ms", 300, "msg/s", why),
-        not_run("memory: backend growth per idle connected session", 100, "KB", why),
-    ]
-    write(results, small=args.small, seconds=time.monotonic() - started)
+    if args.command == "seed":
+        from bench import dataset
+
+        os.environ.setdefault("CARE_ENV", "test")
+        dataset.build(messages=args.messages or dataset.MESSAGES, force=args.reseed)
+        return 0
+    doc: dict = {"meta": _meta(args)}
+    doc["sqlite"] = _suite(args, "sqlite")
+    if args.scaleout:
+        doc["scaleout"] = _suite(args, "scaleout")
+    doc["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
+    out = Path(args.out)
+    out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    write_markdown(doc, out.with_suffix(".md"))
+    print(f"wrote {out} and {out.with_suffix('.md')} in {doc['meta']['duration_seconds']}s")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -113,7 +113,9 @@ class CareTeamMember(SQLModel, table=True):
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_patient_activity", "patient_id", "last_message_at"),
+        # Covers the list's page-id query, its count and unread sums (last_seq) without
+        # loading conversation rows: a provider's 10,000 conversations are sorted index-only.
+        Index("ix_conversations_patient_activity", "patient_id", "last_message_at", "last_seq"),
         Index("ix_conversations_activity", "last_message_at"),
     )
 
@@ -155,24 +157,29 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class MessageSearchTerm(SQLModel, table=True):
-    """Blind index: keyed hashes of a message's words, so search works on encrypted bodies."""
-
-    __tablename__ = "message_search_terms"
-    __table_args__ = (
-        Index("ix_search_term_conversation", "term", "conversation_id"),
-        # Newest-first search walks this index and stops after a page: no sort of all hits.
-        Index("ix_search_term_message", "term", "message_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    term: str = Field(max_length=32)
-    message_id: int = Field(foreign_key="messages.id", index=True)
-    conversation_id: int = Field(foreign_key="conversations.id")
+# Message search (migration 0003): a full-text index over the blind-index tokens of each
+# message (``crypto.search_terms``: keyed hashes, never plaintext); the document is the
+# space-joined hashes and the row id is the message id. On SQLite it is a contentless FTS5
+# virtual table; SQLite keeps it in the shadow tables below, declared here only so that schema
+# comparison matches what the migration creates. Never ``create_all`` these: the migration
+# owns them (on PostgreSQL ``message_fts`` is a table with a GIN-indexed tsvector instead).
+MESSAGE_FTS = "message_fts"
+message_fts = Table(MESSAGE_FTS, SQLModel.metadata, Column("terms", Text),
+                    info={"virtual": "fts5"})
+for _name, _columns in (
+    ("config", (Column("k", Text, primary_key=True), Column("v", Text))),
+    ("data", (Column("id", Integer, primary_key=True, nullable=True),
+              Column("block", LargeBinary))),
+    ("idx", (Column("segid", Text, primary_key=True), Column("term", Text, primary_key=True),
+             Column("pgno", Text))),
+):
+    Table(f"{MESSAGE_FTS}_{_name}", SQLModel.metadata, *_columns, info={"fts5_shadow": True})
 
 
 class ReadState(SQLModel, table=True):
     __tablename__ = "read_states"
+    # Receipts look up a conversation's readers; the primary key leads with the user.
+    __table_args__ = (Index("ix_read_states_conversation_user", "conversation_id", "user_id"),)
 
     user_id: int = Field(foreign_key="users.id", primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)

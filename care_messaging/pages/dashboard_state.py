@@ -197,6 +197,35 @@ class DashboardState(AuthState):
             )
         return events
 
+    @rx.event
+    async def open_conversation(self, conversation_id: int):
+        """Open a thread in place (no navigation); the id is re-checked like any other."""
+        actor, redirect = self._guard("provider")
+        if redirect:
+            return redirect
+        self.thread_error = self.send_error = ""
+        newly_read = False
+        with session_scope() as session:
+            try:
+                requested = _int(conversation_id)
+                if requested is None:
+                    raise NotFoundError(INVALID_CONVERSATION)
+                newly_read = self._open(session, actor, requested)
+            except ServiceError as error:
+                self._close_thread()
+                self.thread_error = str(error)
+                return None
+            self._refresh(session, actor)
+            patient_id = int(self.header.get('patient_id', '0'))
+            users = participant_user_ids(session, patient_id) if newly_read else []
+        if newly_read:
+            await realtime.publish(
+                realtime.LiveEvent(kind="receipt", conversation_id=requested,
+                                   patient_id=patient_id, actor_user_id=actor.user_id),
+                user_ids=users, exclude_token=self.router.session.client_token,
+            )
+        return None
+
     # ----- sidebar -----
     @rx.event
     def set_filter(self, value: str):

@@ -101,6 +101,34 @@ def _base_query(actor: Actor, *, filter_by: str, search: str):
     return query
 
 
+def _narrow_query(actor: Actor, *, filter_by: str, search: str):
+    """Ids and sort key only, joining read state / patient only when a filter needs them.
+
+    For the plain list this is answered from ``ix_conversations_patient_activity`` alone
+    (index-only), so sorting a provider's 10,000 conversations never loads their rows.
+    """
+    query = select(Conversation.id, Conversation.last_message_at).where(
+        col(Conversation.patient_id).in_(visible_patient_ids(actor))
+    )
+    if filter_by in ("unread", "read"):
+        unread = _unread_expr()
+        query = query.outerjoin(
+            ReadState,
+            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.user_id),
+        ).where(unread > 0 if filter_by == "unread" else unread <= 0)
+    term = search.strip()
+    if term:
+        like = f"%{term.lower()}%"
+        query = query.join(Patient, Patient.id == Conversation.patient_id).where(
+            or_(
+                func.lower(Conversation.topic).like(like),
+                func.lower(Patient.first_name + " " + Patient.last_name).like(like),
+                func.lower(Patient.mrn).like(like),
+            )
+        )
+    return query
+
+
 def list_conversations(
     session: Session,
     *,
@@ -110,18 +138,36 @@ def list_conversations(
     limit: int = 50,
     offset: int = 0,
 ) -> ConversationPage:
-    """The conversations the actor may see, most recent activity first, one page at a time."""
+    """The conversations the actor may see, most recent activity first, one page at a time.
+
+    Two steps keep a page O(page) in rows loaded: pick the page's ids with a narrow query, then
+    load those rows (with patient and unread count) by primary key.
+    """
     if filter_by not in FILTERS:
         filter_by = "all"
     limit = max(1, min(int(limit), 200))
     offset = max(0, int(offset))
-    base = _base_query(actor, filter_by=filter_by, search=search or "")
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(
-        base.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+    narrow = _narrow_query(actor, filter_by=filter_by, search=search or "")
+    total = session.exec(select(func.count()).select_from(narrow.subquery())).one()
+    ids = list(session.exec(
+        narrow.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
         .limit(limit)
         .offset(offset)
-    ).all()
+    ).all())
+    page_ids = [row[0] for row in ids]
+    if not page_ids:
+        return ConversationPage(rows=[], total=int(total))
+    # The ids came from the access-scoped query above; load just those rows by primary key.
+    found = {c.id: (c, p, u) for c, p, u in session.exec(
+        select(Conversation, Patient, _unread_expr().label("unread"))
+        .join(Patient, Patient.id == Conversation.patient_id)
+        .outerjoin(
+            ReadState,
+            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.user_id),
+        )
+        .where(col(Conversation.id).in_(page_ids))
+    ).all()}
+    rows = [found[i] for i in page_ids if i in found]
     return ConversationPage(rows=_to_rows(session, rows), total=int(total))
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import text
+from sqlmodel import Session, col, select
 
 from care_messaging import crypto
-from care_messaging.models import Attachment, Message, MessageSearchTerm, User
+from care_messaging.models import MESSAGE_FTS, Attachment, Message, User
 from care_messaging.services import audit
 from care_messaging.services.audit import Action, Outcome
+from care_messaging.services.search import index_message
 from care_messaging.settings import get_settings
 
 BATCH = 2000
@@ -26,14 +28,23 @@ class RotationReport:
     messages: int
     attachments: int
     totp_secrets: int
-    search_terms: int
+    indexed_messages: int
+
+
+def _clear_search_index(session: Session) -> None:
+    """Empty the search index (its tokens are keyed from the old active key)."""
+    if session.get_bind().dialect.name == "sqlite":
+        # A contentless FTS5 table is emptied with its special 'delete-all' command.
+        session.execute(text(f"INSERT INTO {MESSAGE_FTS}({MESSAGE_FTS}) VALUES ('delete-all')"))
+    else:
+        session.execute(text(f"DELETE FROM {MESSAGE_FTS}"))
 
 
 def rotate_keys(session: Session) -> RotationReport:
     settings = get_settings()
     active = settings.active_key_id
     messages = attachments = secrets = terms = 0
-    session.exec(delete(MessageSearchTerm))
+    _clear_search_index(session)
     last_id = 0
     while True:
         batch = session.exec(select(Message).where(col(Message.id) > last_id)
@@ -42,15 +53,13 @@ def rotate_keys(session: Session) -> RotationReport:
             break
         for message in batch:
             aad = f"msg:{message.conversation_id}"
-            text = crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id)
+            plain = crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id)
             if message.key_id != active:
-                message.body_ct, message.key_id = crypto.encrypt_text(text, aad=aad)
+                message.body_ct, message.key_id = crypto.encrypt_text(plain, aad=aad)
                 session.add(message)
                 messages += 1
-            for term in crypto.search_terms(text):
-                session.add(MessageSearchTerm(term=term, message_id=message.id,
-                                              conversation_id=message.conversation_id))
-                terms += 1
+            index_message(session, message_id=message.id or 0, body=plain)
+            terms += 1
         last_id = batch[-1].id or last_id
         session.flush()
     for user in session.exec(select(User).where(col(User.totp_secret_ct).is_not(None))).all():

@@ -16,7 +16,6 @@ from care_messaging.models import (
     Conversation,
     ConversationStatus,
     Message,
-    MessageSearchTerm,
     Patient,
     ReadState,
     Role,
@@ -28,6 +27,7 @@ from care_messaging.services.access import access_conversation, participant_user
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import ValidationError
+from care_messaging.services.search import index_message
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,7 @@ def _insert_message(
     )
     session.add(message)
     session.flush()
-    for term in crypto.search_terms(text):
-        session.add(
-            MessageSearchTerm(term=term, message_id=message.id, conversation_id=conversation.id)
-        )
+    index_message(session, message_id=message.id or 0, body=text)
     _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
     values: dict[str, object] = {"last_message_id": message.id}
     if actor.role == Role.PROVIDER:

@@ -1,8 +1,21 @@
-"""Message search over encrypted bodies, through the blind index.
+"""Message search over encrypted bodies, scoped to what the actor may see, newest first.
 
-The database holds no plaintext, so a query is split into words, each word hashed with the
-same key as the index, and matched whole-word (all words must be present). Results are the
-newest matching messages the actor may see.
+Bodies are stored only as ciphertext, so search runs on a blind index: every distinct word of a
+message (lower-cased, at least two characters, split on non-word characters) becomes a keyed
+HMAC token (``crypto.search_terms``), and one document per message holds its space-joined
+tokens. The server never stores a searchable plaintext word.
+
+Semantics (what a user gets):
+- whole words only, case-insensitive: "dose" finds "Dose" and "dose," but not "dosage";
+- every word of the query must occur in the message (AND), in any order;
+- punctuation splits words: "P-100207" searches for "100207" (one-letter parts are dropped);
+- results are the newest messages first, at most ``limit``; only conversations of patients the
+  actor may see (``access.visible_patient_ids``) are searched.
+
+SQLite: a contentless FTS5 table (``message_fts``; rowid = message id). The query walks the
+matching posting lists in descending rowid order and stops after ``limit`` visible hits, so the
+cost is O(limit) for common words and O(matches) for rare ones, never O(history).
+PostgreSQL: a GIN-indexed tsvector of the same tokens.
 """
 
 from __future__ import annotations
@@ -10,47 +23,132 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
-from care_messaging.models import Conversation, Message, MessageSearchTerm
+from care_messaging.models import MESSAGE_FTS, Conversation, Message, Role
 from care_messaging.services.access import visible_patient_ids
 from care_messaging.services.actors import Actor
-from care_messaging.services.messages import decrypt_body
 
-MAX_TERMS = 6
+MAX_QUERY_WORDS = 8
+MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
 class SearchHit:
     message_id: int
     conversation_id: int
-    topic: str
-    snippet: str
+    patient_id: int
+    seq: int
+    sender_user_id: int
     created_at: datetime
+    body: str
 
 
-def search_messages(session: Session, *, actor: Actor, query: str, limit: int = 20) -> list[SearchHit]:
-    terms = sorted(crypto.search_terms(query or ""))[:MAX_TERMS]
-    if not terms:
+def index_document(body: str) -> str:
+    """The FTS document for a message body: its sorted, space-joined blind-index tokens."""
+    return " ".join(sorted(crypto.search_terms(body)))
+
+
+def index_message(session: Session, *, message_id: int, body: str) -> None:
+    """Add one message to the search index (call in the transaction that stores it)."""
+    document = index_document(body)
+    if not document:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        statement = f"INSERT INTO {MESSAGE_FTS}(rowid, terms) VALUES (:id, :terms)"
+    else:
+        statement = (
+            f"INSERT INTO {MESSAGE_FTS}(rowid, terms) "
+            "VALUES (:id, array_to_tsvector(string_to_array(:terms, ' ')))"
+        )
+    session.execute(text(statement), {"id": message_id, "terms": document})
+
+
+def query_tokens(query: str) -> list[str]:
+    """The tokens a query must match (sorted; at most MAX_QUERY_WORDS words)."""
+    return sorted(crypto.search_terms((query or "")[:500]))[:MAX_QUERY_WORDS]
+
+
+def _scope(actor: Actor) -> tuple[str, dict[str, object]]:
+    """SQL restricting conversations ``c`` to patients the actor may see."""
+    if actor.role == Role.PROVIDER and actor.provider_id is not None:
+        return (
+            "c.patient_id IN (SELECT patient_id FROM care_team_members "
+            "WHERE provider_id = :provider_id)",
+            {"provider_id": actor.provider_id},
+        )
+    if actor.role == Role.PATIENT and actor.patient_id is not None:
+        return "c.patient_id = :patient_id", {"patient_id": actor.patient_id}
+    return "0", {}
+
+
+def search_sql(dialect: str, actor: Actor, tokens: list[str]) -> tuple[str, dict[str, object]]:
+    """The id query for ``tokens`` (exposed for the query-plan regression test)."""
+    scope, params = _scope(actor)
+    if dialect == "sqlite":
+        params["match"] = " ".join(f'"{t}"' for t in tokens)
+        # CROSS JOIN pins the FTS table as the outer loop, so SQLite consumes the ORDER BY
+        # in the index (descending rowid) and stops at LIMIT instead of sorting every match.
+        sql = (
+            f"SELECT {MESSAGE_FTS}.rowid AS id FROM {MESSAGE_FTS} "
+            f"CROSS JOIN messages AS m ON m.id = {MESSAGE_FTS}.rowid "
+            "CROSS JOIN conversations AS c ON c.id = m.conversation_id "
+            f"WHERE {MESSAGE_FTS} MATCH :match AND {scope} "
+            f"ORDER BY {MESSAGE_FTS}.rowid DESC LIMIT :limit"
+        )
+    else:
+        params["match"] = " & ".join(tokens)
+        sql = (
+            f"SELECT f.rowid AS id FROM {MESSAGE_FTS} AS f "
+            "JOIN messages AS m ON m.id = f.rowid "
+            "JOIN conversations AS c ON c.id = m.conversation_id "
+            f"WHERE f.terms @@ CAST(:match AS tsquery) AND {scope} "
+            "ORDER BY f.rowid DESC LIMIT :limit"
+        )
+    return sql, params
+
+
+def search_messages(
+    session: Session, *, actor: Actor, query: str, limit: int = 20
+) -> list[SearchHit]:
+    """Messages the actor may see that contain every word of ``query``, newest first."""
+    tokens = query_tokens(query)
+    if not tokens or actor.role not in (Role.PROVIDER, Role.PATIENT):
         return []
-    visible = select(Conversation.id).where(col(Conversation.patient_id).in_(
-        visible_patient_ids(actor)))
-    ids = select(MessageSearchTerm.message_id).where(
-        MessageSearchTerm.term == terms[0],
-        col(MessageSearchTerm.conversation_id).in_(visible),
-    )
-    for term in terms[1:]:
-        also = select(MessageSearchTerm.message_id).where(MessageSearchTerm.term == term)
-        ids = ids.where(col(MessageSearchTerm.message_id).in_(also))
-    hit_ids = session.exec(ids.order_by(col(MessageSearchTerm.message_id).desc())
-                           .limit(max(1, min(limit, 100)))).all()
-    if not hit_ids:
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    sql, params = search_sql(session.get_bind().dialect.name, actor, tokens)
+    params["limit"] = limit
+    ids = [row[0] for row in session.execute(text(sql), params).all()]
+    if not ids:
         return []
-    rows = session.exec(select(Message, Conversation.topic)
-                        .join(Conversation, Conversation.id == Message.conversation_id)
-                        .where(col(Message.id).in_(hit_ids))
-                        .order_by(col(Message.id).desc())).all()
-    return [SearchHit(message_id=m.id or 0, conversation_id=m.conversation_id, topic=topic,
-                      snippet=decrypt_body(m)[0][:120], created_at=m.created_at)
-            for m, topic in rows]
+    # Re-check visibility through the ORM subquery as well (defence in depth), then decrypt.
+    # (Imported here: services.messages imports this module to index what it stores.)
+    from care_messaging.services.messages import decrypt_body
+
+    rows = session.exec(
+        select(Message, Conversation.patient_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(col(Message.id).in_(ids))
+        .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
+    ).all()
+    by_id = {m.id: (m, patient_id) for m, patient_id in rows}
+    hits = []
+    for message_id in ids:
+        if message_id not in by_id:
+            continue
+        message, patient_id = by_id[message_id]
+        body, _tampered = decrypt_body(message)
+        hits.append(
+            SearchHit(
+                message_id=message.id or 0,
+                conversation_id=message.conversation_id,
+                patient_id=patient_id,
+                seq=message.seq,
+                sender_user_id=message.sender_user_id,
+                created_at=message.created_at,
+                body=body,
+            )
+        )
+    return hits

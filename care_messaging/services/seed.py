@@ -19,7 +19,6 @@ from care_messaging.models import (
     ConversationStatus,
     Medium,
     Message,
-    MessageSearchTerm,
     Patient,
     Priority,
     Provider,
@@ -30,6 +29,7 @@ from care_messaging.models import (
 )
 from care_messaging.services.messages import message_aad
 from care_messaging.services.passwords import hash_password
+from care_messaging.services.search import index_message
 
 DEMO_PASSWORD = "CareDemo!2026"
 ADMIN_EMAIL = "admin@demo.care"
@@ -209,9 +209,7 @@ def _seed_conversations(session, rng, patients, team_of, conversation_count, mes
                                    key_id=key_id, created_at=at)
             session.add(last_message)
             session.flush()
-            for term in crypto.search_terms(text):
-                session.add(MessageSearchTerm(term=term, message_id=last_message.id,
-                                              conversation_id=conversation.id))
+            index_message(session, message_id=last_message.id, body=text)
         conversation.last_seq = count
         conversation.last_message_at = times[-1]
         conversation.last_message_id = last_message.id if last_message else None

@@ -176,3 +176,14 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
                                                      conversation_id=other.id))
     assert state.conversations[0]["topic"] == "New one" and state.nav_unread == 1
     assert state.messages[-1]["body"] == "Any update?"
+
+
+async def test_open_conversation_in_place_rechecks_access(session):
+    _p, mine, theirs, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard")
+    await call(state, "load")
+    await call(state, "open_conversation", mine)
+    assert state.open_id == str(mine) and state.messages
+    await call(state, "open_conversation", theirs)
+    assert state.thread_error == "Conversation not found." and state.open_id == ""
+    assert state.messages == []

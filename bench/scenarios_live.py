@@ -1,0 +1,268 @@
+"""Scenarios against the running app over Reflex's websocket protocol (and the browser).
+
+- harness_check: sign in as the bench provider, hydrate /dashboard, send the page's ``load``
+  event; the delta must carry ``user_name == "Dr. Jordan Lee"``. Round trips timed.
+- memory: 500 idle connected, hydrated sessions; backend RSS growth per session (/proc).
+- delivery_latency / sustained_sends / browser_delivery: driven through bench/hooks.py; they
+  report ``met: null`` with "pending page handlers" until the page states define the handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from sqlmodel import select
+
+from bench import hooks
+from bench.stats import result, summary
+from bench.ws_client import ReflexClient, login, state_full_name
+
+PASSWORD = "CareDemo!2026"
+
+
+def pending(unit: str, target: float, hook_names: list[str], **extra) -> dict:
+    return result(None, unit, target, samples=0,
+                  note="pending page handlers: " + ", ".join(hook_names), **extra)
+
+
+async def harness_check(base_url: str, plan, samples: int = 50) -> dict:
+    cookie = login(base_url, plan.provider_email, PASSWORD)
+    dashboard = state_full_name(hooks.PROVIDER_PAGE.state)
+    auth = dashboard.rsplit(".", 1)[0]
+    client = ReflexClient(base_url, cookie=cookie, path=hooks.PROVIDER_PAGE.path)
+    t = time.perf_counter()
+    await client.connect()
+    await client.wait_for(lambda d: ROOT_HYDRATED(d), timeout=20)
+    hydrate_ms = (time.perf_counter() - t) * 1000
+    rtts = []
+    for _ in range(samples):
+        rtts.append(await client.call(f"{dashboard}.load",
+                                      until=lambda d: auth in d, timeout=10))
+    name = client.var(auth, "user_name")
+    await client.disconnect()
+    s = summary(rtts)
+    rec = result(s["p50"], "ms", None, samples=len(rtts), **s, hydrate_ms=round(hydrate_ms, 2),
+                 event=f"{dashboard}.load", user_name=name)
+    rec["met"] = name == "Dr. Jordan Lee"
+    rec["note"] = "protocol client: HTTP login + socket.io /_event + hydrate + load event"
+    return rec
+
+
+def ROOT_HYDRATED(delta: dict) -> bool:
+    root = delta.get("reflex___state____state", {})
+    return any(k.startswith("is_hydrated") and v for k, v in root.items())
+
+
+async def memory(server, plan, sessions: int = 500, batch: int = 50,
+                 hydrate: bool = True) -> dict:
+    """RSS growth per connected idle tab. ``hydrate=False`` opens bare sockets (no state
+    tree), which splits the cost between transport (socket.io/engine.io/Granian) and state."""
+    base_url = server.base_url
+    cookie = login(base_url, plan.provider_email, PASSWORD)
+    path = hooks.PROVIDER_PAGE.path
+
+    async def open_one() -> ReflexClient:
+        c = ReflexClient(base_url, cookie=cookie, path=path, keep_updates=False)
+        await c.connect(hydrate=hydrate)
+        if hydrate:
+            await c.wait_for(ROOT_HYDRATED, timeout=60)
+        return c
+
+    warm = [await open_one() for _ in range(5)]
+    await asyncio.sleep(2)
+    gc.collect()
+    before = server.rss_kb()
+    clients: list[ReflexClient] = []
+    t = time.perf_counter()
+    for i in range(0, sessions, batch):
+        clients += await asyncio.gather(*(open_one() for _ in range(min(batch, sessions - i))))
+    connect_s = time.perf_counter() - t
+    await asyncio.sleep(3)
+    after = server.rss_kb()
+    for c in clients + warm:
+        with contextlib.suppress(Exception):
+            await c.disconnect()
+    per_session = (after - before) / sessions
+    return result(per_session, "KB/session", 100.0, samples=sessions, measure="RSS growth",
+                  rss_before_kb=before, rss_after_kb=after, connect_seconds=round(connect_s, 1),
+                  profile="bench/profiles/memory.md",
+                  note="idle hydrated /dashboard tabs (one signed-in provider); RSS of the "
+                       "backend process tree from /proc/<pid>/status VmRSS")
+
+
+MARK = re.compile(r"bnch-([0-9a-f]{8})-(\d+)")
+
+
+class Pair:
+    """A sender tab and a receiver tab on the same conversation."""
+
+    def __init__(self, base_url: str, sender_cookie: str, receiver_cookie: str,
+                 conversation_id: int, run_id: str) -> None:
+        self.sender = ReflexClient(base_url, cookie=sender_cookie,
+                                   path=hooks.PATIENT_PAGE.path, keep_updates=False)
+        self.receiver = ReflexClient(base_url, cookie=receiver_cookie,
+                                     path=hooks.PROVIDER_PAGE.path, keep_updates=False)
+        self.conversation_id = conversation_id
+        self.run_id = run_id
+        self.arrived: dict[int, float] = {}
+        self.receiver.on_update = self._on_update
+
+    def _on_update(self, update) -> None:
+        text = json.dumps(update.delta)
+        for run, index in MARK.findall(text):
+            if run == self.run_id:
+                self.arrived.setdefault(int(index), update.at)
+
+    async def open(self) -> None:
+        for client, hook in ((self.sender, hooks.PATIENT_PAGE),
+                             (self.receiver, hooks.PROVIDER_PAGE)):
+            name = state_full_name(hook.state)
+            await client.connect()
+            await client.wait_for(ROOT_HYDRATED, timeout=30)
+            await client.call(f"{name}.{hook.open_conversation}",
+                              {hook.open_key: self.conversation_id}, timeout=30)
+
+    async def send(self, index: int) -> float:
+        hook = hooks.PATIENT_PAGE
+        payload = {hook.body_key: f"Latency probe bnch-{self.run_id}-{index}"}
+        if hook.client_id_key:
+            payload[hook.client_id_key] = uuid.uuid4().hex
+        t = time.perf_counter()
+        if hook.form_key:
+            payload = {hook.form_key: payload}
+        await self.sender.emit(f"{state_full_name(hook.state)}.{hook.send_message}", payload)
+        return t
+
+    async def close(self) -> None:
+        for c in (self.sender, self.receiver):
+            with contextlib.suppress(Exception):
+                await c.disconnect()
+
+
+def _pairs(base_url: str, plan, count: int, run_id: str) -> list[Pair]:
+    from care_messaging.db import session_scope
+    from care_messaging.models import Conversation, Patient, User
+
+    provider_cookie = login(base_url, plan.provider_email, PASSWORD)
+    out = []
+    with session_scope() as session:
+        for email in plan.patient_emails[:count]:
+            user = session.exec(select(User).where(User.email == email)).one()
+            cid = session.exec(select(Conversation.id).join(
+                Patient, Patient.id == Conversation.patient_id).where(
+                Patient.user_id == user.id)).first()
+            out.append(Pair(base_url, login(base_url, email, PASSWORD), provider_cookie,
+                            cid, run_id))
+    return out
+
+
+async def _open_loop(pairs: list[Pair], rate: float, total: int,
+                     on_sent: Callable[[int, int, float], None], first: int = 0) -> None:
+    """Send ``total`` messages round-robin over pairs at ``rate``/s, not waiting for replies.
+
+    Message ``first + i`` goes at ``start + i / rate`` (open loop: a slow server does not slow
+    the senders down, so queueing shows up as latency instead of being hidden).
+    """
+    start = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pair = pairs[i % len(pairs)]
+
+        async def go(pair=pair, index=first + i):
+            on_sent(id(pair), index, await pair.send(index))
+
+        tasks.append(asyncio.ensure_future(go()))
+    await asyncio.gather(*tasks)
+
+
+async def delivery_latency(base_url: str, plan, messages: int = 300, rate: float = 20) -> dict:
+    missing = hooks.missing_handlers(hooks.PROVIDER_PAGE) + hooks.missing_handlers(
+        hooks.PATIENT_PAGE)
+    if missing:
+        return pending("ms", 15.0, sorted(set(missing)), target_p99=60.0)
+    run_id = uuid.uuid4().hex[:8]
+    (pair,) = _pairs(base_url, plan, 1, run_id)
+    await pair.open()
+    sent: dict[int, float] = {}
+    await _open_loop([pair], rate, messages, lambda _p, i, t: sent.__setitem__(i, t))
+    await asyncio.sleep(2)
+    await pair.close()
+    lat = [(pair.arrived[i] - t) * 1000 for i, t in sent.items() if i in pair.arrived]
+    lost = messages - len(lat)
+    if not lat:
+        rec = result(None, "ms", 15.0, samples=0, note="no message reached the receiver")
+        rec["met"] = False
+        return rec
+    s = summary(lat)
+    rec = result(s["p50"], "ms", 15.0, samples=len(lat), **s, lost=lost, target_p99=60.0,
+                 rate_per_s=rate)
+    rec["met"] = s["p50"] <= 15.0 and s["p99"] <= 60.0 and lost == 0
+    return rec
+
+
+async def sustained(base_url: str, plan, pairs_n: int = 20,
+                    rates: tuple[int, ...] = (50, 100, 200, 300, 400, 600),
+                    step_seconds: float = 5.0) -> dict:
+    missing = hooks.missing_handlers(hooks.PROVIDER_PAGE) + hooks.missing_handlers(
+        hooks.PATIENT_PAGE)
+    if missing:
+        return pending("msg/s", 300.0, sorted(set(missing)))
+    run_id = uuid.uuid4().hex[:8]
+    pairs = _pairs(base_url, plan, pairs_n, run_id)
+    for p in pairs:
+        await p.open()
+    steps, best = [], 0
+    offset = 0
+    for rate in rates:
+        total = int(rate * step_seconds)
+        sent: dict[int, tuple[Pair, float]] = {}
+        def record(pid: int, index: int, at: float, sent=sent) -> None:
+            sent[index] = (next(p for p in pairs if id(p) == pid), at)
+
+        await _open_loop(pairs, rate, total, record, first=offset)
+        await asyncio.sleep(2)
+        lat = [(p.arrived[i] - t) * 1000 for i, (p, t) in sent.items() if i in p.arrived]
+        lost = total - len(lat)
+        s = summary(lat) if lat else {"p99": None}
+        ok = bool(lat) and lost == 0 and s["p99"] < 500
+        steps.append({"rate": rate, "sent": total, "delivered": len(lat), **s, "ok": ok})
+        offset += total
+        if not ok:
+            break
+        best = rate
+    for p in pairs:
+        await p.close()
+    return result(best, "msg/s", 300.0, samples=offset, better="higher", measure="max rate",
+                  steps=steps)
+
+
+def browser_delivery(base_url: str | None, plan, samples: int = 30) -> dict:
+    missing = hooks.missing_handlers(hooks.PROVIDER_PAGE) + hooks.missing_handlers(
+        hooks.PATIENT_PAGE)
+    if missing or base_url is None:
+        note = sorted(set(missing)) or ["run with --frontend"]
+        return pending("ms", 40.0, note)
+    from bench.browser import run_browser_delivery
+
+    return run_browser_delivery(base_url, plan, samples)
+
+
+def browser_list_load(base_url: str | None, plan, samples: int = 20) -> dict:
+    """Dashboard page load to the first conversation rows in the DOM (pending the dashboard)."""
+    missing = hooks.missing_handlers(hooks.PROVIDER_PAGE)
+    if missing or base_url is None:
+        return pending("ms", 300.0, sorted(set(missing)) or ["run with --frontend"])
+    from bench.browser import run_list_load
+
+    return run_list_load(base_url, plan, samples)

@@ -1,0 +1,143 @@
+"""Start and stop the app for the bench, as tests/e2e/conftest.py does.
+
+``reflex run --env prod --single-port`` (frontend built: needed for browser scenarios; the build
+takes minutes on a busy 2-core machine) or, for protocol-level clients, the same production
+backend Reflex runs (Granian on the app factory, ``REFLEX_ENV_MODE=prod``,
+``REFLEX_SKIP_COMPILE``), which starts in seconds. (``reflex run --backend-only`` refuses to
+start because rxconfig pins ``frontend_port`` for single-port serving.) The process runs in its
+own session; ``stop`` kills that process group only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, timeout: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+class Server:
+    def __init__(self, *, database_url: str, key_text: str, data_dir: Path,
+                 frontend: bool = False, redis_url: str | None = None,
+                 workers: int = 1, extra_env: dict[str, str] | None = None) -> None:
+        self.workers = workers
+        self.port = free_port()
+        self.base_url = f"http://localhost:{self.port}"
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("CARE_", "DATABASE_URL", "REFLEX_REDIS"))}
+        env.update({
+            "CARE_ENV": "test",
+            "CARE_DATA_DIR": str(data_dir),
+            "CARE_PORT": str(self.port),
+            "DATABASE_URL": database_url,
+            "CARE_ENCRYPTION_KEYS": key_text,
+            "REFLEX_USE_SYSTEM_BUN": "1",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        })
+        if redis_url:
+            env["REFLEX_REDIS_URL"] = redis_url
+        env.update(extra_env or {})
+        self.env = env
+        self.frontend = frontend
+        self.log = data_dir / f"server-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    # Reflex's compile step rewrites this tracked file (same JSON, one line); put it back.
+    _LOCK = ROOT / "reflex.lock" / "package.json"
+
+    def start(self, timeout: float = 480) -> Server:
+        self._lock_bytes = self._LOCK.read_bytes() if self._LOCK.exists() else None
+        if self.frontend:
+            cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
+                   "--loglevel", "warning"]
+        else:
+            self.env.update({"REFLEX_ENV_MODE": "prod", "REFLEX_SKIP_COMPILE": "true",
+                             "REFLEX_BACKEND_ONLY": "true"})
+            cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+                   "--host", "127.0.0.1", "--port", str(self.port), "--workers",
+                   str(self.workers), "--log-level", "warning",
+                   "care_messaging.care_messaging:app"]
+        self.process = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log.open("w"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait(f"{self.base_url}/api/health", timeout, self.process)
+            if self.frontend:
+                _wait(f"{self.base_url}/login", 120, self.process)
+        except (TimeoutError, RuntimeError):
+            tail = self.log.read_text()[-3000:]
+            self.stop()
+            raise RuntimeError(f"app did not start; log tail:\n{tail}") from None
+        return self
+
+    def pids(self) -> list[int]:
+        """The server process and all its descendants (via /proc)."""
+        if self.process is None:
+            return []
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+        out, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    def rss_kb(self) -> int:
+        """Resident memory of the server's process tree, in KiB (VmRSS from /proc)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total
+
+    def stop(self) -> None:
+        lock = getattr(self, "_lock_bytes", None)
+        if lock is not None and self._LOCK.read_bytes() != lock:
+            self._LOCK.write_bytes(lock)
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
