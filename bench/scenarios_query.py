@@ -69,7 +69,8 @@ def _stats_fn():
         module = importlib.import_module("care_messaging.services.stats")
     except ImportError:
         return None
-    for name in ("provider_stats", "dashboard_stats", "stats_for", "compute_stats"):
+    # What a new message recomputes: the counters (the chart refreshes on page load).
+    for name in ("dashboard_counts", "provider_stats", "dashboard_stats"):
         if hasattr(module, name):
             return getattr(module, name)
     return None
