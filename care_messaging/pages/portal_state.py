@@ -157,7 +157,8 @@ class PortalState(AuthState):
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = self.upload_error = ""
         self.compose_id = uuid.uuid4().hex
-        self.new_open = "new" in params
+        if "new" in params:  # never close it here: a click may already have opened it
+            self.new_open = True
         self._close_thread()
         events = []
         newly_read = False

@@ -126,6 +126,7 @@ def test_refused_files_explain_why(new_context, app_server, tmp_path, name, data
 
 def test_start_a_new_conversation(new_context):
     page = _patient_page(new_context)
+    expect(page.get_by_role("list", name="Conversations")).to_be_visible()
     page.get_by_role("button", name="New message").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Category").select_option("medication")
