@@ -12,6 +12,8 @@ def attachment_item(a: rx.Var) -> rx.Component:
                   align="center"),
         href=a["download_href"],
         download=a["name"],
+        # Reflex renders anchors as React Router links; a download must be a real request.
+        reload_document=True,
         aria_label=f"Download {a['name']}",
         class_name="attachment-link",
     )

@@ -88,6 +88,11 @@ def test_reply_with_image_and_pdf_then_download_back(new_context, app_server, tm
     expect(mine.get_by_role("img", name="rash.png")).to_be_visible()
     link = mine.get_by_role("link", name="Download lab-report.pdf")
     expect(link).to_be_visible()
+    with page.expect_download() as download_info:
+        link.click()  # as a user does: a real download, not in-app navigation
+    saved = tmp_path / "downloaded.pdf"
+    download_info.value.save_as(saved)
+    assert saved.read_bytes() == document.read_bytes()
     response = page.context.request.get(link.get_attribute("href"))
     assert response.ok and response.body() == document.read_bytes()
     assert response.headers["content-disposition"].startswith("attachment")
