@@ -34,6 +34,7 @@ from care_messaging.services.access import (
 )
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
+from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState, resolve_actor
 
 PAGE_SIZE = 30
@@ -361,9 +362,13 @@ class PortalState(AuthState):
     # ----- attachments -----
     @rx.event
     def set_upload_progress(self, progress: dict):
+        _actor, redirect = self._guard("patient")
+        if redirect:
+            return redirect
         fraction = float(progress.get("progress", 0) or 0) if isinstance(progress, dict) else 0.0
         self.upload_progress = max(0, min(100, int(fraction * 100)))
         self.uploading = self.upload_progress < 100
+        return None
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
@@ -381,7 +386,9 @@ class PortalState(AuthState):
             if len(self.pending_files) >= MAX_PENDING_FILES:
                 errors.append(f"At most {MAX_PENDING_FILES} files per message.")
                 break
-            data = await upload.read()
+            # Read at most one byte past the limit: the service refuses it as too large
+            # without a huge upload ever being held in memory whole.
+            data = await upload.read(get_settings().max_attachment_bytes + 1)
             with session_scope() as session:
                 try:
                     stored = attachment_service.store_upload(

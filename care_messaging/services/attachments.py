@@ -29,6 +29,16 @@ from care_messaging.settings import get_settings
 ALLOWED_DESCRIPTION = "photos (JPEG, PNG, GIF, WebP), PDF and Word (.docx) documents"
 INVALID_ATTACHMENT = "Attachment not found."
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+# The name a file is saved under must agree with what its bytes are: a PNG called
+# ``notes.html`` (or an HTML/PNG polyglot) must not land on a disk with an executable name.
+EXTENSIONS = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/pdf": (".pdf",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+}
 
 
 def sniff_type(data: bytes) -> str | None:
@@ -87,27 +97,42 @@ def store_upload(
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
                                        action=Action.ATTACHMENT_UPLOAD)
     limit = get_settings().max_attachment_bytes
-    display_name = clean_display_name(filename)
-    if not data:
-        raise ValidationError("That file is empty.")
-    if len(data) > limit:
-        raise ValidationError(
-            f"“{display_name}” is too large: the limit is {limit // (1024 * 1024)} MB."
-        )
-    content_type = sniff_type(data)
-    if content_type is None:
+
+    def refuse(message: str, why: str) -> ValidationError:
+        # One audit row per refusal, committed on its own: nothing else is stored.
         audit.record(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
                      outcome=Outcome.REJECTED, object_type="conversation",
                      object_id=conversation.id or "", patient_id=conversation.patient_id,
-                     detail="type not allowed")
+                     detail=why)
         session.commit()
-        raise ValidationError(
-            f"“{display_name}” can't be attached. You can attach {ALLOWED_DESCRIPTION}."
+        return ValidationError(message)
+
+    try:
+        display_name = clean_display_name(filename)
+    except ValidationError as error:
+        raise refuse(str(error), "file name not allowed") from None
+    if not data:
+        raise refuse("That file is empty.", "empty file")
+    if len(data) > limit:
+        raise refuse(f"“{display_name}” is too large: the limit is {limit // (1024 * 1024)} MB.",
+                     "too large")
+    content_type = sniff_type(data)
+    if content_type is None:
+        raise refuse(
+            f"“{display_name}” can't be attached. You can attach {ALLOWED_DESCRIPTION}.",
+            "type not allowed",
+        )
+    extension = Path(display_name).suffix.lower()
+    if extension not in EXTENSIONS[content_type]:
+        raise refuse(
+            f"“{display_name}” can't be attached: its name does not match its contents. "
+            f"Rename it to end in {EXTENSIONS[content_type][0]} and try again.",
+            "name does not match contents",
         )
     stored_name = secrets.token_hex(16)
     blob, key_id = crypto.encrypt(data, aad=f"att:{conversation.id}")
     path = _storage_path(stored_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     attachment = Attachment(
         conversation_id=conversation.id or 0, uploader_user_id=actor.user_id,
         display_name=display_name, stored_name=stored_name, content_type=content_type,
@@ -161,8 +186,18 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
                      outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
         session.commit()
         raise NotFoundError(INVALID_ATTACHMENT)
-    blob = _storage_path(attachment.stored_name).read_bytes()
-    data = crypto.decrypt(blob, aad=f"att:{conversation.id}", key_id=attachment.key_id)
+    try:
+        blob = _storage_path(attachment.stored_name).read_bytes()
+        data = crypto.decrypt(blob, aad=f"att:{conversation.id}", key_id=attachment.key_id)
+        if hashlib.sha256(data).hexdigest() != attachment.sha256:
+            raise crypto.TamperedDataError("attachment digest mismatch")
+    except (OSError, crypto.TamperedDataError):
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                     outcome=Outcome.FAILURE, object_type="attachment",
+                     object_id=attachment.id or "", patient_id=conversation.patient_id,
+                     detail="stored file missing or failed verification")
+        session.commit()
+        raise crypto.TamperedDataError("attachment failed verification") from None
     audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD, outcome=Outcome.SUCCESS,
                  object_type="attachment", object_id=attachment.id or "",
                  patient_id=conversation.patient_id)
