@@ -38,11 +38,13 @@ def app_shell(
 ) -> rx.Component:
     """Header with navigation and the signed-in user, then the page content."""
     return rx.box(
+        # On phones the user's name gives way so "Sign out" always stays on screen.
+        rx.el.style("@media (max-width: 767px) {.hide-narrow {display: none !important}}"),
         rx.el.header(
             rx.hstack(
                 rx.hstack(
                     rx.icon("message-square-heart", size=22, color=rx.color("teal", 9)),
-                    rx.heading("Care Messaging", size="4"),
+                    rx.heading("Care Messaging", size="4", class_name="hide-narrow"),
                     align="center",
                     spacing="2",
                 ),

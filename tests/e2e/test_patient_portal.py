@@ -145,3 +145,11 @@ def test_start_a_new_conversation(new_context):
     page.get_by_role("button", name="Close chat").click()
     expect(page.get_by_role("list", name="Conversations").get_by_role("listitem").first
            ).to_contain_text(topic)
+
+
+def test_sign_out_stays_on_screen_on_a_phone(new_context):
+    page = _patient_page(new_context)
+    button = page.get_by_role("button", name="Sign out")
+    expect(button).to_be_in_viewport()
+    box = button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
