@@ -31,7 +31,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 QUERY = ("conversation_list_query", "unread_and_stats", "search", "thread_first_page")
 LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "browser_delivery",
-        "browser_list_load")
+        "browser_list_load", "browser_thread_open")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -121,31 +121,38 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
         }
         for name in names:
             print(f"  scenario {name} ...", flush=True)
-            if name == "memory":
-                rec = asyncio.run(steps[name]())
-                rec["transport_only"] = _bare_memory(args, plan, url, redis_url, quick)
-                rec["note"] += (f"; bare sockets without state: "
-                                f"{rec['transport_only']} KB/session")
-            elif name == "browser_list_load":
-                rec = scenarios_live.browser_list_load(
-                    server.base_url if args.frontend else None, plan)
-            elif name == "browser_delivery":
-                rec = scenarios_live.browser_delivery(
-                    server.base_url if args.frontend else None, plan, 10 if quick else 30)
-            else:
-                try:
-                    rec = asyncio.run(steps[name]())
-                except Exception as exc:  # a broken scenario is reported, not fatal
-                    from bench.stats import result
+            try:
+                rec = _one_live(name, steps, args, plan, url, redis_url, server)
+            except Exception as exc:  # a broken scenario is reported, not fatal
+                from bench.stats import result
 
-                    rec = result(None, "", None, samples=0, error=f"{type(exc).__name__}: {exc}")
-                    rec["met"] = False
+                rec = result(None, "", None, samples=0, error=f"{type(exc).__name__}: {exc}")
+                rec["met"] = False
             out[name] = rec
             print(f"    {rec.get('measure', 'p50')} = {rec['value']} {rec['unit']} "
                   f"(target {rec['target']}) met={rec['met']} {rec.get('note', '')}", flush=True)
     finally:
         server.stop()
     return out
+
+
+def _one_live(name, steps, args, plan, url, redis_url, server) -> dict:
+    from bench import scenarios_live
+
+    quick = args.quick
+    base = server.base_url if args.frontend else None
+    if name == "memory":
+        rec = asyncio.run(steps[name]())
+        rec["transport_only"] = _bare_memory(args, plan, url, redis_url, quick)
+        rec["note"] += f"; bare sockets without state: {rec['transport_only']} KB/session"
+        return rec
+    if name == "browser_list_load":
+        return scenarios_live.browser_list_load(base, plan)
+    if name == "browser_thread_open":
+        return scenarios_live.browser_thread_open(base, plan)
+    if name == "browser_delivery":
+        return scenarios_live.browser_delivery(base, plan, 10 if quick else 50)
+    return asyncio.run(steps[name]())
 
 
 def _bare_memory(args, plan, url, redis_url, quick) -> float | None:

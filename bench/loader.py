@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from care_messaging.services import daily_counts
+
 
 class SqliteLoader:
     """One transaction on a raw connection; journaling and syncing off while loading.
@@ -32,6 +34,9 @@ class SqliteLoader:
         self.conn.executemany("INSERT INTO message_fts(rowid, terms) VALUES (?, ?)", docs)
 
     def finish(self) -> None:
+        # The chart's per-patient daily counters, from the messages just loaded.
+        for statement in daily_counts.rebuild_statements("sqlite"):
+            self.conn.execute(statement)
         self.conn.execute("COMMIT")
         # Merge the FTS segments into one b-tree: fewer segments, fewer seeks per query.
         self.conn.execute("INSERT INTO message_fts(message_fts) VALUES ('optimize')")
@@ -80,6 +85,8 @@ class PgLoader:
                 f"(SELECT max(id) FROM {table}))"
             )
         self.conn.execute("CREATE INDEX ix_message_fts_terms ON message_fts USING GIN (terms)")
+        for statement in daily_counts.rebuild_statements("postgresql"):
+            self.conn.execute(statement)
         self.conn.execute("CREATE TABLE bench_done (ok int)")
         self.conn.commit()
         url = self._url_of()

@@ -157,6 +157,17 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class MessageDailyCount(SQLModel, table=True):
+    """Messages per patient per UTC day (migration 0004): the dashboard's 30-day chart sums
+    at most 30 rows per visible patient instead of counting a month of messages."""
+
+    __tablename__ = "message_daily_counts"
+
+    patient_id: int = Field(foreign_key="patients.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    messages: int = Field(default=0)
+
+
 # Message search (migration 0003): a full-text index over the blind-index tokens of each
 # message (``crypto.search_terms``: keyed hashes, never plaintext); the document is the
 # space-joined hashes and the row id is the message id. On SQLite it is a contentless FTS5

@@ -170,22 +170,37 @@ async def is_tab_connected(token: str) -> bool:
     return app.event_namespace is not None and await _is_connected(app, token)
 
 
+def _state_class(state_name: str):
+    try:
+        return rx.State.get_class_substate(tuple(state_name.split(".")[1:]))
+    except ValueError:
+        return None
+
+
 async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
+    """Phase one: the tab shows what is urgent (a new message in its open thread) at once.
+
+    The page state's ``_apply_live_event`` does only that and returns True when the rest
+    (marking read, header, receipts, the list and counters) is needed; that rest runs as a
+    coalesced follow-up (``_schedule_follow_up``), so a burst of messages costs one list
+    refresh per tab instead of one per message, and never delays the next message.
+    """
     app = _app()
     if not await _is_connected(app, token):
         unregister(client_token=token)
         return
-    try:
-        state_cls = rx.State.get_class_substate(tuple(state_name.split(".")[1:]))
-    except ValueError:
+    state_cls = _state_class(state_name)
+    if state_cls is None:
         return
     try:
         async with app.modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
             state = await root.get_state(state_cls)
-            await state._apply_live_event(event)
+            needs_follow_up = await state._apply_live_event(event)
     except Exception:  # one broken tab must never stop delivery to the others
         log.exception("live delivery to a tab failed")
         return
+    if needs_follow_up:
+        schedule_follow_up(token=token, state_name=state_name, event=event)
     is_incoming_message = (
         event.kind == "message" and event.seq and user_id != event.actor_user_id
     )
@@ -198,7 +213,62 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
         )
 
 
-_pending: set[asyncio.Task] = set()
+_pending: set[asyncio.Task] = set()  # strong references: tasks must not be collected early
+# Follow-ups not yet started, by tab token: later events join the waiting one.
+_follow_ups: dict[str, list[LiveEvent]] = {}
+# When each tab's last follow-up started (monotonic seconds).
+_last_follow_up: dict[str, float] = {}
+FOLLOW_UP_DELAY_SECONDS = 0.005
+# A tab refreshes its list and counters at most this often: the first event of a quiet spell
+# is followed up at once, a burst is folded into one refresh per interval.
+FOLLOW_UP_MIN_INTERVAL_SECONDS = 1.0
+
+
+def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent) -> None:
+    """Run the page state's ``_after_live_events`` for this tab soon, once for a burst."""
+    waiting = _follow_ups.get(token)
+    if waiting is not None:
+        waiting.append(event)
+        return
+    _follow_ups[token] = [event]
+    now = time.monotonic()
+    delay = max(FOLLOW_UP_DELAY_SECONDS,
+                _last_follow_up.get(token, 0.0) + FOLLOW_UP_MIN_INTERVAL_SECONDS - now)
+    if len(_last_follow_up) > 10_000:  # forget tabs that have been quiet for a minute
+        for stale in [t for t, at in _last_follow_up.items() if now - at > 60]:
+            _last_follow_up.pop(stale, None)
+
+    async def run() -> None:
+        await asyncio.sleep(delay)
+        events = _follow_ups.pop(token, [])
+        _last_follow_up[token] = time.monotonic()
+        state_cls = _state_class(state_name)
+        if not events or state_cls is None or not await is_tab_connected(token):
+            return
+        try:
+            async with _app().modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
+                state = await root.get_state(state_cls)
+                await state._after_live_events(events)
+        except Exception:
+            log.exception("live follow-up for a tab failed")
+
+    _spawn(run())
+
+
+async def follow_up_own_send(state, event: LiveEvent) -> None:
+    """After a tab's own send: its header, receipts and list follow like a live event's
+    (coalesced with the others for this tab); a tab without a live socket gets them now."""
+    token = state.router.session.client_token
+    if token and _app().event_namespace is not None and await is_tab_connected(token):
+        schedule_follow_up(token=token, state_name=type(state).get_full_name(), event=event)
+    else:
+        await state._after_live_events([event])
+
+
+def _spawn(coroutine) -> None:
+    task = asyncio.create_task(coroutine)
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
 
 
 async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
@@ -212,9 +282,7 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
         return 0
     targets = [t for t in get_registry().targets(list(user_ids)) if t[1] != exclude_token]
     for user_id, token, state_name in targets:
-        task = asyncio.create_task(_deliver(user_id, token, state_name, event))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
+        _spawn(_deliver(user_id, token, state_name, event))
     return len(targets)
 
 
@@ -248,9 +316,7 @@ async def publish_typing(*, conversation_id: int, patient_id: int, actor_user_id
                 user_ids=others,
             )
 
-    task = asyncio.create_task(clear_later())
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    _spawn(clear_later())
 
 
 def stop_typing(*, conversation_id: int, actor_user_id: int) -> None:

@@ -7,6 +7,7 @@ from the browser is re-checked by a service, which raises the same NotFoundError
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -29,7 +30,8 @@ from care_messaging.services.access import (
 )
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
-from care_messaging.state.auth import AuthState, resolve_actor
+from care_messaging.state import thread_window
+from care_messaging.state.auth import AuthState, live_actor
 
 PAGE_SIZE = 30
 THREAD_PAGE = 30
@@ -86,9 +88,9 @@ class DashboardState(AuthState):
         return len(self.conversations) < self.total_rows
 
     # ----- helpers (backend only) -----
-    def _refresh(self, session, actor: Actor, *, analytics: bool = False) -> None:
-        """Reload the list page and the counters; the chart and median only when asked
-        (page load), since they do not need to move with every message."""
+    def _refresh(self, session, actor: Actor) -> None:
+        """Reload the list page and the counters (the chart and median load with the page:
+        they do not need to move with every message)."""
         page = conv.list_conversations(session, actor=actor, filter_by=self.filter_by,
                                        search=self.search, limit=self.list_limit)
         self.conversations = [conversation_row(r) for r in page.rows]
@@ -99,11 +101,13 @@ class DashboardState(AuthState):
         self.stat_patients = counts.unique_patients
         self.stat_messages = counts.total_messages
         self.nav_unread = counts.unread_messages
-        if analytics:
-            s = stats_service.dashboard_stats(session, actor=actor)
-            self.chart_data = [{"day": d.day.strftime("%b %d"), "messages": d.messages}
-                               for d in s.messages_per_day]
-            self.median_reply = stats_service.format_duration(s.median_first_reply_seconds)
+
+    def _load_analytics(self, session, actor: Actor) -> None:
+        per_day = stats_service.messages_per_day(session, actor=actor)
+        self.chart_data = [{"day": d.day.strftime("%b %d"), "messages": d.messages}
+                           for d in per_day]
+        self.median_reply = stats_service.format_duration(
+            stats_service.median_first_reply_seconds(session, actor=actor))
 
     def _close_thread(self) -> None:
         self.open_id = ""
@@ -122,7 +126,7 @@ class DashboardState(AuthState):
 
     def _apply_receipts(self, session, actor: Actor, conversation) -> None:
         receipt = msg.receipt_for(session, actor=actor, conversation=conversation)
-        self.messages = message_status.apply_statuses(self.messages, receipt)
+        self.messages = message_status.apply_statuses(self.get_value("messages"), receipt)
 
     def _open(self, session, actor: Actor, conversation_id: int) -> bool:
         """Show a conversation and mark it read; True when that read something new."""
@@ -158,14 +162,14 @@ class DashboardState(AuthState):
     async def load(self):
         actor, redirect = self._guard("provider")
         if redirect:
-            return redirect
+            yield redirect
+            return
         realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
                           state_cls=type(self))
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = ""
         self.compose_id = uuid.uuid4().hex
         self._close_thread()
-        events = []
         read_receipt = None
         with session_scope() as session:
             if "c" in params:
@@ -186,7 +190,8 @@ class DashboardState(AuthState):
                     self.new_open = True
                 except ServiceError as error:
                     self.thread_error = str(error)
-            self._refresh(session, actor, analytics=True)
+            self._refresh(session, actor)
+        yield  # the list, counters and thread reach the browser before the chart is computed
         if read_receipt is not None:
             conversation_id, patient_id, users = read_receipt
             # The senders' screens turn "Delivered" into "Read <time>".
@@ -195,7 +200,8 @@ class DashboardState(AuthState):
                                    patient_id=patient_id, actor_user_id=actor.user_id),
                 user_ids=users, exclude_token=self.router.session.client_token,
             )
-        return events
+        with session_scope() as session:
+            self._load_analytics(session, actor)
 
     @rx.event
     async def open_conversation(self, conversation_id: int):
@@ -285,9 +291,13 @@ class DashboardState(AuthState):
         views = msg.list_messages(session, conversation_id=conversation_id,
                                   after_seq=self._newest_seq, limit=200)
         if views:
-            self.messages = self.messages + [message_row(v, actor) for v in views]
-            self.thread_attachments = self.thread_attachments + attachment_rows(views)
+            rows, attachments, oldest = thread_window.append(
+                self.get_value("messages"), self.get_value("thread_attachments"),
+                [message_row(v, actor) for v in views], attachment_rows(views))
+            self.messages, self.thread_attachments = rows, attachments
             self._newest_seq = views[-1].seq
+            if oldest is not None:
+                self._oldest_seq, self.has_older = oldest, True
 
     @rx.event
     async def send_reply(self, form_data: dict):
@@ -305,7 +315,8 @@ class DashboardState(AuthState):
             return
         body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
         client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
-        already_shown = any(m.get("client_id") == client_id for m in self.messages)
+        already_shown = any(m.get("client_id") == client_id
+                            for m in self.get_value("messages"))
         if not body.strip():
             if not already_shown:  # a second click on an already-sent form is not an error
                 self.send_error = "Write a message before sending."
@@ -365,21 +376,18 @@ class DashboardState(AuthState):
             user_ids=result.participant_user_ids,
             exclude_token=self.router.session.client_token,
         )
+        await asyncio.sleep(0)  # the receivers' deliveries (tasks) start before our refresh
         with session_scope() as session:
             # The stored message replaces its "Sending…" bubble (a repeat send of an
             # already-stored id has no bubble; _append_new never adds a seq twice).
-            self.messages = [m for m in self.messages
+            self.messages = [m for m in self.get_value("messages")
                              if not (m.get("client_id") == client_id and not m.get("seq"))]
             self._append_new(session, actor, conversation_id)
-            try:
-                conversation = access_conversation(session, actor=actor,
-                                                   conversation_id=conversation_id)
-            except ServiceError:
-                return
-            self._set_header(session, actor, conversation_id)
-            self._apply_receipts(session, actor, conversation)
-            self._refresh(session, actor)
         yield
+        # Then header, receipts, list and counters, as for any live event on this tab.
+        await realtime.follow_up_own_send(self, realtime.LiveEvent(
+            kind="message", conversation_id=conversation_id, actor_user_id=actor.user_id,
+            seq=result.message.seq))
 
     def _mark_failed(self, client_id: str, reason: str) -> None:
         self.messages = [
@@ -508,36 +516,66 @@ class DashboardState(AuthState):
         return rx.redirect(f"/dashboard?c={conversation_id}")
 
     # ----- live updates (called by realtime via app.modify_state) -----
-    async def _apply_live_event(self, event) -> None:
-        actor = resolve_actor(self, touch=False)
+    async def _apply_live_event(self, event) -> bool:
+        """Phase one, on the delivery path: a new message in the open thread shows at once.
+
+        Returns True when the follow-up (``_after_live_events``) must run: everything else,
+        including marking read and the list and counters, which coalesces over a burst.
+        """
+        actor = live_actor(self)
         if actor is None or not actor.is_provider:
-            return
+            return False
         open_id = _int(self.open_id)
         is_open = open_id is not None and event.conversation_id == open_id
         if event.kind == "typing":
             if is_open and event.actor_user_id != actor.user_id:
                 self.typing_label = f"{event.label} is typing…" if event.label else ""
+            return False
+        if event.kind == "receipt" and not is_open:
+            return False
+        if is_open and event.kind == "message":
+            with session_scope() as session:
+                try:
+                    access_conversation(session, actor=actor, conversation_id=open_id)
+                except ServiceError:
+                    self._close_thread()
+                    return True
+                self._append_new(session, actor, open_id)
+            if event.actor_user_id != actor.user_id:
+                self.typing_label = ""
+        return True
+
+    async def _after_live_events(self, events: list) -> None:
+        """Phase two: read marks, header, receipts, list and counters, once per burst."""
+        actor = live_actor(self)
+        if actor is None or not actor.is_provider:
             return
+        open_id = _int(self.open_id)
+        touched = {e.conversation_id for e in events}
+        kinds = {e.kind for e in events}
+        receipt_for_users: list[int] = []
         with session_scope() as session:
-            if is_open:
+            if open_id is not None and open_id in touched:
                 try:
                     conversation = access_conversation(session, actor=actor,
                                                        conversation_id=open_id)
-                    if event.kind == "message":
+                    if "message" in kinds:
                         self._append_new(session, actor, open_id)
-                        newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
-                        if event.actor_user_id != actor.user_id:
-                            self.typing_label = ""
-                        if newly_read:
-                            await realtime.publish(
-                                realtime.LiveEvent(kind="receipt", conversation_id=open_id,
-                                                   patient_id=conversation.patient_id,
-                                                   actor_user_id=actor.user_id),
-                                user_ids=[event.actor_user_id],
-                            )
+                        if msg.mark_read(session, actor=actor, conversation=conversation):
+                            receipt_for_users = sorted({
+                                e.actor_user_id for e in events
+                                if e.kind == "message" and e.conversation_id == open_id
+                                and e.actor_user_id != actor.user_id})
                     self._set_header(session, actor, open_id)
                     self._apply_receipts(session, actor, conversation)
                 except ServiceError:
                     self._close_thread()
-            if event.kind != "receipt":
+            if kinds - {"receipt"}:
                 self._refresh(session, actor)
+        if receipt_for_users:
+            await realtime.publish(
+                realtime.LiveEvent(kind="receipt", conversation_id=open_id or 0,
+                                   patient_id=int(self.header.get("patient_id", "0")),
+                                   actor_user_id=actor.user_id),
+                user_ids=receipt_for_users,
+            )

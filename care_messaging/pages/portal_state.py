@@ -6,6 +6,7 @@ id from the browser is re-checked by a service (forbidden and nonexistent look t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -35,7 +36,8 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
 from care_messaging.settings import get_settings
-from care_messaging.state.auth import AuthState, resolve_actor
+from care_messaging.state import thread_window
+from care_messaging.state.auth import AuthState, live_actor
 
 PAGE_SIZE = 30
 THREAD_PAGE = 30
@@ -106,7 +108,7 @@ class PortalState(AuthState):
 
     def _apply_receipts(self, session, actor: Actor, conversation) -> None:
         receipt = msg.receipt_for(session, actor=actor, conversation=conversation)
-        self.messages = message_status.apply_statuses(self.messages, receipt)
+        self.messages = message_status.apply_statuses(self.get_value("messages"), receipt)
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
         self.header = patient_conversation_row(
@@ -135,9 +137,13 @@ class PortalState(AuthState):
         views = msg.list_messages(session, conversation_id=conversation_id,
                                   after_seq=self._newest_seq, limit=200)
         if views:
-            self.messages = self.messages + [patient_message_row(v, actor) for v in views]
-            self.thread_attachments = self.thread_attachments + attachment_rows(views)
+            rows, attachments, oldest = thread_window.append(
+                self.get_value("messages"), self.get_value("thread_attachments"),
+                [patient_message_row(v, actor) for v in views], attachment_rows(views))
+            self.messages, self.thread_attachments = rows, attachments
             self._newest_seq = views[-1].seq
+            if oldest is not None:
+                self._oldest_seq, self.has_older = oldest, True
 
     async def _publish(self, actor: Actor, kind: str, conversation_id: int, patient_id: int,
                        users, seq: int = 0) -> None:
@@ -260,7 +266,8 @@ class PortalState(AuthState):
         body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
         client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
         attachment_ids = [int(f["id"]) for f in self.pending_files]
-        already_shown = any(m.get("client_id") == client_id for m in self.messages)
+        already_shown = any(m.get("client_id") == client_id
+                            for m in self.get_value("messages"))
         if not body.strip() and not attachment_ids:
             if not already_shown:
                 self.send_error = "Write a message or attach a file before sending."
@@ -319,18 +326,16 @@ class PortalState(AuthState):
         # Tell the care team first: their screens should not wait for ours to refresh.
         await self._publish(actor, "message", conversation_id, actor.patient_id or 0,
                             result.participant_user_ids, seq=result.message.seq)
+        await asyncio.sleep(0)  # the care team's deliveries (tasks) start before our refresh
         with session_scope() as session:
-            self.messages = [m for m in self.messages
+            self.messages = [m for m in self.get_value("messages")
                              if not (m.get("client_id") == client_id and not m.get("seq"))]
             self._append_new(session, actor, conversation_id)
-            try:
-                conversation = access_conversation(session, actor=actor,
-                                                   conversation_id=conversation_id)
-            except ServiceError:
-                return
-            self._apply_receipts(session, actor, conversation)
-            self._refresh(session, actor)
         yield
+        # Then receipts and the list, as for any live event on this tab.
+        await realtime.follow_up_own_send(self, realtime.LiveEvent(
+            kind="message", conversation_id=conversation_id, actor_user_id=actor.user_id,
+            seq=result.message.seq))
 
     def _mark_failed(self, client_id: str, reason: str) -> None:
         self.messages = [message_status.failed_row(m, reason) if m.get("client_id") == client_id
@@ -453,37 +458,61 @@ class PortalState(AuthState):
         return rx.redirect(f"/portal?c={conversation_id}")
 
     # ----- live updates (called by realtime via app.modify_state) -----
-    async def _apply_live_event(self, event) -> None:
-        actor = resolve_actor(self, touch=False)
+    async def _apply_live_event(self, event) -> bool:
+        """Phase one, on the delivery path: a new message in the open thread shows at once;
+        True when the coalesced follow-up (``_after_live_events``) must run."""
+        actor = live_actor(self)
         if actor is None or not actor.is_patient:
-            return
+            return False
         open_id = _int(self.open_id)
         is_open = open_id is not None and event.conversation_id == open_id
         if event.kind == "typing":
             if is_open and event.actor_user_id != actor.user_id:
                 self.typing_label = f"{event.label} is typing…" if event.label else ""
+            return False
+        if event.kind == "receipt" and not is_open:
+            return False
+        if is_open and event.kind == "message":
+            with session_scope() as session:
+                try:
+                    access_conversation(session, actor=actor, conversation_id=open_id)
+                except ServiceError:
+                    self._close_thread()
+                    return True
+                self._append_new(session, actor, open_id)
+            self.typing_label = ""
+        return True
+
+    async def _after_live_events(self, events: list) -> None:
+        """Phase two: read marks, header, receipts and the list, once per burst."""
+        actor = live_actor(self)
+        if actor is None or not actor.is_patient:
             return
-        newly_read = False
+        open_id = _int(self.open_id)
+        kinds = {e.kind for e in events}
+        receipt_for_users: list[int] = []
         with session_scope() as session:
-            if is_open:
+            if open_id is not None and open_id in {e.conversation_id for e in events}:
                 try:
                     conversation = access_conversation(session, actor=actor,
                                                        conversation_id=open_id)
-                    if event.kind == "message":
+                    if "message" in kinds:
                         self._append_new(session, actor, open_id)
-                        newly_read = msg.mark_read(session, actor=actor,
-                                                   conversation=conversation)
-                        self.typing_label = ""
+                        if msg.mark_read(session, actor=actor, conversation=conversation):
+                            receipt_for_users = sorted({
+                                e.actor_user_id for e in events
+                                if e.kind == "message" and e.conversation_id == open_id
+                                and e.actor_user_id != actor.user_id})
                     self._set_header(session, actor, conversation)
                     self._apply_receipts(session, actor, conversation)
                 except ServiceError:
                     self._close_thread()
-            if event.kind != "receipt":
+            if kinds - {"receipt"}:
                 self._refresh(session, actor)
-        if newly_read and event.actor_user_id:
+        if receipt_for_users:
             await realtime.publish(
-                realtime.LiveEvent(kind="receipt", conversation_id=event.conversation_id,
+                realtime.LiveEvent(kind="receipt", conversation_id=open_id or 0,
                                    patient_id=actor.patient_id or 0,
                                    actor_user_id=actor.user_id),
-                user_ids=[event.actor_user_id],
+                user_ids=receipt_for_users,
             )

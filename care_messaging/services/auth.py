@@ -180,6 +180,9 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
     ).first()
 
 
+TOUCH_INTERVAL = timedelta(seconds=30)
+
+
 def resolve_session(
     session: Session, *, token: str | None, client_ip: str = "", touch: bool = True
 ) -> Actor:
@@ -214,7 +217,9 @@ def resolve_session(
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise SessionInvalidError("Please sign in.")
-    if touch:
+    # Activity moves the idle clock, at most every TOUCH_INTERVAL: one write per half minute
+    # instead of one per event (the idle limit is minutes, so the precision is enough).
+    if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
         row.last_seen_at = now
         session.add(row)
         session.commit()

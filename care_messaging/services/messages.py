@@ -22,7 +22,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit
+from care_messaging.services import audit, daily_counts
 from care_messaging.services.access import access_conversation, participant_user_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
@@ -182,6 +182,7 @@ def _insert_message(
     session.add(message)
     session.flush()
     index_message(session, message_id=message.id or 0, body=text)
+    daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
     _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
     values: dict[str, object] = {"last_message_id": message.id}
     if actor.role == Role.PROVIDER:

@@ -27,6 +27,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
+from care_messaging.services import daily_counts
 from care_messaging.services.messages import message_aad
 from care_messaging.services.passwords import hash_password
 from care_messaging.services.search import index_message
@@ -155,6 +156,8 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
             team_of.setdefault(index, []).append((provider, user))
     session.flush()
     _seed_conversations(session, rng, patients, team_of, conversations, messages)
+    session.flush()
+    daily_counts.rebuild(session)  # the messages above were inserted directly
     session.commit()
     return True
 

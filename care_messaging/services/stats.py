@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from care_messaging.models import Conversation, Message, Patient, Role, User, utcnow
+from care_messaging.models import Conversation, Patient, Role, User, utcnow
+from care_messaging.services import daily_counts
 from care_messaging.services.access import visible_patient_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import unread_total
@@ -60,18 +61,8 @@ def messages_per_day(
     """Messages per UTC day in visible conversations, oldest first, zero-filled."""
     today = today or utcnow().date()
     start = today - timedelta(days=days - 1)
-    since = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    day = func.date(Message.created_at)
-    rows = session.exec(
-        select(day, func.count())
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(_visible(actor), Message.created_at >= since)
-        .group_by(day)
-    ).all()
-    # Counted in SQL: only one row per day comes back, whatever the volume.
-    counts: dict[date, int] = {
-        (d if isinstance(d, date) else date.fromisoformat(str(d))): int(n) for d, n in rows
-    }
+    # From the per-patient daily counters: at most ``days`` rows per visible patient.
+    counts = daily_counts.per_day(session, patient_ids=visible_patient_ids(actor), since=start)
     return [DayCount(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
             for i in range(days)]
 

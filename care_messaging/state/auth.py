@@ -7,6 +7,7 @@ Handlers never take a user, role or patient id from the browser.
 
 from __future__ import annotations
 
+import time
 from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
@@ -43,6 +44,32 @@ def resolve_actor(state: rx.State, *, touch: bool = True) -> Actor | None:
             )
         except SessionInvalidError:
             return None
+
+
+# Live pushes (realtime events into an open tab) re-check the session too, but a burst of
+# them for one tab reuses a check made within the last second instead of querying each time.
+# Any handler the user triggers still checks the session afresh.
+LIVE_ACTOR_TTL_SECONDS = 1.0
+_live_actors: dict[str, tuple[float, Actor]] = {}
+
+
+def live_actor(state: rx.State) -> Actor | None:
+    """The tab's Actor for applying a live event (no activity touch; cached for a second)."""
+    token = session_token_from_cookie_header(state.router.headers.cookie)
+    if not token:
+        return None
+    now = time.monotonic()
+    cached = _live_actors.get(token)
+    if cached is not None and now - cached[0] < LIVE_ACTOR_TTL_SECONDS:
+        return cached[1]
+    actor = resolve_actor(state, touch=False)
+    if actor is None:
+        _live_actors.pop(token, None)
+        return None
+    if len(_live_actors) > 10_000:
+        _live_actors.clear()
+    _live_actors[token] = (now, actor)
+    return actor
 
 
 def to_login(reason: str = "expired") -> rx.event.EventSpec:

@@ -62,3 +62,9 @@ def sign_in_token(session, email: str, password: str) -> str:
     result = auth_service.login(session, email=email, password=password)
     token, _ = auth_service.exchange_handoff(session, ticket=result.ticket)
     return token
+
+
+async def deliver(state, event) -> None:
+    """What realtime._deliver does for a tab: phase one, then the (coalesced) follow-up."""
+    if await state._apply_live_event(event):
+        await state._after_live_events([event])

@@ -11,7 +11,7 @@ from care_messaging.pages.patient_profile import PatientProfileState
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from tests.factories import PASSWORD, clinic
-from tests.state.helpers import call, make_state, redirect_path, sign_in_token
+from tests.state.helpers import call, deliver, make_state, redirect_path, sign_in_token
 
 
 def _setup(session):
@@ -162,18 +162,22 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
     await call(state, "load")
     result = msg.send_message(session, actor=p["maria"], conversation_id=mine,
                               body="Any update?", client_msg_id="live-1")
-    await state._apply_live_event(realtime.LiveEvent(
+    event = realtime.LiveEvent(
         kind="message", conversation_id=mine, patient_id=p["maria_patient"].id,
-        actor_user_id=p["maria"].user_id, seq=result.message.seq))
+        actor_user_id=p["maria"].user_id, seq=result.message.seq)
+    # Phase one (the delivery path) shows the message and leaves the rest to the follow-up.
+    assert await state._apply_live_event(event) is True
     assert state.messages[-1]["body"] == "Any update?"
     assert state.messages[-1]["sender"] == "Maria Garcia"
+    assert state.stat_messages == 1
+    await state._after_live_events([event])
     assert state.nav_unread == 0 and state.stat_messages == 2
+    assert [m["body"] for m in state.messages].count("Any update?") == 1
     # A new conversation elsewhere shows up in the list and counts without opening it.
     other, _ = conv.create_conversation(session, actor=p["maria"],
                                         patient_id=p["maria_patient"].id, topic="New one",
                                         body="Hello again")
-    await state._apply_live_event(realtime.LiveEvent(kind="conversation",
-                                                     conversation_id=other.id))
+    await deliver(state, realtime.LiveEvent(kind="conversation", conversation_id=other.id))
     assert state.conversations[0]["topic"] == "New one" and state.nav_unread == 1
     assert state.messages[-1]["body"] == "Any update?"
 

@@ -11,7 +11,7 @@ from care_messaging.pages.dashboard import DashboardState
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from tests.factories import PASSWORD, clinic
-from tests.state.helpers import call, make_state, sign_in_token
+from tests.state.helpers import call, deliver, make_state, sign_in_token
 
 
 async def test_status_moves_from_sending_to_read(session):
@@ -34,14 +34,12 @@ async def test_status_moves_from_sending_to_read(session):
     # Maria's tab receives it (what realtime._deliver records), then she opens it.
     assert msg.mark_delivered(session, user_id=people["maria"].user_id,
                               conversation_id=conversation.id, seq=seq)
-    await state._apply_live_event(realtime.LiveEvent(kind="receipt",
-                                                     conversation_id=conversation.id))
+    await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
     assert state.messages[-1]["status"] == message_status.DELIVERED
     session.expire_all()
     msg.mark_read(session, actor=people["maria"],
                   conversation=session.get(Conversation, conversation.id))
-    await state._apply_live_event(realtime.LiveEvent(kind="receipt",
-                                                     conversation_id=conversation.id))
+    await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
     assert re.fullmatch(r"Read \d\d:\d\d", state.messages[-1]["status"])
     # The patient's own message never shows a status on the provider's screen.
     assert state.messages[0]["status"] == ""

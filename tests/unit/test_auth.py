@@ -150,3 +150,24 @@ def test_every_login_attempt_is_audited(session):
     rows = session.exec(select(AuditEvent).where(AuditEvent.action == "login")).all()
     assert [r.outcome for r in rows] == ["success", "failure"]
     assert all(PASSWORD not in r.detail and r.detail != "bad" for r in rows)
+
+
+def test_activity_moves_the_idle_clock_at_most_every_touch_interval(session):
+    """Every event resolves the session, but only one write per TOUCH_INTERVAL moves the idle
+    clock (a write per event would serialise all tabs on the database's write lock)."""
+    user = make_user(session, role="patient", name="Pat")
+    session.commit()
+    token = _sign_in(session, user.email)
+    row = session.exec(select(AuthSession).where(
+        AuthSession.token_hash == auth.hash_token(token))).one()
+    first_seen = row.last_seen_at
+    auth.resolve_session(session, token=token)
+    session.refresh(row)
+    assert row.last_seen_at == first_seen  # a second later: no write
+    row.last_seen_at = first_seen - auth.TOUCH_INTERVAL
+    session.add(row)
+    session.commit()
+    auth.resolve_session(session, token=token)
+    session.refresh(row)
+    assert row.last_seen_at > first_seen  # older than the interval: moved to now
+    auth.resolve_session(session, token=token, touch=False)

@@ -21,7 +21,7 @@ from care_messaging.services.messages import list_messages
 from care_messaging.services.search import search_messages
 from care_messaging.services.seed import seed_demo
 
-BIG_TABLES = ("messages", "conversations", "message_fts")
+BIG_TABLES = ("messages", "conversations", "message_fts", "message_daily_counts")
 FULL_SCAN = re.compile(r"\bSCAN (\w+)(?: AS \w+)?$")
 
 
@@ -94,6 +94,23 @@ def test_unread_total_uses_indexes(session, demo):
     actor, _ = demo
     assert _problems_of(session, lambda: unread_total(session, actor=actor),
                         allow_sort=True) == []
+
+
+def test_dashboard_cards_and_chart_never_touch_the_messages(session, demo):
+    """The cards come from conversation counters and the chart from per-patient daily counts:
+    neither may read the messages table (that grows with the whole history)."""
+    from care_messaging.services import stats
+
+    actor, _ = demo
+    for call in (lambda: stats.dashboard_counts(session, actor=actor),
+                 lambda: stats.messages_per_day(session, actor=actor)):
+        engine = session.get_bind()
+        with Captured(engine) as captured:
+            call()
+        assert captured.statements
+        assert not any(re.search(r"\bFROM messages\b|\bJOIN messages\b", sql)
+                       for sql, _ in captured.statements), captured.statements
+        assert _problems_of(session, call, allow_sort=True) == []
 
 
 def test_thread_page_uses_indexes(session, demo):

@@ -84,3 +84,41 @@ def test_my_patients_is_scoped_and_searchable(session):
     assert [o.mrn for o in stats.my_patients(session, actor=p["lee"], search="100200")] == [
         "P-100200"]
     assert stats.my_patients(session, actor=p["lee"], search="james") == []
+
+
+def test_chart_counters_match_the_messages_after_seeding_and_sending(session):
+    """The 30-day chart reads per-patient daily counters; they must equal a direct count of
+    the messages the provider may see, both for bulk-seeded history and for new sends."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from care_messaging.models import Message, User
+    from care_messaging.services.access import visible_patient_ids
+    from care_messaging.services.actors import actor_for_user
+    from care_messaging.services.seed import seed_demo
+
+    seed_demo(session, conversations=40, messages=400)
+    lee = actor_for_user(session, session.exec(
+        select(User).where(User.email == "jordan.lee@demo.care")).one())
+
+    def direct_count() -> dict:
+        rows = session.exec(
+            select(func.date(Message.created_at), func.count())
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.patient_id.in_(visible_patient_ids(lee)))
+            .group_by(func.date(Message.created_at))
+        ).all()
+        return {str(d): n for d, n in rows}
+
+    def chart() -> dict:
+        return {d.day.isoformat(): d.messages
+                for d in stats.messages_per_day(session, actor=lee) if d.messages}
+
+    window_start = stats.messages_per_day(session, actor=lee)[0].day.isoformat()
+    in_window = {d: n for d, n in direct_count().items() if d >= window_start}
+    assert in_window and chart() == in_window
+    busiest = session.exec(select(Conversation).where(
+        Conversation.patient_id.in_(visible_patient_ids(lee)))).first()
+    before = stats.messages_per_day(session, actor=lee)[-1].messages
+    _reply(session, lee, busiest.id, "counted today")
+    assert stats.messages_per_day(session, actor=lee)[-1].messages == before + 1
