@@ -117,7 +117,8 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
             "memory": lambda: scenarios_live.memory(server, plan, 100 if quick else 500),
             "delivery_latency": lambda: scenarios_live.delivery_latency(
                 server.base_url, plan, 60 if quick else 300),
-            "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan),
+            "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan,
+                                                                server=server),
         }
         for name in names:
             print(f"  scenario {name} ...", flush=True)

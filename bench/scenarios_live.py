@@ -148,21 +148,59 @@ class Pair:
                 await c.disconnect()
 
 
-def _pairs(base_url: str, plan, count: int, run_id: str) -> list[Pair]:
+def _pairs(base_url: str, plan, count: int, run_id: str, *,
+           own_providers: bool = False) -> list[Pair]:
+    """Patient i sends in one of their conversations; the receiver is the bench provider's
+    tab, or with ``own_providers`` a provider of that patient's own (one per pair, see
+    ``pair_providers``), so the pairs are independent as the sustained scenario asks."""
     from care_messaging.db import session_scope
-    from care_messaging.models import Conversation, Patient, User
+    from care_messaging.models import Conversation, ConversationStatus, Patient, User
 
-    provider_cookie = login(base_url, plan.provider_email, PASSWORD)
-    out = []
-    with session_scope() as session:
+    receivers = pair_providers(count) if own_providers else [plan.provider_email] * count
+    conversation_ids = []
+    with session_scope() as session:  # committed before any login (SQLite has one writer)
         for email in plan.patient_emails[:count]:
             user = session.exec(select(User).where(User.email == email)).one()
-            cid = session.exec(select(Conversation.id).join(
+            conversation = session.exec(select(Conversation).join(
                 Patient, Patient.id == Conversation.patient_id).where(
-                Patient.user_id == user.id)).first()
-            out.append(Pair(base_url, login(base_url, email, PASSWORD), provider_cookie,
-                            cid, run_id))
-    return out
+                Patient.user_id == user.id).order_by(Conversation.id)).first()
+            if conversation.status == ConversationStatus.COMPLETED:
+                # A patient cannot reply in a completed conversation (the run's own copy).
+                conversation.status = ConversationStatus.ACTIVE
+                session.add(conversation)
+            conversation_ids.append(conversation.id)
+    cookies = {r: login(base_url, r, PASSWORD) for r in dict.fromkeys(receivers)}
+    return [Pair(base_url, login(base_url, email, PASSWORD), cookies[receiver], cid, run_id)
+            for email, receiver, cid in zip(plan.patient_emails[:count], receivers,
+                                            conversation_ids, strict=True)]
+
+
+def pair_providers(count: int) -> list[str]:
+    """``count`` providers, each on the care team of bench patient i (created on the run's
+    database copy the first time): 20 clinicians each answering one patient."""
+    from care_messaging.db import session_scope
+    from care_messaging.models import CareTeamMember, Patient, Provider, Role, User
+    from care_messaging.services.passwords import hash_password
+
+    emails = [f"pair.provider{i}@bench.care" for i in range(count)]
+    with session_scope() as session:
+        existing = set(session.exec(select(User.email).where(User.email.in_(emails))).all())
+        password_hash = hash_password(PASSWORD) if len(existing) < count else ""
+        for i, email in enumerate(emails):
+            if email in existing:
+                continue
+            user = User(email=email, display_name=f"Dr. Pair {i}", role=Role.PROVIDER,
+                        password_hash=password_hash)
+            session.add(user)
+            session.flush()
+            provider = Provider(user_id=user.id, title="MD", specialty="Family medicine")
+            session.add(provider)
+            session.flush()
+            patient_id = session.exec(select(Patient.id).join(
+                User, User.id == Patient.user_id).where(
+                User.email == f"bench.patient{i}@bench.care")).one()
+            session.add(CareTeamMember(patient_id=patient_id, provider_id=provider.id))
+    return emails
 
 
 async def _open_loop(pairs: list[Pair], rate: float, total: int,
@@ -217,14 +255,17 @@ async def delivery_latency(base_url: str, plan, messages: int = 300, rate: float
 
 
 async def sustained(base_url: str, plan, pairs_n: int = 20,
-                    rates: tuple[int, ...] = (10, 20, 50, 100, 200, 300, 400, 600),
-                    step_seconds: float = 5.0) -> dict:
+                    rates: tuple[int, ...] = (10, 50, 100, 150, 200, 250, 300, 400),
+                    step_seconds: float = 5.0, server=None) -> dict:
+    """Rising open-loop rates over 20 independent pairs. Each step also records how busy the
+    server's process tree and this client process were (percent of one core), which tells a
+    saturated server from a saturated load generator."""
     missing = hooks.missing_handlers(hooks.PROVIDER_PAGE) + hooks.missing_handlers(
         hooks.PATIENT_PAGE)
     if missing:
         return pending("msg/s", 300.0, sorted(set(missing)))
     run_id = uuid.uuid4().hex[:8]
-    pairs = _pairs(base_url, plan, pairs_n, run_id)
+    pairs = _pairs(base_url, plan, pairs_n, run_id, own_providers=True)
     for p in pairs:
         await p.open()
     steps, best = [], 0
@@ -235,13 +276,21 @@ async def sustained(base_url: str, plan, pairs_n: int = 20,
         def record(pid: int, index: int, at: float, sent=sent) -> None:
             sent[index] = (next(p for p in pairs if id(p) == pid), at)
 
+        wall, client_cpu = time.perf_counter(), time.process_time()
+        server_cpu = server.cpu_seconds() if server else 0.0
         await _open_loop(pairs, rate, total, record, first=offset)
+        busy = {"client_cpu_pct": round(100 * (time.process_time() - client_cpu)
+                                        / (time.perf_counter() - wall))}
+        if server:
+            busy["server_cpu_pct"] = round(100 * (server.cpu_seconds() - server_cpu)
+                                           / (time.perf_counter() - wall))
         await asyncio.sleep(2)
         lat = [(p.arrived[i] - t) * 1000 for i, (p, t) in sent.items() if i in p.arrived]
         lost = total - len(lat)
         s = summary(lat) if lat else {"p99": None}
         ok = bool(lat) and lost == 0 and s["p99"] < 500
-        steps.append({"rate": rate, "sent": total, "delivered": len(lat), **s, "ok": ok})
+        steps.append({"rate": rate, "sent": total, "delivered": len(lat), **s, **busy,
+                      "ok": ok})
         offset += total
         if not ok:
             break

@@ -117,6 +117,18 @@ class Server:
             todo.extend(children.get(pid, []))
         return out
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server's process tree so far (from /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def rss_kb(self) -> int:
         """Resident memory of the server's process tree, in KiB (VmRSS from /proc)."""
         total = 0

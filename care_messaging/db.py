@@ -1,12 +1,19 @@
 """Database engine and sessions for the services layer (no Reflex import here).
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout, so readers never block the
-writer and concurrent senders wait instead of failing.
+writer and concurrent senders wait instead of failing. WAL checkpoints (copying the log back
+into the database file, with an fsync) run on a background thread, not inside a commit: done
+by whichever commit crosses the threshold they stalled that request for 50-150 ms on the
+1M-message bench database (the delivery p99 went from 28 ms to 85 ms).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,6 +23,10 @@ from sqlmodel import Session, create_engine
 
 from care_messaging.settings import get_settings
 
+log = logging.getLogger(__name__)
+AUTOCHECKPOINT_PAGES = 20_000
+CHECKPOINT_EVERY_SECONDS = 1.0
+
 
 def _configure_sqlite(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
@@ -23,7 +34,54 @@ def _configure_sqlite(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # A safety net only (80 MB of log): the checkpointer thread keeps the log far below it.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
     cursor.close()
+
+
+class _Checkpointer:
+    """One daemon thread that checkpoints every SQLite database file this process uses.
+
+    PASSIVE checkpoints never wait for readers or the writer; the sqlite3 module releases the
+    GIL while SQLite copies and syncs, so the event loop keeps running meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, path: str) -> None:
+        with self._lock:
+            self._paths.add(path)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer",
+                                                daemon=True)
+                self._thread.start()
+
+    def checkpoint_all(self) -> None:
+        with self._lock:
+            paths = list(self._paths)
+        for path in paths:
+            try:
+                # mode=rw: a database deleted meanwhile (tests) is dropped, never re-created.
+                connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0.5)
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    connection.close()
+            except sqlite3.Error as error:
+                log.debug("checkpoint of %s skipped: %s", path, error)
+                with self._lock:
+                    self._paths.discard(path)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(CHECKPOINT_EVERY_SECONDS)
+            self.checkpoint_all()
+
+
+checkpointer = _Checkpointer()
 
 
 def make_engine(url: str) -> Engine:
@@ -31,6 +89,8 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _configure_sqlite)
+        if engine.url.database and engine.url.database != ":memory:":
+            checkpointer.watch(engine.url.database)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]

@@ -15,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import reflex as rx
 
 from care_messaging.settings import get_settings
+
+if TYPE_CHECKING:
+    from care_messaging.services.messages import MessageView
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,14 @@ REGISTRATION_TTL_SECONDS = 6 * 60 * 60
 
 @dataclass(frozen=True)
 class LiveEvent:
-    """What changed. ``kind``: message, conversation, receipt or typing."""
+    """What changed. ``kind``: message, conversation, receipt or typing.
+
+    A message event carries the stored message itself: it was just committed, and the users
+    it is published to are the conversation's participants as read in that same transaction,
+    so a receiving tab whose open thread is exactly one message behind shows it without
+    querying. ``created_at`` (this process's monotonic clock, taken after the commit) lets a
+    follow-up reuse list and counter figures computed after it.
+    """
 
     kind: str
     conversation_id: int = 0
@@ -37,6 +47,8 @@ class LiveEvent:
     actor_user_id: int = 0
     seq: int = 0
     label: str = ""
+    message: MessageView | None = field(default=None, compare=False, repr=False)
+    created_at: float = field(default_factory=time.monotonic, compare=False)
 
 
 class Registry(Protocol):
@@ -204,7 +216,9 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
     is_incoming_message = (
         event.kind == "message" and event.seq and user_id != event.actor_user_id
     )
-    if is_incoming_message and await asyncio.to_thread(_record_delivery, user_id, event):
+    # On the loop thread, not a worker thread: a sub-millisecond write, and SQLite writers on
+    # two threads would wait on each other's lock with the busy handler's sleeps.
+    if is_incoming_message and _record_delivery(user_id, event):
         # The sender's screen moves the message from "sent" to "delivered".
         await publish(
             LiveEvent(kind="receipt", conversation_id=event.conversation_id,

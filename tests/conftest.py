@@ -30,6 +30,7 @@ from sqlmodel import Session  # noqa: E402
 from care_messaging import db  # noqa: E402
 from care_messaging.cli import migrate  # noqa: E402
 from care_messaging.settings import get_settings  # noqa: E402
+from care_messaging.state import figure_cache  # noqa: E402
 
 _TEMPLATE = _TMP / "template.db"
 
@@ -40,6 +41,7 @@ pytest_plugins = ["tests.browser"]
 def reset_caches() -> None:
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    figure_cache.clear()
 
 
 @pytest.fixture(scope="session")

@@ -51,11 +51,12 @@ def failed_row(row: dict[str, str], reason: str) -> dict[str, str]:
     return {**row, "status": f"{FAILED}: {reason}", "failed": "1"}
 
 
-def apply_statuses(rows: list[dict[str, str]], receipt: Receipt) -> list[dict[str, str]]:
-    """Refresh the status text of the stored (non-pending) own messages."""
-    out = []
-    for row in rows:
-        if row.get("mine") == "1" and row.get("seq"):
-            row = {**row, "status": status_text(int(row["seq"]), receipt)}
-        out.append(row)
-    return out
+def with_status(row: dict[str, str], receipt: Receipt) -> dict[str, str]:
+    """The row with its status text refreshed when it is a stored own message (the same row
+    object when nothing changes)."""
+    if row.get("mine") == "1" and row.get("seq"):
+        status = status_text(int(row["seq"]), receipt)
+        if status != row.get("status"):
+            return {**row, "status": status}
+    return row
+

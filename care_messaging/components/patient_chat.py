@@ -161,6 +161,8 @@ def chat(S) -> rx.Component:
                 rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
                                                variant="soft", size="1", align_self="center")),
                 rx.foreach(S.messages, lambda m: message_bubble(m, S)),
+                # New messages arrive in a short tail list, so one message does not resend them all.
+                rx.foreach(S.recent, lambda m: message_bubble(m, S)),
                 width="100%", spacing="2",
             ),
             display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",

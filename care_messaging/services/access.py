@@ -7,7 +7,7 @@ admin sees no PHI at all. Forbidden raises the same NotFoundError as nonexistent
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exists
+from sqlalchemy import Select, exists, union_all
 from sqlmodel import Session, select
 
 from care_messaging.models import (
@@ -91,15 +91,13 @@ def access_conversation(
 
 
 def participant_user_ids(session: Session, patient_id: int) -> list[int]:
-    """The patient's user and every provider user on their care team."""
-    patient_user = session.exec(select(Patient.user_id).where(Patient.id == patient_id)).first()
-    provider_users = session.exec(
+    """The patient's user and every active provider user on their care team (one query: it
+    runs with every message sent)."""
+    providers = (
         select(Provider.user_id)
         .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
         .join(User, User.id == Provider.user_id)
         .where(CareTeamMember.patient_id == patient_id, User.is_active)
-    ).all()
-    ids = [uid for uid in provider_users]
-    if patient_user is not None:
-        ids.append(patient_user)
-    return ids
+    )
+    patient = select(Patient.user_id).where(Patient.id == patient_id)
+    return [uid for uid in session.exec(union_all(providers, patient)).scalars().all()]

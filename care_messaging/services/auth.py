@@ -17,7 +17,7 @@ import pyotp
 from sqlmodel import Session, select
 
 from care_messaging import crypto
-from care_messaging.models import AuthSession, LoginThrottle, User, utcnow
+from care_messaging.models import AuthSession, LoginThrottle, Patient, Provider, User, utcnow
 from care_messaging.services import audit
 from care_messaging.services.actors import Actor, actor_for_user
 from care_messaging.services.audit import Action, Outcome
@@ -180,6 +180,18 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
     ).first()
 
 
+def _session_with_user(session: Session, token: str):
+    """The session row with its user and the user's patient/provider id, in one query (it
+    runs for every event a tab sends)."""
+    return session.exec(
+        select(AuthSession, User, Patient.id, Provider.id)
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(Patient, Patient.user_id == User.id)
+        .outerjoin(Provider, Provider.user_id == User.id)
+        .where(AuthSession.token_hash == hash_token(token))
+    ).first()
+
+
 TOUCH_INTERVAL = timedelta(seconds=30)
 
 
@@ -192,8 +204,11 @@ def resolve_session(
     """
     if not token:
         raise SessionInvalidError("Please sign in.")
-    row = _session_by_token(session, token)
-    if row is None or row.revoked_at is not None or row.handoff_hash is not None:
+    found = _session_with_user(session, token)
+    if found is None:
+        raise SessionInvalidError("Please sign in.")
+    row, user, patient_id, provider_id = found
+    if row.revoked_at is not None or row.handoff_hash is not None:
         raise SessionInvalidError("Please sign in.")
     now = utcnow()
     settings = get_settings()
@@ -214,8 +229,7 @@ def resolve_session(
         )
         session.commit()
         raise SessionInvalidError("Your session has expired. Please sign in again.")
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         raise SessionInvalidError("Please sign in.")
     # Activity moves the idle clock, at most every TOUCH_INTERVAL: one write per half minute
     # instead of one per event (the idle limit is minutes, so the precision is enough).
@@ -223,7 +237,8 @@ def resolve_session(
         row.last_seen_at = now
         session.add(row)
         session.commit()
-    return actor_for_user(session, user, session_id=row.id, client_ip=client_ip)
+    return actor_for_user(session, user, session_id=row.id, client_ip=client_ip,
+                          profile_ids=(patient_id, provider_id))
 
 
 def session_seconds_left(session: Session, *, token: str | None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -20,16 +20,24 @@ def utc_day(at: datetime) -> date:
     return (at.astimezone(UTC) if at.tzinfo else at).date()
 
 
-def count_message(session: Session, *, patient_id: int, at: datetime) -> None:
-    """Add one message to its patient's day."""
-    dialect = session.get_bind().dialect.name
+def _upsert(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(MessageDailyCount).values(patient_id=patient_id, day=utc_day(at),
-                                                 messages=1)
-    session.execute(statement.on_conflict_do_update(
+    table = MessageDailyCount.__table__
+    statement = insert(table).values(
+        patient_id=bindparam("patient_id"), day=bindparam("day"), messages=1)
+    return statement.on_conflict_do_update(
         index_elements=["patient_id", "day"],
-        set_={"messages": MessageDailyCount.messages + 1},
-    ))
+        set_={"messages": table.c.messages + 1},
+    )
+
+
+_UPSERT = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def count_message(session: Session, *, patient_id: int, at: datetime) -> None:
+    """Add one message to its patient's day (the statement is built once: it runs per send)."""
+    session.execute(_UPSERT[session.get_bind().dialect.name],
+                    {"patient_id": patient_id, "day": utc_day(at)})
 
 
 def rebuild_statements(dialect: str) -> list[str]:

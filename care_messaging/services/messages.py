@@ -6,8 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, case, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
@@ -65,6 +67,7 @@ class SendResult:
     message: MessageView
     created: bool
     participant_user_ids: tuple[int, ...] = ()
+    patient_id: int = 0
 
 
 def message_aad(conversation_id: int) -> str:
@@ -150,6 +153,18 @@ def _existing(session: Session, sender_user_id: int, client_msg_id: str) -> Mess
     ).first()
 
 
+# The statements every send runs, built once and on the tables (plain Core): building
+# expressions per call, and the ORM's bulk paths, cost about as much as executing them.
+_conversations = Conversation.__table__.c
+_NEXT_SEQ = (
+    update(Conversation.__table__)
+    .where(_conversations.id == bindparam("conversation_id"))
+    .values(last_seq=_conversations.last_seq + 1, last_message_at=bindparam("now"))
+    .returning(_conversations.last_seq)
+)
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+
+
 def _insert_message(
     session: Session,
     *,
@@ -163,24 +178,19 @@ def _insert_message(
     now = utcnow()
     # UPDATE ... RETURNING takes the row's write lock first, so concurrent senders serialise
     # and every message gets the next number with no gap (a rollback undoes the increment).
-    seq = session.execute(
-        update(Conversation)
-        .where(col(Conversation.id) == conversation.id)
-        .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
-        .returning(Conversation.last_seq)
-    ).scalar_one()
+    seq = session.execute(_NEXT_SEQ, {"conversation_id": conversation.id, "now": now}
+                          ).scalar_one()
+    # A prepared statement does not touch the loaded object: keep it in step for the caller.
+    set_committed_value(conversation, "last_seq", seq)
+    set_committed_value(conversation, "last_message_at", now)
     ciphertext, key_id = crypto.encrypt_text(text, aad=message_aad(conversation.id or 0))
-    message = Message(
-        conversation_id=conversation.id or 0,
-        sender_user_id=actor.user_id,
-        seq=seq,
-        client_msg_id=client_msg_id,
-        body_ct=ciphertext,
-        key_id=key_id,
-        created_at=now,
-    )
-    session.add(message)
-    session.flush()
+    values = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
+              "seq": seq, "client_msg_id": client_msg_id, "body_ct": ciphertext,
+              "key_id": key_id, "created_at": now}
+    # A Core INSERT ... RETURNING: the ORM's unit of work costs more than the statement here.
+    # The duplicate-client-id check is this statement's unique constraint (send_message).
+    message_id = session.execute(_INSERT_MESSAGE, values).scalar_one()
+    message = Message(id=message_id, **values)  # not added: the row is already stored
     index_message(session, message_id=message.id or 0, body=text)
     daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
     _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
@@ -195,8 +205,8 @@ def _insert_message(
     session.execute(
         update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
     )
-    _advance_read_state(session, user_id=actor.user_id, conversation_id=message.conversation_id,
-                        seq=seq, read=True)
+    _upsert_own_read_state(session, user_id=actor.user_id,
+                           conversation_id=message.conversation_id, seq=seq, at=now)
     audit.record(
         session,
         actor=actor,
@@ -248,18 +258,18 @@ def send_message(
     text = _validate_body(body, has_attachments=bool(ids))
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
     participants = tuple(participant_user_ids(session, conversation.patient_id))
-    existing = _existing(session, actor.user_id, client_msg_id)
-    if existing is not None:
-        if existing.conversation_id != conversation.id:
-            raise ValidationError("Invalid message id.")
-        return SendResult(_views(session, [existing])[0], False, participants)
-    if actor.role == Role.PATIENT and conversation.status == ConversationStatus.COMPLETED:
-        raise ValidationError(
-            "This conversation is completed and can no longer receive replies. "
-            "Start a new conversation to contact your care team."
-        )
+    patient_id = conversation.patient_id
     if actor.role not in (Role.PATIENT, Role.PROVIDER):
         raise ValidationError("Only patients and their care team can send messages.")
+    if actor.role == Role.PATIENT and conversation.status == ConversationStatus.COMPLETED:
+        # A repeat of a message stored before the conversation was completed is no error.
+        existing = _existing(session, actor.user_id, client_msg_id)
+        if existing is None:
+            raise ValidationError(
+                "This conversation is completed and can no longer receive replies. "
+                "Start a new conversation to contact your care team."
+            )
+        return _repeat(session, existing, conversation_id, participants, patient_id)
     try:
         message = _insert_message(
             session,
@@ -269,15 +279,41 @@ def send_message(
             client_msg_id=client_msg_id,
             attachment_ids=ids,
         )
+        # The view of a new text message is built from what we already hold (no re-read and
+        # no decrypt of what was just encrypted); one with attachments is read back.
+        view = None if ids else _sent_view(message, actor=actor, text=text)
         session.commit()
     except IntegrityError:
-        # A concurrent retry with the same client id won the race: return its message.
+        # This sender already stored this client id (a double click, a resend after a
+        # reconnect, or a concurrent retry): nothing of this attempt is kept, the stored
+        # message is the answer.
         session.rollback()
         existing = _existing(session, actor.user_id, client_msg_id)
         if existing is None:
             raise
-        return SendResult(_views(session, [existing])[0], False, participants)
-    return SendResult(_views(session, [message])[0], True, participants)
+        return _repeat(session, existing, conversation_id, participants, patient_id)
+    return SendResult(view or _views(session, [message])[0], True, participants, patient_id)
+
+
+def _repeat(session: Session, existing: Message, conversation_id: int,
+            participants: tuple[int, ...], patient_id: int) -> SendResult:
+    if existing.conversation_id != conversation_id:
+        raise ValidationError("Invalid message id.")
+    return SendResult(_views(session, [existing])[0], False, participants, patient_id)
+
+
+def _sent_view(message: Message, *, actor: Actor, text: str) -> MessageView:
+    return MessageView(
+        id=message.id or 0,
+        seq=message.seq,
+        conversation_id=message.conversation_id,
+        sender_user_id=actor.user_id,
+        sender_name=actor.display_name,
+        sender_role=actor.role,
+        body=text,
+        created_at=message.created_at,
+        client_msg_id=message.client_msg_id,
+    )
 
 
 def list_messages(
@@ -318,6 +354,38 @@ def _advance_read_state(
         advanced = True
     session.add(state)
     return advanced
+
+
+def _own_read_state_upsert(dialect: str):
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(ReadState.__table__).values(
+        user_id=bindparam("user_id"), conversation_id=bindparam("conversation_id"),
+        last_read_seq=bindparam("seq"), last_delivered_seq=bindparam("seq"),
+        read_at=bindparam("at"), delivered_at=bindparam("at"))
+    current = ReadState.__table__.c
+    new = statement.excluded
+
+    def forward(mark: str, stamp: str) -> dict:
+        ahead = new[mark] > current[mark]
+        return {mark: case((ahead, new[mark]), else_=current[mark]),
+                stamp: case((ahead, new[stamp]), else_=current[stamp])}
+
+    return statement.on_conflict_do_update(
+        index_elements=["user_id", "conversation_id"],
+        set_={**forward("last_read_seq", "read_at"),
+              **forward("last_delivered_seq", "delivered_at")},
+    )
+
+
+_OWN_READ_STATE_UPSERT = {d: _own_read_state_upsert(d) for d in ("sqlite", "postgresql")}
+
+
+def _upsert_own_read_state(session: Session, *, user_id: int, conversation_id: int, seq: int,
+                           at: datetime) -> None:
+    """The sender has read (and received) their own message: one upsert, never backwards."""
+    statement = _OWN_READ_STATE_UPSERT[session.get_bind().dialect.name]
+    session.execute(statement, {"user_id": user_id, "conversation_id": conversation_id,
+                                "seq": seq, "at": at})
 
 
 def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> bool:

@@ -19,7 +19,7 @@ from care_messaging.services import messages as msg
 from care_messaging.services.errors import NotFoundError
 from care_messaging.state.auth import AuthState
 from tests.factories import PASSWORD, clinic
-from tests.state.helpers import call, make_state, redirect_path, sign_in_token
+from tests.state.helpers import call, make_state, redirect_path, sign_in_token, thread
 
 SECRET = "Biopsy result: benign (SECRET-7731)"
 
@@ -67,7 +67,7 @@ async def test_handlers_with_forged_ids_return_nothing(session, world, who, stat
     before = _denied(session)
     state = make_state(state_cls, token=token, path=path, query=f"c={cid}")
     await call(state, "load")
-    assert state.thread_error == "Conversation not found." and state.messages == []
+    assert state.thread_error == "Conversation not found." and thread(state) == []
     assert _denied(session) == before + 1
     state.open_id = str(cid)  # forge the open conversation and try to write into it
     await call(state, "send_reply", {"body": "forged", "client_msg_id": "forged-1"})

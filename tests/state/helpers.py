@@ -68,3 +68,8 @@ async def deliver(state, event) -> None:
     """What realtime._deliver does for a tab: phase one, then the (coalesced) follow-up."""
     if await state._apply_live_event(event):
         await state._after_live_events([event])
+
+
+def thread(state) -> list[dict[str, str]]:
+    """All rows of the open thread as shown: the settled rows, then the tail of new ones."""
+    return [*state.messages, *state.recent]

@@ -11,7 +11,7 @@ from care_messaging.pages.patient_profile import PatientProfileState
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from tests.factories import PASSWORD, clinic
-from tests.state.helpers import call, deliver, make_state, redirect_path, sign_in_token
+from tests.state.helpers import call, deliver, make_state, redirect_path, sign_in_token, thread
 
 
 def _setup(session):
@@ -35,8 +35,8 @@ async def test_open_own_conversation_marks_read_and_counts_follow(session):
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     assert redirect_path(await call(state, "load")) is None
     assert state.open_id == str(mine) and state.thread_error == ""
-    assert [m["body"] for m in state.messages] == ["Out of pills"]
-    assert state.messages[0]["sender"] == "Maria Garcia"
+    assert [m["body"] for m in thread(state)] == ["Out of pills"]
+    assert thread(state)[0]["sender"] == "Maria Garcia"
     assert state.header["topic"] == "Refill please"
     assert state.nav_unread == 0 and state.stat_unread == 0 and state.stat_total == 1
     assert state.conversations[0]["unread"] == "0"
@@ -48,7 +48,7 @@ async def test_other_teams_conversation_is_not_found_and_loads_nothing(session):
         state = make_state(DashboardState, token=token, path="/dashboard", query=query)
         await call(state, "load")
         assert state.thread_error == "Conversation not found.", query
-        assert state.open_id == "" and state.messages == [] and state.header == {}
+        assert state.open_id == "" and thread(state) == [] and state.header == {}
         assert all(r["topic"] != "Secret rash" for r in state.conversations)
         assert state.stat_total == 1
 
@@ -67,7 +67,7 @@ async def test_forged_open_id_cannot_send_or_change_status(session):
     session.expire_all()
     assert session.get(Conversation, theirs).status == "active"
     await call(state, "load_older")
-    assert state.messages == []
+    assert thread(state) == []
 
 
 async def test_reply_appears_as_you(session):
@@ -76,8 +76,8 @@ async def test_reply_appears_as_you(session):
     await call(state, "load")
     await call(state, "send_reply", {"body": "Sent to pharmacy"})
     assert state.send_error == ""
-    assert state.messages[-1]["sender"] == "You" and state.messages[-1]["body"] == "Sent to pharmacy"
-    assert "UTC" in state.messages[-1]["when"]
+    assert thread(state)[-1]["sender"] == "You" and thread(state)[-1]["body"] == "Sent to pharmacy"
+    assert "UTC" in thread(state)[-1]["when"]
     assert state.stat_messages == 2
     await call(state, "set_status", "needs_attention")
     session.expire_all()
@@ -148,12 +148,12 @@ async def test_load_older_pages_back_in_time_order(session):
                          client_msg_id=f"older-{i}")
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
-    assert len(state.messages) == 30 and state.has_older
-    assert state.messages[-1]["body"] == "note 39"
+    assert len(thread(state)) == 30 and state.has_older
+    assert thread(state)[-1]["body"] == "note 39"
     await call(state, "load_older")
-    seqs = [int(m["seq"]) for m in state.messages]
+    seqs = [int(m["seq"]) for m in thread(state)]
     assert seqs == list(range(1, 42)) and not state.has_older
-    assert state.messages[0]["body"] == "Out of pills"
+    assert thread(state)[0]["body"] == "Out of pills"
 
 
 async def test_live_event_appends_to_open_thread_and_marks_read(session):
@@ -167,19 +167,19 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
         actor_user_id=p["maria"].user_id, seq=result.message.seq)
     # Phase one (the delivery path) shows the message and leaves the rest to the follow-up.
     assert await state._apply_live_event(event) is True
-    assert state.messages[-1]["body"] == "Any update?"
-    assert state.messages[-1]["sender"] == "Maria Garcia"
+    assert thread(state)[-1]["body"] == "Any update?"
+    assert thread(state)[-1]["sender"] == "Maria Garcia"
     assert state.stat_messages == 1
     await state._after_live_events([event])
     assert state.nav_unread == 0 and state.stat_messages == 2
-    assert [m["body"] for m in state.messages].count("Any update?") == 1
+    assert [m["body"] for m in thread(state)].count("Any update?") == 1
     # A new conversation elsewhere shows up in the list and counts without opening it.
     other, _ = conv.create_conversation(session, actor=p["maria"],
                                         patient_id=p["maria_patient"].id, topic="New one",
                                         body="Hello again")
     await deliver(state, realtime.LiveEvent(kind="conversation", conversation_id=other.id))
     assert state.conversations[0]["topic"] == "New one" and state.nav_unread == 1
-    assert state.messages[-1]["body"] == "Any update?"
+    assert thread(state)[-1]["body"] == "Any update?"
 
 
 async def test_open_conversation_in_place_rechecks_access(session):
@@ -187,7 +187,7 @@ async def test_open_conversation_in_place_rechecks_access(session):
     state = make_state(DashboardState, token=token, path="/dashboard")
     await call(state, "load")
     await call(state, "open_conversation", mine)
-    assert state.open_id == str(mine) and state.messages
+    assert state.open_id == str(mine) and thread(state)
     await call(state, "open_conversation", theirs)
     assert state.thread_error == "Conversation not found." and state.open_id == ""
-    assert state.messages == []
+    assert thread(state) == []

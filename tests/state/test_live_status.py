@@ -11,7 +11,7 @@ from care_messaging.pages.dashboard import DashboardState
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from tests.factories import PASSWORD, clinic
-from tests.state.helpers import call, deliver, make_state, sign_in_token
+from tests.state.helpers import call, deliver, make_state, sign_in_token, thread
 
 
 async def test_status_moves_from_sending_to_read(session):
@@ -24,25 +24,25 @@ async def test_status_moves_from_sending_to_read(session):
 
     events = state.send_reply({"body": "Please rest today.", "client_msg_id": "c-1"})
     await anext(events)  # first yield: the optimistic bubble, before anything is stored
-    assert state.messages[-1]["status"] == message_status.SENDING
-    assert state.messages[-1]["client_id"] == "c-1"
+    assert thread(state)[-1]["status"] == message_status.SENDING
+    assert thread(state)[-1]["client_id"] == "c-1"
     async for _ in events:
         pass
-    assert state.messages[-1]["status"] == message_status.SENT
-    seq = int(state.messages[-1]["seq"])
+    assert thread(state)[-1]["status"] == message_status.SENT
+    seq = int(thread(state)[-1]["seq"])
 
     # Maria's tab receives it (what realtime._deliver records), then she opens it.
     assert msg.mark_delivered(session, user_id=people["maria"].user_id,
                               conversation_id=conversation.id, seq=seq)
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
-    assert state.messages[-1]["status"] == message_status.DELIVERED
+    assert thread(state)[-1]["status"] == message_status.DELIVERED
     session.expire_all()
     msg.mark_read(session, actor=people["maria"],
                   conversation=session.get(Conversation, conversation.id))
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
-    assert re.fullmatch(r"Read \d\d:\d\d", state.messages[-1]["status"])
+    assert re.fullmatch(r"Read \d\d:\d\d", thread(state)[-1]["status"])
     # The patient's own message never shows a status on the provider's screen.
-    assert state.messages[0]["status"] == ""
+    assert thread(state)[0]["status"] == ""
 
 
 async def test_double_submit_with_one_client_id_stores_one_message(session):
@@ -57,7 +57,7 @@ async def test_double_submit_with_one_client_id_stores_one_message(session):
     await call(state, "send_reply", {"body": "", "client_msg_id": "dup"})
     await call(state, "send_reply", {"body": "Sent to the pharmacy.", "client_msg_id": "dup"})
     assert state.send_error == ""
-    assert [m["body"] for m in state.messages].count("Sent to the pharmacy.") == 1
+    assert [m["body"] for m in thread(state)].count("Sent to the pharmacy.") == 1
     session.expire_all()
     assert session.get(Conversation, conversation.id).last_seq == 2
 
@@ -76,12 +76,12 @@ async def test_failed_send_keeps_the_text_and_retry_stores_it_once(session, monk
 
     monkeypatch.setattr(msg, "send_message", database_down)
     await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
-    assert state.messages[-1]["failed"] == "1"
-    assert state.messages[-1]["body"] == "Call me back"
-    assert state.messages[-1]["status"].startswith(message_status.FAILED)
+    assert thread(state)[-1]["failed"] == "1"
+    assert thread(state)[-1]["body"] == "Call me back"
+    assert thread(state)[-1]["status"].startswith(message_status.FAILED)
     monkeypatch.setattr(msg, "send_message", real_send)
     await call(state, "retry_send", "r-1")
-    assert state.messages[-1]["failed"] == "" and state.messages[-1]["status"] == "Sent"
+    assert thread(state)[-1]["failed"] == "" and thread(state)[-1]["status"] == "Sent"
     await call(state, "retry_send", "r-1")  # nothing left to retry
     session.expire_all()
     assert session.get(Conversation, conversation.id).last_seq == 2

@@ -8,7 +8,7 @@ from care_messaging.models import Conversation, Message
 from care_messaging.pages.portal import PortalState
 from care_messaging.services import conversations as conv
 from tests.factories import PASSWORD, clinic
-from tests.state.helpers import call, make_state, redirect_path, sign_in_token
+from tests.state.helpers import call, make_state, redirect_path, sign_in_token, thread
 
 
 def _setup(session):
@@ -40,12 +40,12 @@ async def test_opening_marks_read_and_another_patients_id_is_not_found(session):
     _people, mine, theirs, token = _setup(session)
     state = make_state(PortalState, token=token, path="/portal", query=f"c={mine}")
     await call(state, "load")
-    assert [m["sender"] for m in state.messages] == ["Dr. Lee"]
+    assert [m["sender"] for m in thread(state)] == ["Dr. Lee"]
     assert state.nav_unread == 0 and state.conversations[0]["unread"] == "0"
     for query in (f"c={theirs}", "c=424242", "c=x"):
         state = make_state(PortalState, token=token, path="/portal", query=query)
         await call(state, "load")
-        assert state.thread_error == "Conversation not found." and state.messages == []
+        assert state.thread_error == "Conversation not found." and thread(state) == []
         assert state.open_id == "" and state.header == {}
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from care_messaging import db
-from care_messaging.models import AuditEvent, Message
-from care_messaging.services.conversations import create_conversation
+from care_messaging.models import AuditEvent, Conversation, Message, ReadState
+from care_messaging.services.conversations import create_conversation, set_status
 from care_messaging.services.errors import NotFoundError, ValidationError
 from care_messaging.services.messages import list_messages, send_message
 from tests.factories import clinic
@@ -47,6 +47,47 @@ def test_same_client_id_twice_stores_one_message(session):
     assert _count(session, conversation_id=cid) == 2  # the opening message + one reply
     sends = session.exec(select(AuditEvent).where(AuditEvent.action == "message_send")).all()
     assert len(sends) == 2
+
+
+def test_a_client_id_reused_in_another_conversation_is_refused_and_nothing_moves(session):
+    people = clinic(session)
+    first_cid = _conversation(session, people)
+    other, _ = create_conversation(session, actor=people["maria"], patient_id=None,
+                                   topic="Billing", body="A question")
+    send_message(session, actor=people["maria"], conversation_id=first_cid, body="Thanks",
+                 client_msg_id="same-id")
+    with pytest.raises(ValidationError, match="Invalid message id"):
+        send_message(session, actor=people["maria"], conversation_id=other.id, body="Hi",
+                     client_msg_id="same-id")
+    session.expire_all()
+    assert _count(session, conversation_id=other.id) == 1
+    assert session.get(Conversation, other.id).last_seq == 1  # the refused try left no gap
+
+
+def test_a_repeat_after_the_conversation_was_completed_returns_the_stored_message(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    sent = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
+                        client_msg_id="late-retry")
+    set_status(session, actor=people["lee"], conversation_id=cid, status="completed")
+    again = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
+                         client_msg_id="late-retry")
+    assert not again.created and again.message.id == sent.message.id
+    with pytest.raises(ValidationError, match="completed"):
+        send_message(session, actor=people["maria"], conversation_id=cid, body="New",
+                     client_msg_id="new-one")
+
+
+def test_the_senders_own_read_mark_moves_to_each_message_sent(session):
+    people = clinic(session)
+    cid = _conversation(session, people)
+    for n in range(2, 5):
+        send_message(session, actor=people["maria"], conversation_id=cid, body=f"m{n}",
+                     client_msg_id=f"r{n}")
+        session.expire_all()
+        state = session.get(ReadState, (people["maria"].user_id, cid))
+        assert (state.last_read_seq, state.last_delivered_seq) == (n, n)
+        assert state.read_at is not None
 
 
 def test_sender_cannot_see_or_post_outside_care_team(session):

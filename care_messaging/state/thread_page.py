@@ -1,0 +1,462 @@
+"""What the provider dashboard and the patient portal share: a conversation list and one open
+thread with sending, receipts, typing and live updates.
+
+A Reflex state mixin: each page state (``DashboardState``, ``PortalState``) gets its own copy
+of these vars and handlers. The page supplies the role, its list refresh, its thread header
+and a few hooks (attachments, read-only threads); everything that touches a conversation or
+message re-checks access on the server through the services, and the session through
+``_guard`` (handlers) or ``live_actor`` (live pushes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import ClassVar
+
+import reflex as rx
+
+from care_messaging import realtime
+from care_messaging.components import message_status
+from care_messaging.components.patient_format import attachment_rows
+from care_messaging.components.provider_format import message_row
+from care_messaging.db import session_scope
+from care_messaging.services import audit_log
+from care_messaging.services import messages as msg
+from care_messaging.services.access import (
+    INVALID_CONVERSATION,
+    access_conversation,
+    participant_user_ids,
+)
+from care_messaging.services.actors import Actor
+from care_messaging.services.errors import NotFoundError, ServiceError
+from care_messaging.state import thread_window
+from care_messaging.state.auth import AuthState, live_actor
+
+PAGE_SIZE = 30
+MAX_LIST_ROWS = 300
+THREAD_PAGE = 30
+TYPING_EVERY_SECONDS = 2.0
+
+
+def parse_id(value: object) -> int | None:
+    """A database id from the browser, or None for anything that is not one."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+class ThreadPageState(AuthState, mixin=True):
+    ROLE: ClassVar[str] = ""
+    EMPTY_SEND_ERROR: ClassVar[str] = "Write a message before sending."
+
+    # List
+    conversations: list[dict[str, str]] = rx.field(default_factory=list)
+    total_rows: int = 0
+    list_limit: int = PAGE_SIZE
+    nav_unread: int = 0
+    # Open thread: settled rows and the tail of new ones (see state/thread_window.py)
+    open_id: str = ""
+    thread_error: str = ""
+    header: dict[str, str] = rx.field(default_factory=dict)
+    messages: list[dict[str, str]] = rx.field(default_factory=list)
+    recent: list[dict[str, str]] = rx.field(default_factory=list)
+    thread_attachments: list[dict[str, str]] = rx.field(default_factory=list)
+    has_older: bool = False
+    send_error: str = ""
+    compose_id: str = ""
+    typing_label: str = ""
+    _oldest_seq: int = 0
+    _newest_seq: int = 0
+    _last_typing_sent: float = 0.0
+
+    @rx.var
+    def has_more(self) -> bool:
+        return len(self.conversations) < self.total_rows
+
+    # ----- what each page supplies -----
+    def _refresh(self, session, actor: Actor, fresh_after: float | None = None) -> None:
+        """Reload the list page and counters (``fresh_after``: see state/figure_cache.py)."""
+        raise NotImplementedError
+
+    def _set_header(self, session, actor: Actor, conversation) -> None:
+        raise NotImplementedError
+
+    def _on_open(self, session, actor: Actor, conversation) -> None:
+        """Anything else a page shows for an opened thread."""
+
+    def _send_refusal(self) -> str:
+        """Why this thread cannot take a message now ("" when it can)."""
+        return ""
+
+    def _attachment_ids(self) -> list[int]:
+        """Files waiting to go with the next message."""
+        return []
+
+    def _after_stored(self) -> None:
+        """A message from this tab was stored."""
+
+    # ----- thread rows -----
+    def _thread_rows(self) -> list[dict[str, str]]:
+        return [*self.get_value("messages"), *self.get_value("recent")]
+
+    def _show_rows(self, views: list[msg.MessageView], actor: Actor) -> None:
+        """Append stored messages to the thread (only the tail changes, usually)."""
+        added = thread_window.add(
+            self.get_value("messages"), self.get_value("recent"),
+            self.get_value("thread_attachments"), [message_row(v, actor) for v in views],
+            attachment_rows(views))
+        if added.settled is not None:
+            self.messages = added.settled
+        self.recent = added.recent
+        if added.attachments is not None:
+            self.thread_attachments = added.attachments
+        self._newest_seq = views[-1].seq
+        if added.oldest_seq is not None:
+            self._oldest_seq, self.has_older = added.oldest_seq, True
+
+    def _change_rows(self, change) -> None:
+        """Apply ``change`` (row -> row, or None to drop) to both lists; a list that did not
+        change is not assigned, so Reflex does not send it again."""
+        for name in ("messages", "recent"):
+            changed = thread_window.replace_rows(self.get_value(name), change)
+            if changed is not None:
+                setattr(self, name, changed)
+
+    def _drop_pending(self, client_id: str) -> None:
+        self._change_rows(lambda m: None if m.get("client_id") == client_id
+                          and not m.get("seq") else m)
+
+    def _mark_failed(self, client_id: str, reason: str) -> None:
+        self._change_rows(lambda m: message_status.failed_row(m, reason)
+                          if m.get("client_id") == client_id else m)
+
+    def _append_new(self, session, actor: Actor, conversation_id: int) -> None:
+        """Read and show whatever is newer than the newest shown message."""
+        views = msg.list_messages(session, conversation_id=conversation_id,
+                                  after_seq=self._newest_seq, limit=thread_window.MAX_THREAD_ROWS)
+        if views:
+            self._show_rows(views, actor)
+
+    def _show_sent(self, session, actor: Actor, view: msg.MessageView) -> None:
+        """Show a message just stored or published: from the view itself when it is the next
+        one, else by reading everything newer (a gap means something was missed)."""
+        if view.seq == self._newest_seq + 1:
+            self._show_rows([view], actor)
+        elif view.seq > self._newest_seq:
+            self._append_new(session, actor, view.conversation_id)
+
+    def _apply_receipts(self, session, actor: Actor, conversation) -> None:
+        receipt = msg.receipt_for(session, actor=actor, conversation=conversation)
+        self._change_rows(lambda m: message_status.with_status(m, receipt))
+
+    def _close_thread(self) -> None:
+        self.open_id = ""
+        self.header = {}
+        self.messages = []
+        self.recent = []
+        self.thread_attachments = []
+        self.has_older = False
+        self.typing_label = ""
+        self._oldest_seq = self._newest_seq = 0
+
+    def _open(self, session, actor: Actor, conversation_id: int) -> tuple[int, bool]:
+        """Show a conversation and mark it read: its patient id, and whether that read
+        something new."""
+        conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+        audit_log.record_conversation_open(session, actor=actor, conversation=conversation)
+        newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
+        views = msg.list_messages(session, conversation_id=conversation_id, limit=THREAD_PAGE)
+        self.open_id = str(conversation_id)
+        self.typing_label = ""
+        self.messages = [message_row(v, actor) for v in views]
+        self.recent = []
+        self.thread_attachments = attachment_rows(views)
+        self._oldest_seq = views[0].seq if views else 0
+        self._newest_seq = views[-1].seq if views else 0
+        self.has_older = self._oldest_seq > 1
+        self._set_header(session, actor, conversation)
+        self._apply_receipts(session, actor, conversation)
+        self._on_open(session, actor, conversation)
+        return conversation.patient_id, newly_read
+
+    async def _publish(self, actor: Actor, kind: str, conversation_id: int, patient_id: int,
+                       users, seq: int = 0, message: msg.MessageView | None = None) -> None:
+        """Tell the other tabs of ``users`` (never this one) what this tab changed."""
+        await realtime.publish(
+            realtime.LiveEvent(kind=kind, conversation_id=conversation_id,
+                               patient_id=patient_id, actor_user_id=actor.user_id, seq=seq,
+                               message=message),
+            user_ids=users, exclude_token=self.router.session.client_token,
+        )
+
+    def _open_from_address(self, session, actor: Actor, raw_id: object) -> tuple | None:
+        """Open ``?c=<id>`` during a page load; (conversation, patient, users) to notify when
+        that read something new."""
+        try:
+            conversation_id = parse_id(raw_id)
+            if conversation_id is None:
+                raise NotFoundError(INVALID_CONVERSATION)
+            patient_id, newly_read = self._open(session, actor, conversation_id)
+            if newly_read:
+                return conversation_id, patient_id, participant_user_ids(session, patient_id)
+        except ServiceError as error:
+            self.thread_error = str(error)
+        return None
+
+    async def _send_read_receipt(self, actor: Actor, read: tuple | None) -> None:
+        if read is not None:
+            conversation_id, patient_id, users = read
+            # The senders' screens turn "Delivered" into "Read <time>".
+            await self._publish(actor, "receipt", conversation_id, patient_id, users)
+
+    # ----- handlers -----
+    @rx.event
+    async def open_conversation(self, conversation_id: int):
+        """Open a thread in place (no navigation); the id is re-checked like any other."""
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            return redirect
+        self.thread_error = self.send_error = ""
+        with session_scope() as session:
+            try:
+                requested = parse_id(conversation_id)
+                if requested is None:
+                    raise NotFoundError(INVALID_CONVERSATION)
+                patient_id, newly_read = self._open(session, actor, requested)
+            except ServiceError as error:
+                self._close_thread()
+                self.thread_error = str(error)
+                return None
+            self._refresh(session, actor)
+            users = participant_user_ids(session, patient_id) if newly_read else []
+        if newly_read:
+            await self._publish(actor, "receipt", requested, patient_id, users)
+        return None
+
+    @rx.event
+    def load_more(self):
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            return redirect
+        self.list_limit = min(self.list_limit + PAGE_SIZE, MAX_LIST_ROWS)
+        with session_scope() as session:
+            self._refresh(session, actor)
+        return None
+
+    @rx.event
+    def load_older(self):
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            return redirect
+        conversation_id = parse_id(self.open_id)
+        if conversation_id is None or self._oldest_seq <= 1:
+            return None
+        with session_scope() as session:
+            try:
+                access_conversation(session, actor=actor, conversation_id=conversation_id)
+            except ServiceError as error:
+                self._close_thread()
+                self.thread_error = str(error)
+                return None
+            views = msg.list_messages(session, conversation_id=conversation_id,
+                                      before_seq=self._oldest_seq, limit=THREAD_PAGE)
+        if views:
+            self.messages = [message_row(v, actor) for v in views] + self.messages
+            self.thread_attachments = attachment_rows(views) + self.thread_attachments
+            self._oldest_seq = views[0].seq
+        self.has_older = self._oldest_seq > 1
+        return None
+
+    @rx.event
+    async def send_reply(self, form_data: dict):
+        """Show the message at once as "Sending…", then store it exactly once.
+
+        The client message id comes from the form (a hidden field holding ``compose_id``), so a
+        double click or a resend after a reconnect carries the same id and stores one message.
+        """
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            yield redirect
+            return
+        conversation_id = parse_id(self.open_id)
+        if conversation_id is None:
+            return
+        body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
+        client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
+        attachment_ids = self._attachment_ids()
+        already_shown = any(m.get("client_id") == client_id for m in self._thread_rows())
+        if not body.strip() and not attachment_ids:
+            if not already_shown:  # a second click on an already-sent form is not an error
+                self.send_error = self.EMPTY_SEND_ERROR
+            return
+        refusal = self._send_refusal()
+        if refusal:
+            self.send_error = refusal
+            return
+        self.send_error = ""
+        if not already_shown:
+            self.recent = [*self.get_value("recent"),
+                           message_status.pending_row(client_id=client_id, body=body)]
+        self.compose_id = uuid.uuid4().hex
+        yield  # the "Sending…" bubble reaches the browser now
+        async for event in self._store(actor, conversation_id, body, client_id, attachment_ids):
+            yield event
+
+    @rx.event
+    async def retry_send(self, client_id: str):
+        """Send a failed message again with the same client id (it can only be stored once)."""
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            yield redirect
+            return
+        conversation_id = parse_id(self.open_id)
+        row = next((m for m in self._thread_rows() if m.get("client_id") == str(client_id)
+                    and m.get("failed") == "1"), None)
+        if conversation_id is None or row is None:
+            return
+        self._change_rows(lambda m: {**m, "status": message_status.SENDING, "failed": ""}
+                          if m.get("client_id") == row["client_id"] and not m.get("seq") else m)
+        yield
+        async for event in self._store(actor, conversation_id, row["body"], row["client_id"],
+                                       self._attachment_ids()):
+            yield event
+
+    async def _store(self, actor: Actor, conversation_id: int, body: str, client_id: str,
+                     attachment_ids: list[int]):
+        try:
+            with session_scope() as session:
+                result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
+                                          body=body, client_msg_id=client_id,
+                                          attachment_ids=attachment_ids)
+        except NotFoundError as error:
+            # Gone or never visible: nothing to retry, so no "failed" bubble either.
+            self._drop_pending(client_id)
+            self.send_error = str(error)
+            return
+        except ServiceError as error:
+            self._mark_failed(client_id, str(error))
+            return
+        except Exception:  # database unavailable etc.: keep the text, offer a retry
+            self._mark_failed(client_id, "the server could not store it. Try again.")
+            return
+        self._after_stored()
+        realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
+        # Tell the others first: their screens should not wait for ours.
+        await self._publish(actor, "message", conversation_id, result.patient_id,
+                            result.participant_user_ids, seq=result.message.seq,
+                            message=result.message if result.created else None)
+        await asyncio.sleep(0)  # the receivers' deliveries (tasks) start before our update
+        # The stored message replaces its "Sending…" bubble (a repeat send of an already-stored
+        # id has no bubble, and a seq is never shown twice).
+        self._drop_pending(client_id)
+        if result.message.seq == self._newest_seq + 1:
+            self._show_rows([result.message], actor)
+        else:
+            with session_scope() as session:
+                self._show_sent(session, actor, result.message)
+        yield
+        # Then header, receipts, list and counters, as for any live event on this tab.
+        await realtime.follow_up_own_send(self, realtime.LiveEvent(
+            kind="message", conversation_id=conversation_id, patient_id=result.patient_id,
+            actor_user_id=actor.user_id, seq=result.message.seq))
+
+    @rx.event
+    async def typing(self, _value: str = ""):
+        """The reply box changed: tell the others, at most every 2 seconds."""
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            return redirect
+        conversation_id = parse_id(self.open_id)
+        now = time.monotonic()
+        if (conversation_id is None or self._send_refusal()
+                or now - self._last_typing_sent < TYPING_EVERY_SECONDS):
+            return None
+        self._last_typing_sent = now
+        with session_scope() as session:
+            try:
+                conversation = access_conversation(session, actor=actor,
+                                                   conversation_id=conversation_id)
+            except ServiceError:
+                return None
+            users = participant_user_ids(session, conversation.patient_id)
+        await realtime.publish_typing(
+            conversation_id=conversation_id, patient_id=conversation.patient_id,
+            actor_user_id=actor.user_id, label=actor.display_name, user_ids=users,
+            exclude_token=self.router.session.client_token,
+        )
+        return None
+
+    # ----- live updates (called by realtime via app.modify_state) -----
+    def _live_actor(self) -> Actor | None:
+        actor = live_actor(self)
+        return actor if actor is not None and actor.role == self.ROLE else None
+
+    async def _apply_live_event(self, event) -> bool:
+        """Phase one, on the delivery path: a new message in the open thread shows at once.
+
+        Returns True when the follow-up (``_after_live_events``) must run: everything else,
+        including marking read and the list and counters, which coalesces over a burst.
+        """
+        actor = self._live_actor()
+        if actor is None:
+            return False
+        open_id = parse_id(self.open_id)
+        is_open = open_id is not None and event.conversation_id == open_id
+        if event.kind == "typing":
+            if is_open and event.actor_user_id != actor.user_id:
+                self.typing_label = f"{event.label} is typing…" if event.label else ""
+            return False
+        if event.kind == "receipt" and not is_open:
+            return False
+        if is_open and event.kind == "message":
+            if event.message is not None and event.message.seq == self._newest_seq + 1:
+                # The event carries the committed message and reached us because we are a
+                # participant as of that commit (realtime.LiveEvent): no query needed.
+                self._show_rows([event.message], actor)
+            else:
+                with session_scope() as session:
+                    try:
+                        access_conversation(session, actor=actor, conversation_id=open_id)
+                    except ServiceError:
+                        self._close_thread()
+                        return True
+                    self._append_new(session, actor, open_id)
+            if event.actor_user_id != actor.user_id:
+                self.typing_label = ""
+        return True
+
+    async def _after_live_events(self, events: list) -> None:
+        """Phase two: read marks, header, receipts, list and counters, once per burst."""
+        actor = self._live_actor()
+        if actor is None:
+            return
+        open_id = parse_id(self.open_id)
+        kinds = {e.kind for e in events}
+        receipt_for_users: list[int] = []
+        patient_id = 0
+        with session_scope() as session:
+            if open_id is not None and open_id in {e.conversation_id for e in events}:
+                try:
+                    conversation = access_conversation(session, actor=actor,
+                                                       conversation_id=open_id)
+                    patient_id = conversation.patient_id
+                    if "message" in kinds:
+                        if conversation.last_seq > self._newest_seq:  # phase one missed some
+                            self._append_new(session, actor, open_id)
+                        if msg.mark_read(session, actor=actor, conversation=conversation):
+                            receipt_for_users = sorted({
+                                e.actor_user_id for e in events
+                                if e.kind == "message" and e.conversation_id == open_id
+                                and e.actor_user_id != actor.user_id})
+                    self._set_header(session, actor, conversation)
+                    self._apply_receipts(session, actor, conversation)
+                except ServiceError:
+                    self._close_thread()
+            if kinds - {"receipt"}:
+                self._refresh(session, actor, fresh_after=max(e.created_at for e in events))
+        if receipt_for_users:
+            await self._publish(actor, "receipt", open_id or 0, patient_id, receipt_for_users)

@@ -1,0 +1,160 @@
+"""Live delivery stays cheap as a thread grows: a new message changes only the thread's short
+tail (Reflex resends a changed list whole), the receiving tab shows a message the event
+carries without querying, a gap is read from the database, and a user's tabs share one
+list/counter computation per burst."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import event
+
+from care_messaging import db, realtime
+from care_messaging.pages.dashboard import DashboardState
+from care_messaging.pages.portal import PortalState
+from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
+from care_messaging.state import thread_window
+from care_messaging.state.auth import live_actor
+from tests.factories import PASSWORD, clinic
+from tests.state.helpers import call, deliver, make_state, sign_in_token, thread
+
+
+class Statements:
+    """Every SQL statement the app's engine runs inside the block."""
+
+    def __init__(self) -> None:
+        self.engine = db.get_engine()
+        self.seen: list[str] = []
+
+    def _record(self, _conn, _cursor, statement, *_args) -> None:
+        self.seen.append(statement)
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def _send(session, actor, conversation_id: int, body: str) -> msg.SendResult:
+    return msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                            client_msg_id=uuid.uuid4().hex)
+
+
+def _message_event(result: msg.SendResult, actor, *, carry: bool = True) -> realtime.LiveEvent:
+    return realtime.LiveEvent(kind="message", conversation_id=result.message.conversation_id,
+                              patient_id=result.patient_id, actor_user_id=actor.user_id,
+                              seq=result.message.seq, message=result.message if carry else None)
+
+
+async def _open_dashboard(session, people, conversation_id: int):
+    token = sign_in_token(session, people["lee"].email, PASSWORD)
+    state = make_state(DashboardState, token=token, path="/dashboard",
+                       query=f"c={conversation_id}")
+    await call(state, "load")
+    live_actor(state)  # the tab's session check is cached for a second, as in a live burst
+    state.dirty_vars.clear()
+    return state
+
+
+async def test_a_carried_message_is_shown_without_any_query_and_only_the_tail_changes(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    state = await _open_dashboard(session, people, conversation.id)
+    result = _send(session, people["maria"], conversation.id, "Worse today")
+
+    with Statements() as statements:
+        needs_follow_up = await state._apply_live_event(_message_event(result, people["maria"]))
+    assert statements.seen == []
+    assert needs_follow_up  # read marks, list and counters follow, coalesced
+    assert [m["body"] for m in thread(state)] == ["Since Monday", "Worse today"]
+    assert "recent" in state.dirty_vars and "messages" not in state.dirty_vars
+
+
+async def test_a_gap_is_read_from_the_database(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    state = await _open_dashboard(session, people, conversation.id)
+    _send(session, people["maria"], conversation.id, "Missed one")  # its event never came
+    result = _send(session, people["maria"], conversation.id, "Second")
+
+    with Statements() as statements:
+        await state._apply_live_event(_message_event(result, people["maria"]))
+    assert statements.seen  # access re-checked and the missing message read
+    assert [m["body"] for m in thread(state)] == ["Since Monday", "Missed one", "Second"]
+
+
+async def test_an_event_without_the_message_still_shows_it(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    state = await _open_dashboard(session, people, conversation.id)
+    result = _send(session, people["maria"], conversation.id, "From another worker")
+    await deliver(state, _message_event(result, people["maria"], carry=False))
+    assert [m["body"] for m in thread(state)][-1] == "From another worker"
+
+
+async def test_a_long_burst_folds_the_tail_and_keeps_every_message_once(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="m0")
+    state = await _open_dashboard(session, people, conversation.id)
+    sizes = []
+    for i in range(1, 2 * thread_window.RECENT_ROWS + 5):
+        result = _send(session, people["maria"], conversation.id, f"m{i}")
+        await state._apply_live_event(_message_event(result, people["maria"]))
+        sizes.append(len(state.recent))
+    assert max(sizes) <= thread_window.RECENT_ROWS
+    bodies = [m["body"] for m in thread(state)]
+    assert bodies == [f"m{i}" for i in range(2 * thread_window.RECENT_ROWS + 5)]
+
+
+async def test_the_senders_own_message_replaces_its_bubble_without_rereading(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    token = sign_in_token(session, people["maria"].email, PASSWORD)
+    state = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
+    await call(state, "load")
+    events = state.send_reply({"body": "Still dizzy", "client_msg_id": "c-9"})
+    await anext(events)
+    state.dirty_vars.clear()
+    with Statements() as statements:
+        await anext(events)  # stored, published, and the bubble replaced
+    reads = [s for s in statements.seen if s.lstrip().upper().startswith("SELECT")
+             and "FROM messages" in s]
+    # Never read back after the insert (a repeated client id is caught by the unique key).
+    assert reads == []
+    assert [m["body"] for m in thread(state)] == ["Since Monday", "Still dizzy"]
+    assert thread(state)[-1]["seq"] == "2" and "messages" not in state.dirty_vars
+
+
+async def test_two_tabs_of_one_provider_share_one_list_refresh_per_burst(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    token = sign_in_token(session, people["lee"].email, PASSWORD)
+    tabs = []
+    for _ in range(2):
+        tab = make_state(DashboardState, token=token, path="/dashboard")
+        await call(tab, "load")
+        tabs.append(tab)
+    result = _send(session, people["maria"], conversation.id, "New news")
+    event = _message_event(result, people["maria"])
+    live_actor(tabs[0])  # both tabs' session check is cached (same session): count figures only
+    counts = []
+    for tab in tabs:
+        with Statements() as statements:
+            await tab._after_live_events([event])
+        counts.append(len(statements.seen))
+        assert tab.stat_messages == 2 and tab.conversations[0]["preview"].endswith("New news")
+    assert counts[1] < counts[0]  # the second tab reused the first tab's figures
+
+    # A later event is never answered with figures computed before it.
+    later = _send(session, people["maria"], conversation.id, "Even newer")
+    await tabs[1]._after_live_events([_message_event(later, people["maria"])])
+    assert tabs[1].stat_messages == 3
