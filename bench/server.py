@@ -63,6 +63,8 @@ class Server:
         })
         if redis_url:
             env["REFLEX_REDIS_URL"] = redis_url
+        self.server_kind = os.environ.get("BENCH_ASGI_SERVER", "uvicorn")
+        env["REFLEX_USE_GRANIAN"] = "true" if self.server_kind == "granian" else "false"
         env.update(extra_env or {})
         self.env = env
         self.frontend = frontend
@@ -80,10 +82,16 @@ class Server:
         else:
             self.env.update({"REFLEX_ENV_MODE": "prod", "REFLEX_SKIP_COMPILE": "true",
                              "REFLEX_BACKEND_ONLY": "true"})
-            cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--workers",
-                   str(self.workers), "--log-level", "warning",
-                   "care_messaging.care_messaging:app"]
+            if self.server_kind == "granian":  # for comparison: BENCH_ASGI_SERVER=granian
+                cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+                       "--host", "127.0.0.1", "--port", str(self.port), "--workers",
+                       str(self.workers), "--log-level", "warning",
+                       "care_messaging.care_messaging:app"]
+            else:  # what production runs (Reflex starts gunicorn + Uvicorn/h11 + wsproto)
+                cmd = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1",
+                       "--port", str(self.port), "--workers", str(self.workers),
+                       "--http", "h11", "--ws", "wsproto", "--log-level", "warning",
+                       "care_messaging.care_messaging:app"]
         self.process = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log.open("w"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:

@@ -18,4 +18,7 @@ fi
 export PATH="$ROOT/.venv/bin:$PATH"
 export REFLEX_USE_SYSTEM_BUN=1
 export REFLEX_TELEMETRY_ENABLED=false
+# Production backend: gunicorn + Uvicorn (wsproto), not Granian: a third of the memory per
+# connected tab (bench/profiles/memory.md).
+export REFLEX_USE_GRANIAN="${REFLEX_USE_GRANIAN:-false}"
 export CARE_DATA_DIR="${CARE_DATA_DIR:-$ROOT/data}"

@@ -34,6 +34,23 @@ def when(value: datetime | None) -> str:
     return value.strftime("%b %d, %H:%M UTC").replace(" 0", " ")
 
 
+def sidebar_row(row: ConversationRow) -> dict[str, str]:
+    """Only what a sidebar row shows (links are built from the ids in the page): every open
+    dashboard tab holds a page of these, so each key is memory per connected tab."""
+    return {
+        "id": str(row.id),
+        "topic": row.topic,
+        "patient_id": str(row.patient_id),
+        "patient_name": row.patient_name,
+        "mrn": row.patient_mrn,
+        "initials": row.patient_initials,
+        "preview": row.preview,
+        "unread": str(row.unread),
+        "count": str(row.message_count),
+        "when": when(row.last_message_at),
+    }
+
+
 def conversation_row(row: ConversationRow) -> dict[str, str]:
     return {
         "id": str(row.id),

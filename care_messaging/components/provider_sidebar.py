@@ -14,7 +14,8 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
             rx.avatar(fallback=row["initials"], size="3", radius="full", color_scheme="teal"),
             rx.vstack(
                 rx.hstack(
-                    rx.link(row["topic"], href=row["href"], weight="bold", size="2",
+                    rx.link(row["topic"], href="/dashboard?c=" + row["id"].to(str),
+                            weight="bold", size="2",
                             color_scheme="gray", high_contrast=True, underline="none",
                             class_name="conversation-link", trim="both"),
                     rx.spacer(),
@@ -27,13 +28,16 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                     ),
                     width="100%", align="center",
                 ),
-                rx.link(row["patient_name"], href=row["patient_href"], size="2",
+                rx.link(row["patient_name"], href="/patients?id=" + row["patient_id"].to(str),
+                        size="2",
                         aria_label=f"Profile of {row['patient_name']}"),
                 rx.text(row["preview"], size="1", color_scheme="gray", trim="both",
                         style={"overflow": "hidden", "textOverflow": "ellipsis",
                                "whiteSpace": "nowrap", "maxWidth": "260px"}),
                 rx.hstack(
-                    rx.text(row["count_label"], size="1", color_scheme="gray"),
+                    rx.text(rx.cond(row["count"] == "1", "1 message",
+                                    row["count"].to(str) + " messages"),
+                            size="1", color_scheme="gray"),
                     rx.text("ID ", row["mrn"], size="1", color_scheme="gray"),
                     rx.cond(unread, rx.badge(row["unread"], " unread", color_scheme="red",
                                              size="1")),

@@ -9,13 +9,14 @@ re-checked by a service, which raises the same NotFoundError for "forbidden" and
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import ClassVar
 
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.components.provider_format import conversation_row
+from care_messaging.components.provider_format import conversation_row, sidebar_row
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
 from care_messaging.services import stats as stats_service
@@ -25,6 +26,12 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.state import figure_cache
 from care_messaging.state.auth import AuthState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
+
+
+@functools.lru_cache(maxsize=400)
+def day_label(day) -> str:
+    """"Nov 03": one shared string per day for every tab's chart (memory per tab)."""
+    return day.strftime("%b %d")
 
 
 class DashboardState(ThreadPageState, AuthState):
@@ -61,7 +68,7 @@ class DashboardState(ThreadPageState, AuthState):
 
         key = ("dashboard", actor.user_id, self.filter_by, self.search, self.list_limit)
         page, counts = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
-        self.conversations = [conversation_row(r) for r in page.rows]
+        self.conversations = [sidebar_row(r) for r in page.rows]
         self.total_rows = page.total
         self.stat_total = counts.total_conversations
         self.stat_unread = counts.unread_messages
@@ -77,8 +84,7 @@ class DashboardState(ThreadPageState, AuthState):
 
     def _load_analytics(self, session, actor: Actor) -> None:
         per_day = stats_service.messages_per_day(session, actor=actor)
-        self.chart_data = [{"day": d.day.strftime("%b %d"), "messages": d.messages}
-                           for d in per_day]
+        self.chart_data = [{"day": day_label(d.day), "messages": d.messages} for d in per_day]
         self.median_reply = stats_service.format_duration(
             stats_service.median_first_reply_seconds(session, actor=actor))
 

@@ -411,13 +411,27 @@ def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> 
     return advanced
 
 
+_read_states = ReadState.__table__.c
+# One statement per delivery (it runs for every message reaching every participant's tab).
+_MOVE_DELIVERED = (
+    update(ReadState.__table__)
+    .where(_read_states.user_id == bindparam("b_user"),
+           _read_states.conversation_id == bindparam("b_conversation"),
+           _read_states.last_delivered_seq < bindparam("b_seq"))
+    .values(last_delivered_seq=bindparam("b_seq"), delivered_at=bindparam("b_at"))
+)
+
+
 def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq: int) -> bool:
-    """Record that one of the user's sessions received messages up to ``seq``."""
-    state = session.get(ReadState, (user_id, conversation_id))
-    if state is not None and state.last_delivered_seq >= seq:
-        return False
-    _advance_read_state(session, user_id=user_id, conversation_id=conversation_id, seq=seq,
-                        read=False)
+    """Record that one of the user's sessions received messages up to ``seq``; True when
+    that moved the mark."""
+    moved = session.execute(_MOVE_DELIVERED, {"b_user": user_id, "b_conversation":
+                                              conversation_id, "b_seq": seq, "b_at": utcnow()})
+    if moved.rowcount == 0:
+        if session.get(ReadState, (user_id, conversation_id)) is not None:
+            return False  # already delivered that far
+        session.add(ReadState(user_id=user_id, conversation_id=conversation_id,
+                              last_delivered_seq=seq, delivered_at=utcnow()))
     session.commit()
     return True
 

@@ -215,3 +215,18 @@ def test_concurrency_on_postgresql(pg_engine):
         seqs = _assert_gap_free(session, cid)
         assert len(seqs) == 1 + 64 + 1
         assert _count(session, conversation_id=cid, client_msg_id="same-id") == 1
+
+
+def test_delivered_marks_only_move_forward(session):
+    from care_messaging.services.messages import mark_delivered
+
+    people = clinic(session)
+    cid = _conversation(session, people)
+    patel = people["patel"].user_id  # on the care team, no read state yet
+    assert mark_delivered(session, user_id=patel, conversation_id=cid, seq=1)
+    assert not mark_delivered(session, user_id=patel, conversation_id=cid, seq=1)
+    assert mark_delivered(session, user_id=patel, conversation_id=cid, seq=3)
+    assert not mark_delivered(session, user_id=patel, conversation_id=cid, seq=2)
+    session.expire_all()
+    state = session.get(ReadState, (patel, cid))
+    assert state.last_delivered_seq == 3 and state.last_read_seq == 0
