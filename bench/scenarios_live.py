@@ -153,26 +153,30 @@ def _pairs(base_url: str, plan, count: int, run_id: str, *,
     """Patient i sends in one of their conversations; the receiver is the bench provider's
     tab, or with ``own_providers`` a provider of that patient's own (one per pair, see
     ``pair_providers``), so the pairs are independent as the sustained scenario asks."""
-    from care_messaging.db import session_scope
-    from care_messaging.models import Conversation, ConversationStatus, Patient, User
-
     receivers = pair_providers(count) if own_providers else [plan.provider_email] * count
-    conversation_ids = []
-    with session_scope() as session:  # committed before any login (SQLite has one writer)
-        for email in plan.patient_emails[:count]:
-            user = session.exec(select(User).where(User.email == email)).one()
-            conversation = session.exec(select(Conversation).join(
-                Patient, Patient.id == Conversation.patient_id).where(
-                Patient.user_id == user.id).order_by(Conversation.id)).first()
-            if conversation.status == ConversationStatus.COMPLETED:
-                # A patient cannot reply in a completed conversation (the run's own copy).
-                conversation.status = ConversationStatus.ACTIVE
-                session.add(conversation)
-            conversation_ids.append(conversation.id)
+    conversation_ids = [sender_conversation(email) for email in plan.patient_emails[:count]]
     cookies = {r: login(base_url, r, PASSWORD) for r in dict.fromkeys(receivers)}
     return [Pair(base_url, login(base_url, email, PASSWORD), cookies[receiver], cid, run_id)
             for email, receiver, cid in zip(plan.patient_emails[:count], receivers,
                                             conversation_ids, strict=True)]
+
+
+def sender_conversation(patient_email: str) -> int:
+    """The bench patient's first conversation, reopened on the run's own copy if completed
+    (a patient cannot reply in a completed conversation). Committed before any login:
+    SQLite has one writer."""
+    from care_messaging.db import session_scope
+    from care_messaging.models import Conversation, ConversationStatus, Patient, User
+
+    with session_scope() as session:
+        conversation = session.exec(select(Conversation).join(
+            Patient, Patient.id == Conversation.patient_id).join(
+            User, User.id == Patient.user_id).where(User.email == patient_email).order_by(
+            Conversation.id)).first()
+        if conversation.status == ConversationStatus.COMPLETED:
+            conversation.status = ConversationStatus.ACTIVE
+            session.add(conversation)
+        return conversation.id
 
 
 def pair_providers(count: int) -> list[str]:
