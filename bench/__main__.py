@@ -97,14 +97,32 @@ def _suite(args, backend: str) -> dict:
 
 
 def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
+    """SQLite: one server (the production single-port app with --frontend). Scale-out: the
+    protocol scenarios on two backend workers sharing PostgreSQL + Redis; the browser
+    scenarios on the single-port app (one process) against the same PostgreSQL + Redis."""
+    if backend == "sqlite":
+        return _live_on(args, plan, url, redis_url, names, backend, args.frontend, 1)
+    browser = [n for n in names if n.startswith("browser_")]
+    protocol = [n for n in names if n not in browser]
+    out: dict[str, dict] = {}
+    if protocol:
+        out.update(_live_on(args, plan, url, redis_url, protocol, backend, False, 2))
+    if browser:
+        out.update(_live_on(args, plan, url, redis_url, browser, backend, args.frontend, 1))
+    return out
+
+
+def _live_on(args, plan, url, redis_url, names, backend, frontend: bool,
+             workers: int) -> dict[str, dict]:
     from bench import dataset, hooks, scenarios_live
     from bench.server import Server
 
     hooks.preload()
 
-    print(f"[{backend}] starting the app ({'full' if args.frontend else 'backend'})", flush=True)
+    kind = "full single-port app" if frontend else f"backend, {workers} worker(s)"
+    print(f"[{backend}] starting the app ({kind})", flush=True)
     server = Server(database_url=url, key_text=plan.key_text, data_dir=dataset.DATA_DIR,
-                    frontend=args.frontend, redis_url=redis_url)
+                    frontend=frontend, redis_url=redis_url, workers=workers)
     t = time.monotonic()
     server.start()
     print(f"  up in {time.monotonic() - t:.1f}s at {server.base_url}", flush=True)
@@ -123,7 +141,9 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
         for name in names:
             print(f"  scenario {name} ...", flush=True)
             try:
-                rec = _one_live(name, steps, args, plan, url, redis_url, server)
+                rec = _one_live(name, steps, args, plan, url, redis_url, server, frontend)
+                if backend != "sqlite":
+                    rec["server"] = kind
             except Exception as exc:  # a broken scenario is reported, not fatal
                 from bench.stats import result
 
@@ -137,11 +157,11 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
     return out
 
 
-def _one_live(name, steps, args, plan, url, redis_url, server) -> dict:
+def _one_live(name, steps, args, plan, url, redis_url, server, frontend: bool) -> dict:
     from bench import scenarios_live
 
     quick = args.quick
-    base = server.base_url if args.frontend else None
+    base = server.base_url if frontend else None
     if name == "memory":
         rec = asyncio.run(steps[name]())
         rec["transport_only"] = _bare_memory(args, plan, url, redis_url, quick)
