@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -193,9 +194,10 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
     """Phase one: the tab shows what is urgent (a new message in its open thread) at once.
 
     The page state's ``_apply_live_event`` does only that and returns True when the rest
-    (marking read, header, receipts, the list and counters) is needed; that rest runs as a
-    coalesced follow-up (``_schedule_follow_up``), so a burst of messages costs one list
-    refresh per tab instead of one per message, and never delays the next message.
+    (marking delivered and read, header, receipts, the list and counters) is needed; that rest
+    runs as a coalesced follow-up (``schedule_follow_up``), so a burst of messages costs one
+    refresh and one delivered mark per tab instead of one per message, and never delays the
+    next message. A receipt has nothing urgent: it goes straight to the follow-up.
     """
     app = _app()
     if not await _is_connected(app, token):
@@ -203,6 +205,9 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
         return
     state_cls = _state_class(state_name)
     if state_cls is None:
+        return
+    if event.kind == "receipt":
+        schedule_follow_up(token=token, state_name=state_name, event=event, user_id=user_id)
         return
     try:
         async with app.modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
@@ -212,19 +217,27 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
         log.exception("live delivery to a tab failed")
         return
     if needs_follow_up:
-        schedule_follow_up(token=token, state_name=state_name, event=event)
-    is_incoming_message = (
-        event.kind == "message" and event.seq and user_id != event.actor_user_id
-    )
-    # On the loop thread, not a worker thread: a sub-millisecond write, and SQLite writers on
-    # two threads would wait on each other's lock with the busy handler's sleeps.
-    if is_incoming_message and _record_delivery(user_id, event):
-        # The sender's screen moves the message from "sent" to "delivered".
-        await publish(
-            LiveEvent(kind="receipt", conversation_id=event.conversation_id,
-                      patient_id=event.patient_id, actor_user_id=user_id, seq=event.seq),
-            user_ids=[event.actor_user_id],
-        )
+        schedule_follow_up(token=token, state_name=state_name, event=event, user_id=user_id)
+
+
+async def _record_deliveries(user_id: int, events: list[LiveEvent]) -> None:
+    """A tab of ``user_id`` has shown these events: move the delivered marks of the incoming
+    messages (newest per conversation) and tell each sender's screen ("Delivered")."""
+    newest: dict[int, LiveEvent] = {}
+    for event in events:
+        incoming = event.kind == "message" and event.seq and event.actor_user_id != user_id
+        known = newest.get(event.conversation_id)
+        if incoming and (known is None or event.seq > known.seq):
+            newest[event.conversation_id] = event
+    for event in newest.values():
+        # On the loop thread, not a worker thread: a sub-millisecond write, and SQLite
+        # writers on two threads would wait on each other's lock with the busy handler.
+        if _record_delivery(user_id, event):
+            await publish(
+                LiveEvent(kind="receipt", conversation_id=event.conversation_id,
+                          patient_id=event.patient_id, actor_user_id=user_id, seq=event.seq),
+                user_ids=[event.actor_user_id],
+            )
 
 
 _pending: set[asyncio.Task] = set()  # strong references: tasks must not be collected early
@@ -236,10 +249,13 @@ FOLLOW_UP_DELAY_SECONDS = 0.005
 # A tab refreshes its list and counters at most this often: the first event of a quiet spell
 # is followed up at once, a burst is folded into one refresh per interval.
 FOLLOW_UP_MIN_INTERVAL_SECONDS = 1.0
+FOLLOW_UP_JITTER_SECONDS = 0.25
 
 
-def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent) -> None:
-    """Run the page state's ``_after_live_events`` for this tab soon, once for a burst."""
+def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent,
+                       user_id: int = 0) -> None:
+    """Run the page state's ``_after_live_events`` for this tab soon, once for a burst, then
+    record what the tab's user (``user_id``) has received."""
     waiting = _follow_ups.get(token)
     if waiting is not None:
         waiting.append(event)
@@ -248,6 +264,10 @@ def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent) -> None
     now = time.monotonic()
     delay = max(FOLLOW_UP_DELAY_SECONDS,
                 _last_follow_up.get(token, 0.0) + FOLLOW_UP_MIN_INTERVAL_SECONDS - now)
+    if delay > FOLLOW_UP_DELAY_SECONDS:
+        # Coalescing: spread the tabs' refreshes over the interval, so tabs that started
+        # together do not all refresh in the same instant and stall the messages behind them.
+        delay += random.uniform(0, FOLLOW_UP_JITTER_SECONDS)
     if len(_last_follow_up) > 10_000:  # forget tabs that have been quiet for a minute
         for stale in [t for t, at in _last_follow_up.items() if now - at > 60]:
             _last_follow_up.pop(stale, None)
@@ -265,6 +285,9 @@ def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent) -> None
                 await state._after_live_events(events)
         except Exception:
             log.exception("live follow-up for a tab failed")
+            return
+        if user_id:
+            await _record_deliveries(user_id, events)
 
     _spawn(run())
 
@@ -274,7 +297,8 @@ async def follow_up_own_send(state, event: LiveEvent) -> None:
     (coalesced with the others for this tab); a tab without a live socket gets them now."""
     token = state.router.session.client_token
     if token and _app().event_namespace is not None and await is_tab_connected(token):
-        schedule_follow_up(token=token, state_name=type(state).get_full_name(), event=event)
+        schedule_follow_up(token=token, state_name=type(state).get_full_name(), event=event,
+                           user_id=event.actor_user_id)
     else:
         await state._after_live_events([event])
 

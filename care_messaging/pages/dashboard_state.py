@@ -36,6 +36,7 @@ def day_label(day) -> str:
 
 class DashboardState(ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "provider"
+    PAGE_PATH: ClassVar[str] = "/dashboard"
 
     # Sidebar
     filter_by: str = "all"
@@ -51,11 +52,9 @@ class DashboardState(ThreadPageState, AuthState):
     thread_status: str = ""
     thread_priority: str = ""
     # New Message dialog
-    new_open: bool = False
     patient_query: str = ""
     patient_options: list[dict[str, str]] = rx.field(default_factory=list)
     new_patient_id: str = ""
-    new_error: str = ""
 
     # ----- page hooks (backend only) -----
     def _refresh(self, session, actor: Actor, fresh_after: float | None = None) -> None:
@@ -99,6 +98,10 @@ class DashboardState(ThreadPageState, AuthState):
         elif self.new_patient_id not in {r["id"] for r in rows}:
             self.new_patient_id = rows[0]["id"] if rows else ""
         self.patient_options = rows
+
+    def _new_conversation_args(self, form_data: dict) -> dict:
+        return {"patient_id": parse_id(form_data.get("patient_id", "")),
+                "priority": str(form_data.get("priority", "routine"))}
 
     # ----- page load -----
     @rx.event
@@ -217,28 +220,3 @@ class DashboardState(ThreadPageState, AuthState):
             return redirect
         self.new_patient_id = str(value)[:12]  # only a choice; create_conversation checks access
         return None
-
-    @rx.event
-    async def create(self, form_data: dict):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
-        self.new_error = ""
-        with session_scope() as session:
-            try:
-                conversation, result = conv.create_conversation(
-                    session, actor=actor, patient_id=parse_id(form_data.get("patient_id", "")),
-                    topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
-                    category=str(form_data.get("category", "check_in")),
-                    priority=str(form_data.get("priority", "routine")),
-                    client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
-                )
-            except ServiceError as error:
-                session.rollback()
-                self.new_error = str(error)
-                return None
-            conversation_id, patient_id = conversation.id or 0, conversation.patient_id
-        self.new_open = False
-        await self._publish(actor, "conversation", conversation_id, patient_id,
-                            result.participant_user_ids)
-        return rx.redirect(f"/dashboard?c={conversation_id}")

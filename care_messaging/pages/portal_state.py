@@ -37,6 +37,7 @@ COMPLETED_NOTE = ("This conversation has been marked completed by your care team
 
 class PortalState(ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "patient"
+    PAGE_PATH: ClassVar[str] = "/portal"
     EMPTY_SEND_ERROR: ClassVar[str] = "Write a message or attach a file before sending."
 
     # Chat
@@ -48,8 +49,6 @@ class PortalState(ThreadPageState, AuthState):
     upload_progress: int = 0
     uploading: bool = False
     # New conversation dialog
-    new_open: bool = False
-    new_error: str = ""
 
     # ----- page hooks (backend only) -----
     def _refresh(self, session, actor: Actor, fresh_after: float | None = None) -> None:
@@ -86,6 +85,9 @@ class PortalState(ThreadPageState, AuthState):
 
     def _after_stored(self) -> None:
         self.pending_files = []
+
+    def _new_conversation_args(self, form_data: dict) -> dict:
+        return {"patient_id": None}  # always the signed-in patient's own
 
     # ----- page load -----
     @rx.event
@@ -181,27 +183,3 @@ class PortalState(ThreadPageState, AuthState):
         self.new_open = bool(value)
         self.new_error = ""
         return None
-
-    @rx.event
-    async def create(self, form_data: dict):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
-        self.new_error = ""
-        with session_scope() as session:
-            try:
-                conversation, result = conv.create_conversation(
-                    session, actor=actor, patient_id=None,
-                    topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
-                    category=str(form_data.get("category", "check_in")),
-                    client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
-                )
-            except ServiceError as error:
-                session.rollback()
-                self.new_error = str(error)
-                return None
-            conversation_id, patient_id = conversation.id or 0, conversation.patient_id
-        self.new_open = False
-        await self._publish(actor, "conversation", conversation_id, patient_id,
-                            result.participant_user_ids, seq=result.message.seq)
-        return rx.redirect(f"/portal?c={conversation_id}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from care_messaging import crypto
@@ -180,16 +181,19 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
     ).first()
 
 
+# Built once: it runs for every event a tab sends.
+_SESSION_WITH_USER = (
+    select(AuthSession, User, Patient.id, Provider.id)
+    .join(User, User.id == AuthSession.user_id)
+    .outerjoin(Patient, Patient.user_id == User.id)
+    .outerjoin(Provider, Provider.user_id == User.id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 def _session_with_user(session: Session, token: str):
-    """The session row with its user and the user's patient/provider id, in one query (it
-    runs for every event a tab sends)."""
-    return session.exec(
-        select(AuthSession, User, Patient.id, Provider.id)
-        .join(User, User.id == AuthSession.user_id)
-        .outerjoin(Patient, Patient.user_id == User.id)
-        .outerjoin(Provider, Provider.user_id == User.id)
-        .where(AuthSession.token_hash == hash_token(token))
-    ).first()
+    """The session row with its user and the user's patient/provider id, in one query."""
+    return session.exec(_SESSION_WITH_USER, params={"token_hash": hash_token(token)}).first()
 
 
 TOUCH_INTERVAL = timedelta(seconds=30)

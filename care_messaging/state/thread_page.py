@@ -23,6 +23,7 @@ from care_messaging.components.patient_format import attachment_rows
 from care_messaging.components.provider_format import message_row
 from care_messaging.db import session_scope
 from care_messaging.services import audit_log
+from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from care_messaging.services.access import (
     INVALID_CONVERSATION,
@@ -51,6 +52,7 @@ def parse_id(value: object) -> int | None:
 
 class ThreadPageState(AuthState, mixin=True):
     ROLE: ClassVar[str] = ""
+    PAGE_PATH: ClassVar[str] = ""
     EMPTY_SEND_ERROR: ClassVar[str] = "Write a message before sending."
 
     # List
@@ -72,6 +74,9 @@ class ThreadPageState(AuthState, mixin=True):
     _oldest_seq: int = 0
     _newest_seq: int = 0
     _last_typing_sent: float = 0.0
+    # New conversation dialog
+    new_open: bool = False
+    new_error: str = ""
 
     @rx.var
     def has_more(self) -> bool:
@@ -98,6 +103,10 @@ class ThreadPageState(AuthState, mixin=True):
 
     def _after_stored(self) -> None:
         """A message from this tab was stored."""
+
+    def _new_conversation_args(self, form_data: dict) -> dict:
+        """The page's part of a new conversation (for whom, how urgent)."""
+        raise NotImplementedError
 
     # ----- thread rows -----
     def _thread_rows(self) -> list[dict[str, str]]:
@@ -389,6 +398,32 @@ class ThreadPageState(AuthState, mixin=True):
             exclude_token=self.router.session.client_token,
         )
         return None
+
+    @rx.event
+    async def create(self, form_data: dict):
+        """Start a conversation from the New Conversation/Message dialog, then open it."""
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            return redirect
+        self.new_error = ""
+        with session_scope() as session:
+            try:
+                conversation, result = conv.create_conversation(
+                    session, actor=actor,
+                    topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
+                    category=str(form_data.get("category", "check_in")),
+                    client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
+                    **self._new_conversation_args(form_data),
+                )
+            except ServiceError as error:
+                session.rollback()
+                self.new_error = str(error)
+                return None
+            conversation_id, patient_id = conversation.id or 0, conversation.patient_id
+        self.new_open = False
+        await self._publish(actor, "conversation", conversation_id, patient_id,
+                            result.participant_user_ids, seq=result.message.seq)
+        return rx.redirect(f"{self.PAGE_PATH}?c={conversation_id}")
 
     # ----- live updates (called by realtime via app.modify_state) -----
     def _live_actor(self) -> Actor | None:

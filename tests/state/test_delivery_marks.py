@@ -1,0 +1,46 @@
+"""Delivered marks are recorded once per burst, by the receiving tab's follow-up."""
+
+from __future__ import annotations
+
+import uuid
+
+from care_messaging import realtime
+from care_messaging.models import ReadState
+from care_messaging.services import conversations as conv
+from care_messaging.services import messages as msg
+from tests.factories import clinic
+
+
+def _event(result: msg.SendResult, actor) -> realtime.LiveEvent:
+    return realtime.LiveEvent(kind="message", conversation_id=result.message.conversation_id,
+                              patient_id=result.patient_id, actor_user_id=actor.user_id,
+                              seq=result.message.seq)
+
+
+async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    sent = [msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
+                             body=f"m{i}", client_msg_id=uuid.uuid4().hex) for i in range(3)]
+    lee = people["lee"].user_id
+    own = realtime.LiveEvent(kind="message", conversation_id=conversation.id,
+                             actor_user_id=lee, seq=99)  # Lee's own message: never a receipt
+    await realtime._record_deliveries(lee, [_event(s, people["maria"]) for s in sent] + [own])
+    session.expire_all()
+    state = session.get(ReadState, (lee, conversation.id))
+    assert state.last_delivered_seq == sent[-1].message.seq == 4
+    assert state.last_read_seq == 0  # delivered is not read
+
+
+async def test_the_senders_own_tab_records_nothing(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    result = msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
+                              body="again", client_msg_id="x")
+    maria = people["maria"].user_id
+    before = session.get(ReadState, (maria, conversation.id)).last_delivered_seq
+    await realtime._record_deliveries(maria, [_event(result, people["maria"])])
+    session.expire_all()
+    assert session.get(ReadState, (maria, conversation.id)).last_delivered_seq == before == 2
