@@ -249,7 +249,13 @@ FOLLOW_UP_DELAY_SECONDS = 0.005
 # A tab refreshes its list and counters at most this often: the first event of a quiet spell
 # is followed up at once, a burst is folded into one refresh per interval.
 FOLLOW_UP_MIN_INTERVAL_SECONDS = 1.0
+# A tab whose last refresh folded a real burst (several events) refreshes at most this often
+# while the burst lasts: the messages themselves still arrive at once (phase one).
+FOLLOW_UP_BURST_INTERVAL_SECONDS = 2.0
+FOLLOW_UP_BURST_EVENTS = 3
 FOLLOW_UP_JITTER_SECONDS = 0.25
+# How many events each tab's last follow-up folded.
+_last_batch: dict[str, int] = {}
 
 
 def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent,
@@ -262,8 +268,10 @@ def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent,
         return
     _follow_ups[token] = [event]
     now = time.monotonic()
-    delay = max(FOLLOW_UP_DELAY_SECONDS,
-                _last_follow_up.get(token, 0.0) + FOLLOW_UP_MIN_INTERVAL_SECONDS - now)
+    interval = (FOLLOW_UP_BURST_INTERVAL_SECONDS
+                if _last_batch.get(token, 0) >= FOLLOW_UP_BURST_EVENTS
+                else FOLLOW_UP_MIN_INTERVAL_SECONDS)
+    delay = max(FOLLOW_UP_DELAY_SECONDS, _last_follow_up.get(token, 0.0) + interval - now)
     if delay > FOLLOW_UP_DELAY_SECONDS:
         # Coalescing: spread the tabs' refreshes over the interval, so tabs that started
         # together do not all refresh in the same instant and stall the messages behind them.
@@ -271,11 +279,13 @@ def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent,
     if len(_last_follow_up) > 10_000:  # forget tabs that have been quiet for a minute
         for stale in [t for t, at in _last_follow_up.items() if now - at > 60]:
             _last_follow_up.pop(stale, None)
+            _last_batch.pop(stale, None)
 
     async def run() -> None:
         await asyncio.sleep(delay)
         events = _follow_ups.pop(token, [])
         _last_follow_up[token] = time.monotonic()
+        _last_batch[token] = len(events)
         state_cls = _state_class(state_name)
         if not events or state_cls is None or not await is_tab_connected(token):
             return

@@ -36,16 +36,11 @@ class Actor:
 
 
 def actor_for_user(
-    session: Session, user: User, *, session_id: int | None = None, client_ip: str = "",
-    profile_ids: tuple[int | None, int | None] | None = None,
+    session: Session, user: User, *, session_id: int | None = None, client_ip: str = ""
 ) -> Actor:
-    """Build an Actor with the role-specific profile id looked up from the database (or taken
-    from ``profile_ids``, (patient id, provider id), when the caller already read them)."""
+    """Build an Actor with the role-specific profile id looked up from the database."""
     patient_id = provider_id = None
-    if profile_ids is not None:
-        patient_id = profile_ids[0] if user.role == Role.PATIENT else None
-        provider_id = profile_ids[1] if user.role == Role.PROVIDER else None
-    elif user.role == Role.PATIENT:
+    if user.role == Role.PATIENT:
         patient_id = session.exec(select(Patient.id).where(Patient.user_id == user.id)).first()
     elif user.role == Role.PROVIDER:
         provider_id = session.exec(select(Provider.id).where(Provider.user_id == user.id)).first()

@@ -14,13 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from care_messaging import crypto
-from care_messaging.models import AuthSession, LoginThrottle, Patient, Provider, User, utcnow
+from care_messaging.models import (
+    AuthSession,
+    LoginThrottle,
+    Patient,
+    Provider,
+    Role,
+    User,
+    utcnow,
+)
 from care_messaging.services import audit
-from care_messaging.services.actors import Actor, actor_for_user
+from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
 from care_messaging.services.passwords import burn_verification_time, verify_and_update
@@ -182,8 +190,12 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
 
 
 # Built once: it runs for every event a tab sends.
+# Built once, columns only (no ORM objects): it runs for every event a tab sends.
 _SESSION_WITH_USER = (
-    select(AuthSession, User, Patient.id, Provider.id)
+    select(AuthSession.id, AuthSession.revoked_at, AuthSession.handoff_hash,
+           AuthSession.expires_at, AuthSession.last_seen_at, User.id.label("user_id"),
+           User.role, User.display_name, User.email, User.is_active, User.totp_required,
+           User.totp_enabled, Patient.id.label("patient_id"), Provider.id.label("provider_id"))
     .join(User, User.id == AuthSession.user_id)
     .outerjoin(Patient, Patient.user_id == User.id)
     .outerjoin(Provider, Provider.user_id == User.id)
@@ -192,8 +204,8 @@ _SESSION_WITH_USER = (
 
 
 def _session_with_user(session: Session, token: str):
-    """The session row with its user and the user's patient/provider id, in one query."""
-    return session.exec(_SESSION_WITH_USER, params={"token_hash": hash_token(token)}).first()
+    """The session with its user and the user's patient/provider id, in one query."""
+    return session.execute(_SESSION_WITH_USER, {"token_hash": hash_token(token)}).first()
 
 
 TOUCH_INTERVAL = timedelta(seconds=30)
@@ -209,40 +221,51 @@ def resolve_session(
     if not token:
         raise SessionInvalidError("Please sign in.")
     found = _session_with_user(session, token)
-    if found is None:
-        raise SessionInvalidError("Please sign in.")
-    row, user, patient_id, provider_id = found
-    if row.revoked_at is not None or row.handoff_hash is not None:
+    if found is None or found.revoked_at is not None or found.handoff_hash is not None:
         raise SessionInvalidError("Please sign in.")
     now = utcnow()
     settings = get_settings()
-    idle_limit = row.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
-    if now >= row.expires_at or now >= idle_limit:
+    idle_limit = found.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
+    if now >= found.expires_at or now >= idle_limit:
+        row = session.get(AuthSession, found.id)
         row.revoked_at = now
-        row.revoked_reason = "absolute" if now >= row.expires_at else "idle"
+        row.revoked_reason = "absolute" if now >= found.expires_at else "idle"
         session.add(row)
         audit.record(
             session,
             action=Action.TIMEOUT,
             outcome=Outcome.SUCCESS,
-            actor_user_id=row.user_id,
+            actor_user_id=found.user_id,
             object_type="session",
-            object_id=row.id or "",
+            object_id=found.id,
             client_ip=client_ip,
             detail=row.revoked_reason,
         )
         session.commit()
         raise SessionInvalidError("Your session has expired. Please sign in again.")
-    if not user.is_active:
+    if not found.is_active:
         raise SessionInvalidError("Please sign in.")
     # Activity moves the idle clock, at most every TOUCH_INTERVAL: one write per half minute
     # instead of one per event (the idle limit is minutes, so the precision is enough).
-    if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
-        row.last_seen_at = now
-        session.add(row)
+    if touch and now - found.last_seen_at >= TOUCH_INTERVAL:
+        session.execute(_TOUCH, {"b_id": found.id, "b_now": now})
         session.commit()
-    return actor_for_user(session, user, session_id=row.id, client_ip=client_ip,
-                          profile_ids=(patient_id, provider_id))
+    return Actor(
+        user_id=found.user_id,
+        role=found.role,
+        display_name=found.display_name,
+        email=found.email,
+        patient_id=found.patient_id if found.role == Role.PATIENT else None,
+        provider_id=found.provider_id if found.role == Role.PROVIDER else None,
+        session_id=found.id,
+        client_ip=client_ip,
+        must_enroll_totp=found.totp_required and not found.totp_enabled,
+    )
+
+
+_TOUCH = (update(AuthSession.__table__)
+          .where(AuthSession.__table__.c.id == bindparam("b_id"))
+          .values(last_seen_at=bindparam("b_now")))
 
 
 def session_seconds_left(session: Session, *, token: str | None) -> int:

@@ -163,6 +163,11 @@ _NEXT_SEQ = (
     .returning(_conversations.last_seq)
 )
 _INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+_SET_LAST_MESSAGE = (
+    update(Conversation.__table__)
+    .where(_conversations.id == bindparam("b_conversation"))
+    .values(last_message_id=bindparam("b_message"))
+)
 
 
 def _insert_message(
@@ -202,9 +207,14 @@ def _insert_message(
             values["provider_user_id"] = actor.user_id
         if conversation.status == ConversationStatus.COMPLETED:
             values["status"] = ConversationStatus.ACTIVE
-    session.execute(
-        update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
-    )
+    if len(values) == 1:  # the usual case: only the latest message moves
+        session.execute(_SET_LAST_MESSAGE, {"b_conversation": conversation.id,
+                                            "b_message": message.id})
+        set_committed_value(conversation, "last_message_id", message.id)
+    else:
+        session.execute(
+            update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
+        )
     _upsert_own_read_state(session, user_id=actor.user_id,
                            conversation_id=message.conversation_id, seq=seq, at=now)
     audit.record(

@@ -136,8 +136,16 @@ class ThreadPageState(AuthState, mixin=True):
                 setattr(self, name, changed)
 
     def _drop_pending(self, client_id: str) -> None:
-        self._change_rows(lambda m: None if m.get("client_id") == client_id
-                          and not m.get("seq") else m)
+        """Remove the "Sending…" bubble of ``client_id``: it is in the tail unless the tail
+        was folded since it was added, so the settled rows are searched only then."""
+        def drop(m):
+            return None if m.get("client_id") == client_id and not m.get("seq") else m
+
+        changed = thread_window.replace_rows(self.get_value("recent"), drop)
+        if changed is not None:
+            self.recent = changed
+        else:
+            self._change_rows(drop)
 
     def _mark_failed(self, client_id: str, reason: str) -> None:
         self._change_rows(lambda m: message_status.failed_row(m, reason)
@@ -297,7 +305,11 @@ class ThreadPageState(AuthState, mixin=True):
         body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
         client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
         attachment_ids = self._attachment_ids()
-        already_shown = any(m.get("client_id") == client_id for m in self._thread_rows())
+        # A repeat of this form (double click, resend after a reconnect) arrives while its row
+        # is in the tail; were it folded already, the store still keeps one message and the
+        # repeat's bubble is dropped again (_store), so the tail is the only place to look.
+        already_shown = any(m.get("client_id") == client_id
+                            for m in self.get_value("recent"))
         if not body.strip() and not attachment_ids:
             if not already_shown:  # a second click on an already-sent form is not an error
                 self.send_error = self.EMPTY_SEND_ERROR
