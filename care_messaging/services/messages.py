@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, case, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
@@ -25,7 +27,10 @@ from care_messaging.models import (
     utcnow,
 )
 from care_messaging.services import audit, daily_counts
-from care_messaging.services.access import access_conversation, participant_user_ids
+from care_messaging.services.access import (
+    access_conversation_for_send,
+    participant_user_ids,
+)
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import ValidationError
@@ -170,11 +175,20 @@ _SET_LAST_MESSAGE = (
 )
 
 
+def _keep_loaded_in_step(session: Session, conversation_id: int, **values) -> None:
+    """Prepared statements do not touch a Conversation this session has loaded (a caller such
+    as create_conversation holds one): bring its attributes in step without a query."""
+    loaded = session.identity_map.get(identity_key(Conversation, conversation_id))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
+
+
 def _insert_message(
     session: Session,
     *,
     actor: Actor,
-    conversation: Conversation,
+    conversation: Row,  # access_conversation_for_send: id, patient_id, status, reply fields
     text: str,
     client_msg_id: str,
     attachment_ids: list[int],
@@ -185,9 +199,7 @@ def _insert_message(
     # and every message gets the next number with no gap (a rollback undoes the increment).
     seq = session.execute(_NEXT_SEQ, {"conversation_id": conversation.id, "now": now}
                           ).scalar_one()
-    # A prepared statement does not touch the loaded object: keep it in step for the caller.
-    set_committed_value(conversation, "last_seq", seq)
-    set_committed_value(conversation, "last_message_at", now)
+    _keep_loaded_in_step(session, conversation.id, last_seq=seq, last_message_at=now)
     ciphertext, key_id = crypto.encrypt_text(text, aad=message_aad(conversation.id or 0))
     values = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
               "seq": seq, "client_msg_id": client_msg_id, "body_ct": ciphertext,
@@ -210,7 +222,7 @@ def _insert_message(
     if len(values) == 1:  # the usual case: only the latest message moves
         session.execute(_SET_LAST_MESSAGE, {"b_conversation": conversation.id,
                                             "b_message": message.id})
-        set_committed_value(conversation, "last_message_id", message.id)
+        _keep_loaded_in_step(session, conversation.id, last_message_id=message.id)
     else:
         session.execute(
             update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
@@ -266,7 +278,8 @@ def send_message(
     client_msg_id = _validate_client_id(client_msg_id)
     ids = [int(i) for i in attachment_ids]
     text = _validate_body(body, has_attachments=bool(ids))
-    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
+    conversation = access_conversation_for_send(session, actor=actor,
+                                                conversation_id=conversation_id)
     participants = tuple(participant_user_ids(session, conversation.patient_id))
     patient_id = conversation.patient_id
     if actor.role not in (Role.PATIENT, Role.PROVIDER):
