@@ -59,11 +59,16 @@ async def _open_dashboard(session, people, conversation_id: int):
     return state
 
 
-async def test_a_carried_message_is_shown_without_any_query_and_only_the_tail_changes(session):
+async def _lee_reading_marias_thread(session):
+    """Maria's conversation, open in Dr. Lee's dashboard tab."""
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
-    state = await _open_dashboard(session, people, conversation.id)
+    return people, conversation, await _open_dashboard(session, people, conversation.id)
+
+
+async def test_a_carried_message_is_shown_without_any_query_and_only_the_tail_changes(session):
+    people, conversation, state = await _lee_reading_marias_thread(session)
     result = _send(session, people["maria"], conversation.id, "Worse today")
 
     with Statements() as statements:
@@ -75,10 +80,7 @@ async def test_a_carried_message_is_shown_without_any_query_and_only_the_tail_ch
 
 
 async def test_a_gap_is_read_from_the_database(session):
-    people = clinic(session)
-    conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
-    state = await _open_dashboard(session, people, conversation.id)
+    people, conversation, state = await _lee_reading_marias_thread(session)
     _send(session, people["maria"], conversation.id, "Missed one")  # its event never came
     result = _send(session, people["maria"], conversation.id, "Second")
 
@@ -89,10 +91,7 @@ async def test_a_gap_is_read_from_the_database(session):
 
 
 async def test_an_event_without_the_message_still_shows_it(session):
-    people = clinic(session)
-    conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
-    state = await _open_dashboard(session, people, conversation.id)
+    people, conversation, state = await _lee_reading_marias_thread(session)
     result = _send(session, people["maria"], conversation.id, "From another worker")
     await deliver(state, _message_event(result, people["maria"], carry=False))
     assert [m["body"] for m in thread(state)][-1] == "From another worker"
