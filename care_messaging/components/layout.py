@@ -38,8 +38,6 @@ def app_shell(
 ) -> rx.Component:
     """Header with navigation and the signed-in user, then the page content."""
     return rx.box(
-        # On phones the user's name gives way so "Sign out" always stays on screen.
-        rx.el.style("@media (max-width: 767px) {.hide-narrow {display: none !important}}"),
         rx.el.header(
             rx.hstack(
                 rx.hstack(

@@ -55,8 +55,14 @@ def conversation_list(S) -> rx.Component:
             S.conversations.length() > 0,
             rx.vstack(rx.foreach(S.conversations, _conversation_row), role="list",
                       aria_label="Conversations", width="100%", spacing="0"),
-            rx.text("No messages yet. Start a conversation with your care team with "
-                    "“New message”.", color_scheme="gray", padding="1em"),
+            rx.cond(
+                S.list_loaded,
+                rx.text("No messages yet. Start a conversation with your care team with "
+                        "“New message”.", color_scheme="gray", padding="1em"),
+                # Not "no messages" while the page is still asking for them.
+                rx.text("Loading your messages…", color_scheme="gray", padding="1em",
+                        role="status"),
+            ),
         ),
         rx.cond(S.has_more, rx.button("Load more", on_click=S.load_more, variant="soft",
                                       align_self="center", margin="0.5em")),

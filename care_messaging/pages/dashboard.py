@@ -13,12 +13,6 @@ from care_messaging.pages.dashboard_state import DashboardState
 
 __all__ = ["DashboardState", "dashboard_page", "provider_nav"]
 
-PULSE = rx.el.style(
-    "@keyframes pulse {0%,100% {opacity: 1; transform: scale(1)} "
-    "50% {opacity: .45; transform: scale(1.3)}}"
-    "@media (max-width: 767px) {.hide-narrow {display: none !important}}"
-)
-
 
 def provider_nav(unread: rx.Var) -> list[rx.Component]:
     return [nav_link("Messages", "/dashboard", badge=unread), nav_link("Account", "/account")]
@@ -27,7 +21,6 @@ def provider_nav(unread: rx.Var) -> list[rx.Component]:
 def dashboard_page() -> rx.Component:
     S = DashboardState
     return app_shell(
-        PULSE,
         rx.heading("Messages", size="6", as_="h1", padding_x="1em", padding_top="0.5em"),
         provider_stats(S),
         rx.flex(

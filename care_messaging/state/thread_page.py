@@ -58,6 +58,9 @@ class ThreadPageState(AuthState, mixin=True):
     # List
     conversations: list[dict[str, str]] = rx.field(default_factory=list)
     total_rows: int = 0
+    # False until the first list has been loaded for this tab: the page shows "Loading" (or
+    # the rows served with the page), not "No conversations", while it boots.
+    list_loaded: bool = False
     list_limit: int = PAGE_SIZE
     nav_unread: int = 0
     # Open thread: settled rows and the tail of new ones (see state/thread_window.py)

@@ -58,6 +58,8 @@ def open_dashboard(new_context, email: str, **ctx) -> Page:
     page = new_context(**ctx).new_page()
     sign_in(page, email)
     expect(page).to_have_url(re.compile(r"/dashboard/?$"))
+    # The live list (the rows served with the page are plain links until it replaces them).
+    expect(page.get_by_test_id("list-count")).to_be_visible()
     expect(page.get_by_test_id("conversation-row").first).to_be_visible()
     return page
 
@@ -251,3 +253,46 @@ def test_mobile_toggle(new_context, db):
     page.get_by_role("button", name="Back").click()
     expect(rows.first).to_be_visible()
     expect(page.get_by_role("heading", name=topic, level=2)).to_have_count(0)
+
+
+# The structure of a row as a user and a screen reader meet it: every element's tag, classes,
+# role, labels, link and text, in document order.
+DESCRIBE_ROW = """(row) => [...row.querySelectorAll('*')].concat([row]).map((el) => [
+  el.tagName, el.className, el.getAttribute('role'), el.getAttribute('aria-label'),
+  el.getAttribute('aria-current'), el.getAttribute('aria-hidden'), el.getAttribute('href'),
+  el.children.length ? '' : el.textContent])"""
+
+
+def test_first_rows_come_with_the_page_and_match_the_live_list(new_context):
+    """The dashboard's HTML carries the provider's first rows (shown before the app has
+    booted); the live list then replaces them with the same rows, element for element."""
+    context = new_context()
+    page = context.new_page()
+    sign_in(page, LEE)
+    expect(page.get_by_test_id("list-count")).to_be_visible()
+    response = page.request.get("/dashboard")
+    assert response.headers["cache-control"] == "no-store"  # it carries PHI now
+    served = response.text()
+    assert served.count('data-testid="conversation-row"') == 30
+    # Signed out, the same address carries no rows.
+    assert 'data-testid="conversation-row"' not in new_context().request.get("/dashboard").text()
+
+    # As the browser first shows the page: scripts blocked, only the served HTML.
+    static = new_context(java_script_enabled=False)
+    static.add_cookies(context.cookies())
+    first = static.new_page()
+    first.goto("/dashboard")
+    served_rows = first.get_by_role("listitem").filter(has=first.locator(".conversation-link"))
+    expect(served_rows).to_have_count(30)
+    expect(first.get_by_role("list", name="Conversations")).to_have_attribute("aria-busy", "true")
+
+    live_rows = page.locator("[role=list]:not([aria-busy]) [data-testid=conversation-row]")
+    expect(live_rows).to_have_count(30)
+    expect(page.locator("[aria-busy] [data-testid=conversation-row]")).to_have_count(0)
+    for i in (0, 1, 29):
+        assert first.evaluate(DESCRIBE_ROW, served_rows.nth(i).element_handle()) == \
+            page.evaluate(DESCRIBE_ROW, live_rows.nth(i).element_handle())
+    # A served row is a working link even before the app boots.
+    served_rows.nth(1).locator(".conversation-link").click()
+    expect(first).to_have_url(re.compile(r"/dashboard\?c=\d+$"))
+    expect(first.locator("[aria-current=true]")).to_have_count(1)

@@ -33,7 +33,9 @@ def _count(session, model) -> int:
 async def test_open_own_conversation_marks_read_and_counts_follow(session):
     _p, mine, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
+    assert state.list_loaded is False  # the served rows (or "Loading") stay until the list
     assert redirect_path(await call(state, "load")) is None
+    assert state.list_loaded is True
     assert state.open_id == str(mine) and state.thread_error == ""
     assert [m["body"] for m in thread(state)] == ["Out of pills"]
     assert thread(state)[0]["sender"] == "Maria Garcia"
@@ -191,3 +193,14 @@ async def test_open_conversation_in_place_rechecks_access(session):
     await call(state, "open_conversation", theirs)
     assert state.thread_error == "Conversation not found." and state.open_id == ""
     assert thread(state) == []
+
+
+async def test_chart_bars_scale_to_the_busiest_day_and_name_their_counts(session):
+    _p, _mine, _theirs, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard")
+    await call(state, "load")
+    bars = state.chart_data
+    assert len(bars) == 30
+    # Only today has a message (the one in Dr. Lee's team: the other team's is not counted).
+    assert [b["pct"] for b in bars[:-1]] == [0] * 29 and bars[-1]["pct"] == 100
+    assert bars[-1]["label"].endswith(": 1 message") and bars[0]["label"].endswith(": 0 messages")

@@ -29,7 +29,9 @@ def _count(session, model) -> int:
 async def test_list_shows_only_own_conversations_with_unread_badges(session):
     _people, mine, _theirs, token = _setup(session)
     state = make_state(PortalState, token=token, path="/portal")
+    assert state.list_loaded is False  # the page says "Loading", not "No messages yet"
     assert redirect_path(await call(state, "load")) is None
+    assert state.list_loaded is True
     assert [r["id"] for r in state.conversations] == [str(mine)]
     row = state.conversations[0]
     assert row["unread"] == "1" and row["provider"] == "Dr. Lee" and row["status"] == "Active"
