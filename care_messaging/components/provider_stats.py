@@ -23,13 +23,17 @@ def _card(label: str, value: rx.Var, icon: str) -> rx.Component:
 
 
 def provider_stats(S) -> rx.Component:
+    # "—", not a misleading 0, until the first counts have arrived.
+    def count(var: rx.Var) -> rx.Var:
+        return rx.cond(S.list_loaded, var.to(str), "—")
+
     # On phones the cards make way for an open thread.
     return rx.vstack(
         rx.flex(
-            _card("Total conversations", S.stat_total, "messages-square"),
-            _card("Unread messages", S.stat_unread, "mail"),
-            _card("Patients", S.stat_patients, "users"),
-            _card("Total messages", S.stat_messages, "send"),
+            _card("Total conversations", count(S.stat_total), "messages-square"),
+            _card("Unread messages", count(S.stat_unread), "mail"),
+            _card("Patients", count(S.stat_patients), "users"),
+            _card("Total messages", count(S.stat_messages), "send"),
             _card("Median first reply", S.median_reply, "timer"),
             gap="2", wrap="wrap", width="100%",
         ),

@@ -80,7 +80,8 @@ class DashboardState(ThreadPageState, AuthState):
         page, counts = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
         self.conversations = [sidebar_row(r) for r in page.rows]
         self.total_rows = page.total
-        self.list_loaded = True
+        if not self.list_loaded:  # set once: every assignment would ride in each delta
+            self.list_loaded = True
         self.stat_total = counts.total_conversations
         self.stat_unread = counts.unread_messages
         self.stat_patients = counts.unique_patients

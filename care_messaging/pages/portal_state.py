@@ -60,7 +60,8 @@ class PortalState(ThreadPageState, AuthState):
         page, unread = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
         self.conversations = [patient_conversation_row(r) for r in page.rows]
         self.total_rows = page.total
-        self.list_loaded = True
+        if not self.list_loaded:  # set once: every assignment would ride in each delta
+            self.list_loaded = True
         self.nav_unread = unread
 
     def _close_thread(self) -> None:

@@ -285,6 +285,7 @@ def test_first_rows_come_with_the_page_and_match_the_live_list(new_context):
     served_rows = first.get_by_role("listitem").filter(has=first.locator(".conversation-link"))
     expect(served_rows).to_have_count(30)
     expect(first.get_by_role("list", name="Conversations")).to_have_attribute("aria-busy", "true")
+    expect(first.get_by_test_id("stat-Unread messages")).to_have_text("—")  # not a false 0
 
     live_rows = page.locator("[role=list]:not([aria-busy]) [data-testid=conversation-row]")
     expect(live_rows).to_have_count(30)
