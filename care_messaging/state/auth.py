@@ -7,6 +7,7 @@ Handlers never take a user, role or patient id from the browser.
 
 from __future__ import annotations
 
+import functools
 import time
 from http.cookies import CookieError, SimpleCookie
 
@@ -22,6 +23,8 @@ ACCOUNT_PATH = "/account"
 LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 
 
+# Every event parses its tab's cookie header; a tab's header is the same string each time.
+@functools.lru_cache(maxsize=4096)
 def session_token_from_cookie_header(cookie_header: str) -> str | None:
     if not cookie_header:
         return None
@@ -36,11 +39,12 @@ def session_token_from_cookie_header(cookie_header: str) -> str | None:
 
 def resolve_actor(state: rx.State, *, touch: bool = True) -> Actor | None:
     """The Actor behind this browser tab's session, or None when it is missing or expired."""
-    token = session_token_from_cookie_header(state.router.headers.cookie)
+    router = state.router  # assembled anew on each access
+    token = session_token_from_cookie_header(router.headers.cookie)
     with session_scope() as session:
         try:
             return auth.resolve_session(
-                session, token=token, client_ip=state.router.session.client_ip, touch=touch
+                session, token=token, client_ip=router.session.client_ip, touch=touch
             )
         except SessionInvalidError:
             return None
@@ -84,9 +88,13 @@ class AuthState(rx.State):
     signed_in: bool = False
 
     def _remember(self, actor: Actor) -> None:
-        self.user_name = actor.display_name
-        self.user_role = actor.role
-        self.signed_in = True
+        # Only on a change: an assigned var rides in the event's delta even when equal.
+        if self.user_name != actor.display_name:
+            self.user_name = actor.display_name
+        if self.user_role != actor.role:
+            self.user_role = actor.role
+        if not self.signed_in:
+            self.signed_in = True
 
     def _forget(self) -> None:
         self.user_name = ""
