@@ -188,7 +188,7 @@ class DashboardState(ThreadPageState, AuthState):
             except ServiceError as error:
                 self.send_error = str(error)
                 return None
-            self._set_header(session, actor, conversation)
+            self._show_header(session, actor, conversation)
             self._refresh(session, actor)
             users = participant_user_ids(session, conversation.patient_id)
         await self._publish(actor, "conversation", conversation_id, conversation.patient_id,

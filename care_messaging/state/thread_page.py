@@ -50,6 +50,14 @@ def parse_id(value: object) -> int | None:
     return number if 0 < number < 2**31 else None
 
 
+def header_key(conversation) -> tuple:
+    """The conversation fields a thread header shows (the patient's name and ID do not change
+    with a message): a burst of messages rebuilds the header only when one of them moved (a
+    provider's reply reopens a completed conversation or becomes its assigned provider)."""
+    return (conversation.topic, conversation.status, conversation.priority,
+            conversation.category, conversation.provider_user_id)
+
+
 class ThreadPageState(AuthState, mixin=True):
     ROLE: ClassVar[str] = ""
     PAGE_PATH: ClassVar[str] = ""
@@ -77,6 +85,8 @@ class ThreadPageState(AuthState, mixin=True):
     _oldest_seq: int = 0
     _newest_seq: int = 0
     _last_typing_sent: float = 0.0
+    # What the open thread's header was built from (see _show_header).
+    _header_key: tuple = ()
     # New conversation dialog
     new_open: bool = False
     new_error: str = ""
@@ -198,7 +208,7 @@ class ThreadPageState(AuthState, mixin=True):
         self._oldest_seq = views[0].seq if views else 0
         self._newest_seq = views[-1].seq if views else 0
         self.has_older = self._oldest_seq > 1
-        self._set_header(session, actor, conversation)
+        self._show_header(session, actor, conversation)
         self._apply_receipts(session, actor, conversation)
         self._on_open(session, actor, conversation)
         return conversation.patient_id, newly_read
@@ -479,6 +489,10 @@ class ThreadPageState(AuthState, mixin=True):
                 self.typing_label = ""
         return True
 
+    def _show_header(self, session, actor: Actor, conversation) -> None:
+        self._set_header(session, actor, conversation)
+        self._header_key = header_key(conversation)
+
     async def _after_live_events(self, events: list) -> None:
         """Phase two: read marks, header, receipts, list and counters, once per burst."""
         actor = self._live_actor()
@@ -502,7 +516,8 @@ class ThreadPageState(AuthState, mixin=True):
                                 e.actor_user_id for e in events
                                 if e.kind == "message" and e.conversation_id == open_id
                                 and e.actor_user_id != actor.user_id})
-                    self._set_header(session, actor, conversation)
+                    if header_key(conversation) != self._header_key:
+                        self._show_header(session, actor, conversation)
                     self._apply_receipts(session, actor, conversation)
                 except ServiceError:
                     self._close_thread()

@@ -157,3 +157,37 @@ async def test_two_tabs_of_one_provider_share_one_list_refresh_per_burst(session
     later = _send(session, people["maria"], conversation.id, "Even newer")
     await tabs[1]._after_live_events([_message_event(later, people["maria"])])
     assert tabs[1].stat_messages == 3
+
+
+async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, monkeypatch):
+    """Each follow-up used to re-read the thread header; a message changes it only when a
+    provider's reply reopens a completed conversation or makes them its provider."""
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    token = sign_in_token(session, people["maria"].email, PASSWORD)
+    tab = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
+    await call(tab, "load")
+    live_actor(tab)
+    header_reads = []
+    real_get_row = conv.get_row
+    monkeypatch.setattr(conv, "get_row", lambda *a, **k: header_reads.append(1)
+                        or real_get_row(*a, **k))
+
+    first = _send(session, people["lee"], conversation.id, "Drink water")  # Dr. Lee takes it
+    await deliver(tab, _message_event(first, people["lee"]))
+    assert len(header_reads) == 1 and tab.header["provider"] == "Dr. Lee"
+    again = _send(session, people["lee"], conversation.id, "And rest")
+    await deliver(tab, _message_event(again, people["lee"]))
+    assert len(header_reads) == 1  # nothing in the header moved
+    assert [m["body"] for m in thread(tab)][-1] == "And rest"
+
+    conv.set_status(session, actor=people["lee"], conversation_id=conversation.id,
+                    status="completed")
+    await deliver(tab, realtime.LiveEvent(kind="conversation", conversation_id=conversation.id,
+                                          patient_id=first.patient_id,
+                                          actor_user_id=people["lee"].user_id))
+    assert len(header_reads) == 2 and tab.header["status"] == "Completed" and tab.read_only
+    reopened = _send(session, people["lee"], conversation.id, "Reopening: your labs are in")
+    await deliver(tab, _message_event(reopened, people["lee"]))
+    assert len(header_reads) == 3 and tab.header["status"] == "Active" and not tab.read_only
