@@ -71,16 +71,15 @@ class Server:
         self.log = data_dir / f"server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
-    # Reflex's compile step rewrites this tracked file (same JSON, one line); put it back.
-    _LOCK = ROOT / "reflex.lock" / "package.json"
-
     def start(self, timeout: float = 480) -> Server:
-        self._lock_bytes = self._LOCK.read_bytes() if self._LOCK.exists() else None
         if self.frontend:
             cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
                    "--loglevel", "warning"]
         else:
-            self.env.update({"REFLEX_ENV_MODE": "prod", "REFLEX_SKIP_COMPILE": "true",
+            # Reflex reads its internal variables with a "__" prefix: without it every worker
+            # compiled the frontend into .web at start, concurrently (two workers once left a
+            # truncated reflex.lock/bun.lock behind, and the next frontend build refused it).
+            self.env.update({"REFLEX_ENV_MODE": "prod", "__REFLEX_SKIP_COMPILE": "true",
                              "REFLEX_BACKEND_ONLY": "true"})
             if self.server_kind == "granian":  # for comparison: BENCH_ASGI_SERVER=granian
                 cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
@@ -150,9 +149,6 @@ class Server:
         return total
 
     def stop(self) -> None:
-        lock = getattr(self, "_lock_bytes", None)
-        if lock is not None and self._LOCK.read_bytes() != lock:
-            self._LOCK.write_bytes(lock)
         if self.process is None or self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
