@@ -67,6 +67,17 @@ async def _lee_reading_marias_thread(session):
     return people, conversation, await _open_dashboard(session, people, conversation.id)
 
 
+async def _maria_reading_her_thread(session):
+    """Maria's conversation, open in her own portal tab."""
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+    token = sign_in_token(session, people["maria"].email, PASSWORD)
+    tab = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
+    await call(tab, "load")
+    return people, conversation, tab
+
+
 async def test_a_carried_message_is_shown_without_any_query_and_only_the_tail_changes(session):
     people, conversation, state = await _lee_reading_marias_thread(session)
     result = _send(session, people["maria"], conversation.id, "Worse today")
@@ -113,12 +124,7 @@ async def test_a_long_burst_folds_the_tail_and_keeps_every_message_once(session)
 
 
 async def test_the_senders_own_message_replaces_its_bubble_without_rereading(session):
-    people = clinic(session)
-    conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
-    token = sign_in_token(session, people["maria"].email, PASSWORD)
-    state = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
-    await call(state, "load")
+    _people, _conversation, state = await _maria_reading_her_thread(session)
     events = state.send_reply({"body": "Still dizzy", "client_msg_id": "c-9"})
     await anext(events)
     state.dirty_vars.clear()
@@ -162,12 +168,7 @@ async def test_two_tabs_of_one_provider_share_one_list_refresh_per_burst(session
 async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, monkeypatch):
     """Each follow-up used to re-read the thread header; a message changes it only when a
     provider's reply reopens a completed conversation or makes them its provider."""
-    people = clinic(session)
-    conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
-    token = sign_in_token(session, people["maria"].email, PASSWORD)
-    tab = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
-    await call(tab, "load")
+    people, conversation, tab = await _maria_reading_her_thread(session)
     live_actor(tab)
     header_reads = []
     real_get_row = conv.get_row
