@@ -32,6 +32,7 @@ app = rx.App(
     head_components=[
         rx.el.meta(name="referrer", content="same-origin"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+        rx.el.script(src="/care.js", defer=True),
     ],
 )
 

@@ -260,7 +260,7 @@ def test_mobile_toggle(new_context, db):
 DESCRIBE_ROW = """(row) => [...row.querySelectorAll('*')].concat([row]).map((el) => [
   el.tagName, el.className, el.getAttribute('role'), el.getAttribute('aria-label'),
   el.getAttribute('aria-current'), el.getAttribute('aria-hidden'), el.getAttribute('href'),
-  el.children.length ? '' : el.textContent])"""
+  el.hasAttribute('data-in-app'), el.children.length ? '' : el.textContent])"""
 
 
 def test_first_rows_come_with_the_page_and_match_the_live_list(new_context):
@@ -297,3 +297,22 @@ def test_first_rows_come_with_the_page_and_match_the_live_list(new_context):
     served_rows.nth(1).locator(".conversation-link").click()
     expect(first).to_have_url(re.compile(r"/dashboard\?c=\d+$"))
     expect(first.locator("[aria-current=true]")).to_have_count(1)
+
+
+def test_row_links_navigate_in_place_and_modified_clicks_open_a_new_tab(new_context):
+    page = open_dashboard(new_context, LEE)
+    row = page.locator("[role=list]:not([aria-busy]) [data-testid=conversation-row]").nth(2)
+    profile = row.get_by_role("link", name=re.compile(r"^Profile of "))
+    # Ctrl+click: a new tab with the profile; this page stays where it was.
+    with page.context.expect_page() as opened:
+        profile.click(modifiers=["Control"])
+    new_tab = opened.value
+    new_tab.wait_for_load_state()
+    assert re.search(r"/patients/?\?id=\d+$", new_tab.url), new_tab.url
+    expect(page).to_have_url(re.compile(r"/dashboard/?$"))
+    # A plain click navigates inside the app (no page load: a marker on window survives).
+    page.evaluate("window.__same_document = true")
+    row.locator(".conversation-link").click()
+    expect(page).to_have_url(re.compile(r"/dashboard\?c=\d+$"))
+    expect(page.get_by_role("log", name="Messages")).to_be_visible()
+    assert page.evaluate("window.__same_document") is True
