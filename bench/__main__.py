@@ -214,6 +214,19 @@ def attach_profiles(doc: dict) -> None:
                 rec["profile"] = EXPLAINED_IN[name]
 
 
+def cpu_probe_seconds() -> float:
+    """Seconds for a fixed pure-Python loop (best of three): this shared VM's speed moves by up
+    to ~60% from minute to minute, so each run records it at its start and end, and figures
+    from different runs can be compared."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(3_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def _meta(args) -> dict:
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH.parent,
                          capture_output=True, text=True).stdout.strip()
@@ -221,13 +234,16 @@ def _meta(args) -> dict:
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), "git": rev,
             "python": platform.python_version(), "cpus": os.cpu_count(),
             "loadavg_at_start": [round(x, 2) for x in load], "quick": args.quick,
+            "cpu_probe_seconds_at_start": cpu_probe_seconds(),
             "note": "client-side wall times; medians and tail percentiles over the samples"}
 
 
 def write_markdown(doc: dict, path: Path) -> None:
     lines = ["# Care Messaging bench results", "",
              f"Run {doc['meta']['when']} at {doc['meta']['git']}, {doc['meta']['cpus']} CPUs, "
-             f"load average at start {doc['meta']['loadavg_at_start']}"
+             f"load average at start {doc['meta']['loadavg_at_start']}, CPU probe (3M-step "
+             f"Python loop) {doc['meta'].get('cpu_probe_seconds_at_start')} s at start and "
+             f"{doc['meta'].get('cpu_probe_seconds_at_end')} s at the end"
              + (" (QUICK run: few samples)" if doc["meta"]["quick"] else "") + ".", ""]
     backends = [b for b in ("sqlite", "scaleout") if b in doc]
     header = "| scenario | " + " | ".join(
@@ -282,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scaleout:
         doc["scaleout"] = _suite(args, "scaleout")
     doc["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
+    doc["meta"]["cpu_probe_seconds_at_end"] = cpu_probe_seconds()
     attach_profiles(doc)
     out = Path(args.out)
     out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
