@@ -39,6 +39,9 @@ WATCH = """(marker) => {
   return true;
 }"""
 WAIT_SEEN = "() => window.__seen"
+# Rows of the live list (not the ones served with the page, web/first_rows.py: those are plain
+# links until the app has booted, and a click on one loads the page again).
+LIVE_ROWS = "[role='list']:not([aria-busy]) [data-testid='conversation-row']"
 
 # Stamps, from inside each newly loaded page, when an element matching a selector is first
 # painted: the first animation frame after it is in the DOM (frames wait for render-blocking
@@ -124,23 +127,22 @@ def run_list_load(base_url: str, plan, samples: int) -> dict:
     chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
     hook = hooks.PROVIDER_PAGE
     row = hook.conversation_selector.split("{id}")[0].replace("[href=", "[href^=") + "']"
-    live_row = "[role='list']:not([aria-busy]) [data-testid='conversation-row']"
     times, live = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         context = browser.new_context(base_url=base_url)
         context.add_cookies([{"name": SESSION_COOKIE, "value": login(
             base_url, plan.provider_email, "CareDemo!2026"), "url": base_url}])
-        context.add_init_script(stamp_first(row, live=live_row))
+        context.add_init_script(stamp_first(row, live=LIVE_ROWS))
         page = context.new_page()
         page.goto(hook.path)  # warm the bundle cache, as a returning user has it
-        page.wait_for_selector(live_row)
+        page.wait_for_selector(LIVE_ROWS)
         for _ in range(samples):
             # A new tab each time: a reloaded tab keeps its Reflex token, and the server would
             # send the rows it still holds for it with the first (hydrate) update.
             tab = context.new_page()
             tab.goto(hook.path, wait_until="commit")
-            tab.wait_for_selector(live_row)
+            tab.wait_for_selector(LIVE_ROWS)
             tab.wait_for_function(STAMPED, arg="live")
             times.append(tab.evaluate(FIRST_SHOWN))
             live.append(tab.evaluate(SHOWN_AT, "live"))
@@ -180,10 +182,7 @@ def run_thread_open(base_url: str, plan, samples: int) -> dict:
     big = plan.big_conversation_id
     newest = _newest_message_text(big, uuid.uuid4().hex[:8])
     message = "[role='log'] [data-testid='message']"
-    # Rows of the live list (not the ones served with the page: those are plain links until
-    # the app has booted, and a click on one loads the page again).
-    live_rows = "[role='list']:not([aria-busy]) [data-testid='conversation-row']"
-    row_link = live_rows + " a[href='/dashboard?c={id}']"
+    row_link = LIVE_ROWS + " a[href='/dashboard?c={id}']"
     clicks, loads, shown = [], [], 0
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
@@ -193,7 +192,7 @@ def run_thread_open(base_url: str, plan, samples: int) -> dict:
         page = context.new_page()
         page.goto(hooks.PROVIDER_PAGE.path)
         page.wait_for_selector(row_link.format(id=big))
-        other = page.locator(live_rows + " a.conversation-link").nth(1)
+        other = page.locator(LIVE_ROWS + " a.conversation-link").nth(1)
         for _ in range(samples):
             other.click()
             # The other thread is on screen (the big one's newest message gone from it).

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from care_messaging.components.provider_format import sidebar_row
 from care_messaging.components.provider_sidebar import FIRST_ROWS_ID
 from care_messaging.db import session_scope
+from care_messaging.models import Role
 from care_messaging.services import auth
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import SessionInvalidError
@@ -46,9 +47,9 @@ _PLACEHOLDER = re.compile(rf'(<div\b[^>]*\bid="{FIRST_ROWS_ID}"[^>]*>)(</div>)')
 def _row_html(row: dict[str, str], selected_id: str) -> str:
     """One row, the same elements and classes as provider_sidebar._row renders."""
     e = {key: html.escape(value, quote=True) for key, value in row.items()}
-    dot = ('<span class="unread-dot" aria-label="unread" role="status"></span>'
-           if row["unread"] != "0" else "")
-    badge = f'<span class="cm-badge">{e["unread"]} unread</span>' if row["unread"] != "0" else ""
+    unread = row["unread"] != "0"
+    dot = '<span class="unread-dot" aria-label="unread" role="status"></span>' if unread else ""
+    badge = f'<span class="cm-badge">{e["unread"]} unread</span>' if unread else ""
     count = "1 message" if row["count"] == "1" else f'{e["count"]} messages'
     current = "true" if row["id"] == selected_id else "false"
     return (
@@ -84,7 +85,7 @@ def first_rows_for(token: str | None, ip: str, selected_id: str) -> str:
             actor = auth.resolve_session(session, token=token, client_ip=ip)
         except SessionInvalidError:
             return ""
-        if actor.role != "provider" or actor.must_enroll_totp:
+        if actor.role != Role.PROVIDER or actor.must_enroll_totp:
             return ""
         page = conv.list_conversations(session, actor=actor, filter_by="all", search="",
                                        limit=PAGE_SIZE)
