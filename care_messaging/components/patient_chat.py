@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.message_bubble import message_bubble
+from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import CATEGORY_LABELS
 
 UPLOAD_ID = "chat-upload"
@@ -161,19 +161,7 @@ def chat(S) -> rx.Component:
         rx.callout(EMERGENCY, icon="siren", color_scheme="red", size="1", width="100%",
                    role="note"),
         viewers_panel(S),
-        # column-reverse keeps the view pinned to the newest message without any script.
-        rx.box(
-            rx.vstack(
-                rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
-                                               variant="soft", size="1", align_self="center")),
-                rx.foreach(S.messages, lambda m: message_bubble(m, S)),
-                # New messages arrive in a short tail list, so one message does not resend them all.
-                rx.foreach(S.recent, lambda m: message_bubble(m, S)),
-                width="100%", spacing="2",
-            ),
-            display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",
-            flex="1", min_height="0", overflow_y="auto", role="log", aria_label="Messages",
-        ),
+        message_log(S),
         rx.cond(
             S.read_only,
             rx.callout(

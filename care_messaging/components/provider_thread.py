@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.message_bubble import message_bubble
+from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
@@ -92,20 +92,7 @@ def provider_thread(S) -> rx.Component:
     )
     thread = rx.vstack(
         _header(S),
-        # column-reverse keeps the view pinned to the newest message with no script (the
-        # CSP forbids the eval that server-sent scroll events need in Reflex 0.10).
-        rx.box(
-            rx.vstack(
-                rx.cond(S.has_older, rx.button("Load older messages", on_click=S.load_older,
-                                               variant="soft", size="1", align_self="center")),
-                rx.foreach(S.messages, lambda m: message_bubble(m, S)),
-                # New messages arrive in a short tail list, so one message does not resend them all.
-                rx.foreach(S.recent, lambda m: message_bubble(m, S)),
-                width="100%", spacing="2",
-            ),
-            display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",
-            flex="1", min_height="0", overflow_y="auto", aria_label="Messages", role="log",
-        ),
+        message_log(S),
         _composer(S),
         width="100%", height="100%", spacing="0",
     )

@@ -79,6 +79,8 @@ class ThreadPageState(AuthState, mixin=True):
     recent: list[dict[str, str]] = rx.field(default_factory=list)
     thread_attachments: list[dict[str, str]] = rx.field(default_factory=list)
     has_older: bool = False
+    # True while an older page is on its way (the button shows it, the log is aria-busy).
+    loading_older: bool = False
     send_error: str = ""
     compose_id: str = ""
     typing_label: str = ""
@@ -189,7 +191,7 @@ class ThreadPageState(AuthState, mixin=True):
         self.messages = []
         self.recent = []
         self.thread_attachments = []
-        self.has_older = False
+        self.has_older = self.loading_older = False
         self.typing_label = ""
         self._oldest_seq = self._newest_seq = 0
 
@@ -279,19 +281,30 @@ class ThreadPageState(AuthState, mixin=True):
 
     @rx.event
     def load_older(self):
+        """The page before the oldest shown message (the reader scrolled up to it, or pressed
+        "Load older messages"); the conversation is re-checked like any other."""
         actor, redirect = self._guard(self.ROLE)
         if redirect:
-            return redirect
+            yield redirect
+            return
         conversation_id = parse_id(self.open_id)
-        if conversation_id is None or self._oldest_seq <= 1:
-            return None
+        if conversation_id is None or self._oldest_seq <= 1 or self.loading_older:
+            return
+        self.loading_older = True
+        yield  # "Loading older messages…" shows while the page is read
+        try:
+            self._prepend_older(actor, conversation_id)
+        finally:
+            self.loading_older = False
+
+    def _prepend_older(self, actor: Actor, conversation_id: int) -> None:
         with session_scope() as session:
             try:
                 access_conversation(session, actor=actor, conversation_id=conversation_id)
             except ServiceError as error:
                 self._close_thread()
                 self.thread_error = str(error)
-                return None
+                return
             views = msg.list_messages(session, conversation_id=conversation_id,
                                       before_seq=self._oldest_seq, limit=THREAD_PAGE)
         if views:
@@ -299,7 +312,6 @@ class ThreadPageState(AuthState, mixin=True):
             self.thread_attachments = attachment_rows(views) + self.thread_attachments
             self._oldest_seq = views[0].seq
         self.has_older = self._oldest_seq > 1
-        return None
 
     @rx.event
     async def send_reply(self, form_data: dict):

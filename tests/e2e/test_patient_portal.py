@@ -153,3 +153,18 @@ def test_sign_out_stays_on_screen_on_a_phone(new_context):
     expect(button).to_be_in_viewport()
     box = button.bounding_box()
     assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+
+
+def test_a_keyboard_user_reaches_older_messages(new_context, app_server):
+    with _db(app_server) as db:
+        cid, last_seq = db.execute(
+            "select id, last_seq from conversations order by last_seq desc limit 1").fetchone()
+    page = _patient_page(new_context)
+    page.goto(f"/portal?c={cid}")
+    log = page.get_by_role("log", name="Messages")
+    expect(log.get_by_test_id("message")).to_have_count(30)
+    older = log.get_by_role("button", name="Load older messages")
+    older.focus()  # focusing scrolls it into view, which loads a page by itself as well
+    older.press("Enter")
+    expect(log.get_by_test_id("message")).not_to_have_count(30)
+    assert 30 < log.get_by_test_id("message").count() <= last_seq

@@ -158,6 +158,22 @@ async def test_load_older_pages_back_in_time_order(session):
     assert thread(state)[0]["body"] == "Out of pills"
 
 
+async def test_load_older_shows_progress_and_ignores_a_second_press_meanwhile(session):
+    p, mine, _, token = _setup(session)
+    for i in range(40):
+        msg.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
+                         client_msg_id=f"busy-{i}")
+    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
+    await call(state, "load")
+    steps = type(state).load_older.fn(state)
+    next(steps)  # the first update: the page is on its way
+    assert state.loading_older and len(thread(state)) == 30
+    # A second press (or the scroll watcher firing again) while loading adds nothing.
+    assert await call(state, "load_older") == [] and len(thread(state)) == 30
+    assert list(steps) == []
+    assert not state.loading_older and len(thread(state)) == 41 and not state.has_older
+
+
 async def test_live_event_appends_to_open_thread_and_marks_read(session):
     p, mine, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
