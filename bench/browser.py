@@ -210,6 +210,7 @@ def run_thread_open(base_url: str, plan, samples: int) -> dict:
                 break
             clicks.append(seen - clicked)
             shown = page.locator(message).count()
+        older = _older_pages_on_scroll(page, pages=max(5, samples // 2))
         context.add_init_script(stamp_first(message))
         for _ in range(max(5, samples // 2)):  # the address opened in a new tab, bundle cached
             tab = context.new_page()
@@ -225,8 +226,44 @@ def run_thread_open(base_url: str, plan, samples: int) -> dict:
         return rec
     s = summary(clicks)
     load = summary(loads)
+    scroll = summary(older) if older else {"p50": None, "p99": None}
     return result(s["p50"], "ms", 200.0, samples=len(clicks), **s, messages_shown=shown,
                   full_page_load_p50=load["p50"], full_page_load_p99=load["p99"],
+                  older_page_on_scroll_p50=scroll["p50"], older_page_on_scroll_p99=scroll["p99"],
+                  older_pages=len(older),
                   note="click on the conversation in the list -> its newest messages shown "
-                       f"(first screen: {shown} of 5,000; older pages on 'Load older'); "
+                       f"(first screen: {shown} of 5,000); scrolled to the top, the next older "
+                       f"page shows in p50 {scroll['p50']} ms ({len(older)} pages); "
                        f"a full page load of /dashboard?c=<id> takes p50 {load['p50']} ms")
+
+
+# Scrolls the open thread to its top (column-reverse: the most negative scrollTop), as a
+# reader does, and resolves with the milliseconds until the next older page is in the DOM (the
+# page's scroll watcher presses "Load older messages"; nothing is clicked from here), or null.
+SCROLL_FOR_OLDER = """() => new Promise((resolve) => {
+  const log = document.querySelector("[role='log']");
+  const count = () => log.querySelectorAll("[data-testid='message']").length;
+  const before = count();
+  const obs = new MutationObserver(() => {
+    if (count() > before) { obs.disconnect(); resolve(performance.now() - start); }
+  });
+  obs.observe(log, {childList: true, subtree: true});
+  const start = performance.now();
+  log.scrollTop = -log.scrollHeight;
+  setTimeout(() => { obs.disconnect(); resolve(null); }, 10000);
+})"""
+
+
+def _older_pages_on_scroll(page, pages: int) -> list[float]:
+    """The big thread is open at its newest messages: scroll up ``pages`` times."""
+    times = []
+    for _ in range(pages):
+        page.wait_for_selector("[role='log'][aria-busy='false']")
+        page.evaluate("() => { const l = document.querySelector(\"[role='log']\");"
+                      " l.scrollTop = 0; }")  # back to the newest, out of the button's sight
+        page.wait_for_timeout(500)  # the watcher re-arms (assets/care.js, REARM_MS)
+        elapsed = page.evaluate(SCROLL_FOR_OLDER)
+        if elapsed is None:
+            break
+        times.append(elapsed)
+    return times

@@ -22,6 +22,7 @@ from care_messaging.services import audit
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError
+from care_messaging.services.hot_sql import HotStatement
 
 INVALID_CONVERSATION = "Conversation not found."
 INVALID_PATIENT = "Patient not found."
@@ -40,19 +41,20 @@ def visible_patient_ids(actor: Actor) -> Select:
 
 # Statements on every message's path are built once (building them per call cost about as
 # much as running them); the values are bound at execution.
-_ON_CARE_TEAM = select(exists().where(
+# They run on the DBAPI cursor (services/hot_sql.py).
+_ON_CARE_TEAM = HotStatement(select(exists().where(
     CareTeamMember.patient_id == bindparam("patient_id"),
     CareTeamMember.provider_id == bindparam("provider_id"),
-))
+)))
 
 
 def can_see_patient(session: Session, actor: Actor, patient_id: int) -> bool:
     if actor.role == Role.PATIENT:
         return actor.patient_id == patient_id
     if actor.role == Role.PROVIDER and actor.provider_id is not None:
-        return bool(session.execute(_ON_CARE_TEAM, {"patient_id": patient_id,
+        return bool(_ON_CARE_TEAM.execute(session, {"patient_id": patient_id,
                                                     "provider_id": actor.provider_id}
-                                    ).scalar_one())
+                                          ).scalar())
     return False
 
 
@@ -91,26 +93,26 @@ def access_conversation(
     return conversation
 
 
-_PARTICIPANTS = union_all(
+_PARTICIPANTS = HotStatement(union_all(
     select(Provider.user_id)
     .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
     .join(User, User.id == Provider.user_id)
     .where(CareTeamMember.patient_id == bindparam("patient_id"), User.is_active),
     select(Patient.user_id).where(Patient.id == bindparam("patient_id")),
-)
+))
 
 
 _conversation_columns = Conversation.__table__.c
-_CONVERSATION_FOR_SEND = select(
+_CONVERSATION_FOR_SEND = HotStatement(select(
     _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
     _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
-).where(_conversation_columns.id == bindparam("b_id"))
+).where(_conversation_columns.id == bindparam("b_id")))
 
 
 def access_conversation_for_send(session: Session, *, actor: Actor, conversation_id: int):
     """``access_conversation`` for the send path: the same check and the same denial, but only
     the columns a send needs (a row, not an ORM object: it runs with every message)."""
-    row = (session.execute(_CONVERSATION_FOR_SEND, {"b_id": conversation_id}).first()
+    row = (_CONVERSATION_FOR_SEND.execute(session, {"b_id": conversation_id}).first()
            if isinstance(conversation_id, int) else None)
     if row is None or not can_see_patient(session, actor, row.patient_id):
         _deny(session, actor, "conversation", conversation_id, Action.ACCESS)
@@ -121,4 +123,4 @@ def access_conversation_for_send(session: Session, *, actor: Actor, conversation
 def participant_user_ids(session: Session, patient_id: int) -> list[int]:
     """The patient's user and every active provider user on their care team (one query: it
     runs with every message sent)."""
-    return list(session.execute(_PARTICIPANTS, {"patient_id": patient_id}).scalars().all())
+    return _PARTICIPANTS.execute(session, {"patient_id": patient_id}).scalars()

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from care_messaging.models import AuditEvent, utcnow
 from care_messaging.services.actors import Actor
+from care_messaging.services.hot_sql import HotStatement
 
 
 class Action:
@@ -41,7 +42,8 @@ class Outcome:
     REJECTED = "rejected"
 
 
-_INSERT = insert(AuditEvent.__table__)
+# On the DBAPI cursor (services/hot_sql.py): one runs with every message sent and read.
+_INSERT = HotStatement(insert(AuditEvent.__table__))
 
 
 def record(
@@ -63,7 +65,7 @@ def record(
 
     A plain INSERT rather than an ORM object: one runs with every message sent and read.
     """
-    session.execute(_INSERT, dict(
+    _INSERT.execute(session, by_columns=True, params=dict(
         at=at or utcnow(),
         actor_user_id=actor.user_id if actor else actor_user_id,
         actor_label=actor.email if actor else actor_label,

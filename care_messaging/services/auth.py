@@ -31,6 +31,7 @@ from care_messaging.services import audit
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
+from care_messaging.services.hot_sql import HotStatement
 from care_messaging.services.passwords import burn_verification_time, verify_and_update
 from care_messaging.settings import get_settings
 
@@ -191,7 +192,7 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
 
 # Built once: it runs for every event a tab sends.
 # Built once, columns only (no ORM objects): it runs for every event a tab sends.
-_SESSION_WITH_USER = (
+_SESSION_WITH_USER = HotStatement(
     select(AuthSession.id, AuthSession.revoked_at, AuthSession.handoff_hash,
            AuthSession.expires_at, AuthSession.last_seen_at, User.id.label("user_id"),
            User.role, User.display_name, User.email, User.is_active, User.totp_required,
@@ -205,7 +206,7 @@ _SESSION_WITH_USER = (
 
 def _session_with_user(session: Session, token: str):
     """The session with its user and the user's patient/provider id, in one query."""
-    return session.execute(_SESSION_WITH_USER, {"token_hash": hash_token(token)}).first()
+    return _SESSION_WITH_USER.execute(session, {"token_hash": hash_token(token)}).first()
 
 
 TOUCH_INTERVAL = timedelta(seconds=30)

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from care_messaging.models import MessageDailyCount
+from care_messaging.services.hot_sql import HotStatement
 
 
 def utc_day(at: datetime) -> date:
@@ -31,13 +32,13 @@ def _upsert(dialect: str):
     )
 
 
-_UPSERT = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+_UPSERT = {dialect: HotStatement(_upsert(dialect)) for dialect in ("sqlite", "postgresql")}
 
 
 def count_message(session: Session, *, patient_id: int, at: datetime) -> None:
     """Add one message to its patient's day (the statement is built once: it runs per send)."""
-    session.execute(_UPSERT[session.get_bind().dialect.name],
-                    {"patient_id": patient_id, "day": utc_day(at)})
+    _UPSERT[session.get_bind().dialect.name].execute(
+        session, {"patient_id": patient_id, "day": utc_day(at)})
 
 
 def rebuild_statements(dialect: str) -> list[str]:

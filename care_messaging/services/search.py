@@ -30,6 +30,7 @@ from care_messaging import crypto
 from care_messaging.models import MESSAGE_FTS, Conversation, Message, Role
 from care_messaging.services.access import visible_patient_ids
 from care_messaging.services.actors import Actor
+from care_messaging.services.hot_sql import HotStatement
 
 MAX_QUERY_WORDS = 8
 MAX_LIMIT = 100
@@ -51,19 +52,21 @@ def index_document(body: str) -> str:
     return " ".join(sorted(crypto.search_terms(body)))
 
 
+# On the DBAPI cursor (services/hot_sql.py): one runs with every message sent.
+_INDEX = {
+    "sqlite": HotStatement(text(f"INSERT INTO {MESSAGE_FTS}(rowid, terms) VALUES (:id, :terms)")),
+    "postgresql": HotStatement(text(
+        f"INSERT INTO {MESSAGE_FTS}(rowid, terms) "
+        "VALUES (:id, array_to_tsvector(string_to_array(:terms, ' ')))")),
+}
+
+
 def index_message(session: Session, *, message_id: int, body: str) -> None:
     """Add one message to the search index (call in the transaction that stores it)."""
     document = index_document(body)
     if not document:
         return
-    if session.get_bind().dialect.name == "sqlite":
-        statement = f"INSERT INTO {MESSAGE_FTS}(rowid, terms) VALUES (:id, :terms)"
-    else:
-        statement = (
-            f"INSERT INTO {MESSAGE_FTS}(rowid, terms) "
-            "VALUES (:id, array_to_tsvector(string_to_array(:terms, ' ')))"
-        )
-    session.execute(text(statement), {"id": message_id, "terms": document})
+    _INDEX[session.get_bind().dialect.name].execute(session, {"id": message_id, "terms": document})
 
 
 def query_tokens(query: str) -> list[str]:
