@@ -10,9 +10,28 @@ window.addEventListener("click", (event) => {
 
 // Older messages load as the reader scrolls up to them: when a thread's "Load older messages"
 // button comes into view, it is pressed for them (it stays a real button for the keyboard and
-// screen readers). After each press the button is watched afresh a moment later, so a thread
-// whose first pages do not fill its box goes on loading until they do or its history starts.
+// screen readers). The page added above leaves the reader where they were (keepPlace: else
+// the view would stay at the top, in sight of the button, and load page after page).
+// After each press the button is watched afresh a moment later: a thread whose pages do not
+// fill its box goes on loading until they do or its history starts.
 const REARM_MS = 400;
+const keepPlace = (button) => {
+  // React reuses the message elements by position, so the browser's scroll anchoring would
+  // keep the top element (now showing the new page) in view. Without anchoring while the page
+  // goes in, the column-reverse box keeps its distance from the newest message instead.
+  const log = button.closest("[role='log']");
+  if (!log) return;
+  const shown = () => log.querySelectorAll("[role='article']").length;
+  const before = shown();
+  log.style.overflowAnchor = "none";
+  const restore = () => {
+    watch.disconnect();
+    setTimeout(() => { log.style.overflowAnchor = ""; }, 200);  // after that layout
+  };
+  const watch = new MutationObserver(() => { if (shown() !== before) restore(); });
+  watch.observe(log, { childList: true, subtree: true });
+  setTimeout(restore, 10000);
+};
 const resting = new WeakSet();  // pressed a moment ago: not watched again until REARM_MS
 const olderObserver = new IntersectionObserver((entries) => {
   for (const entry of entries) {
@@ -20,7 +39,10 @@ const olderObserver = new IntersectionObserver((entries) => {
     if (!entry.isIntersecting) continue;
     olderObserver.unobserve(button);
     resting.add(button);
-    // disabled for mutation check  // disabled: a page is on its way already
+    if (!button.disabled) {  // disabled: a page is on its way already
+      keepPlace(button);
+      button.click();
+    }
     setTimeout(() => {
       resting.delete(button);
       if (button.isConnected) olderObserver.observe(button);

@@ -53,8 +53,6 @@ PROVIDERS = [
     ("Dr.", "Morgan", "Okafor", "Cardiology", "cardiology"),
     ("Dr.", "Casey", "Novak", "Dermatology", "outside"),
 ]
-# Messages the first demo conversation has beyond its share (two older pages and a half).
-LONG_HISTORY_EXTRA = 60
 TEAM_PATIENTS = {"primary": range(20), "cardiology": range(14, 30), "outside": range(26, 30)}
 
 FIRST = ["Maria", "James", "Aisha", "Robert", "Mei", "David", "Sofia", "Michael", "Fatima", "John",
@@ -168,14 +166,9 @@ def _seed_conversations(session, rng, patients, team_of, conversation_count, mes
     now = utcnow()
     statuses, priorities = list(ConversationStatus), list(Priority)
     categories, mediums = list(Category), list(Medium)
-    # The first conversation (Maria Garcia with Dr. Lee) gets a long history, so the demo has
-    # a thread whose older pages load as the reader scrolls up; the rest share what is left.
-    long_extra = max(0, min(LONG_HISTORY_EXTRA, message_count - 2 * conversation_count))
-    shared = message_count - long_extra
-    per_conversation = [shared // conversation_count] * conversation_count
-    for i in range(shared % conversation_count):
+    per_conversation = [message_count // conversation_count] * conversation_count
+    for i in range(message_count % conversation_count):
         per_conversation[i] += 1
-    per_conversation[0] += long_extra
     for c in range(conversation_count):
         # Maria Garcia (index 0) and James Smith (index 1) get several conversations each.
         p_index = c % 5 if c < 10 else rng.randrange(len(patients))

@@ -155,10 +155,8 @@ def test_sign_out_stays_on_screen_on_a_phone(new_context):
     assert box is not None and box["x"] + box["width"] <= PHONE["width"]
 
 
-def test_a_keyboard_user_reaches_older_messages(new_context, app_server):
-    with _db(app_server) as db:
-        cid, last_seq = db.execute(
-            "select id, last_seq from conversations order by last_seq desc limit 1").fetchone()
+def test_a_keyboard_user_reaches_older_messages(new_context, long_thread):
+    cid, last_seq = long_thread
     page = _patient_page(new_context)
     page.goto(f"/portal?c={cid}")
     log = page.get_by_role("log", name="Messages")
