@@ -143,13 +143,19 @@ async def test_handlers_without_session_redirect(session):
         assert redirect_path(await call(state, handler, *args)).startswith("/login")
 
 
-async def test_load_older_pages_back_in_time_order(session):
+async def _thread_of_41(session):
+    """Dr. Lee's dashboard open on a conversation of 41 messages (its newest 30 shown)."""
     p, mine, _, token = _setup(session)
     for i in range(40):
         msg.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
                          client_msg_id=f"older-{i}")
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
+    return state
+
+
+async def test_load_older_pages_back_in_time_order(session):
+    state = await _thread_of_41(session)
     assert len(thread(state)) == 30 and state.has_older
     assert thread(state)[-1]["body"] == "note 39"
     await call(state, "load_older")
@@ -159,12 +165,7 @@ async def test_load_older_pages_back_in_time_order(session):
 
 
 async def test_load_older_shows_progress_and_ignores_a_second_press_meanwhile(session):
-    p, mine, _, token = _setup(session)
-    for i in range(40):
-        msg.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
-                         client_msg_id=f"busy-{i}")
-    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
-    await call(state, "load")
+    state = await _thread_of_41(session)
     steps = type(state).load_older.fn(state)
     next(steps)  # the first update: the page is on its way
     assert state.loading_older and len(thread(state)) == 30
