@@ -13,6 +13,7 @@ token manager then route the delta to the worker that holds the tab's socket.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -336,6 +337,9 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
 
 TYPING_IDLE_SECONDS = 5.0
 _typing_generation: dict[tuple[int, int], int] = {}
+# One counter for every spell: a spell that a sent message ended (stop_typing) and the next one
+# must never share a number, or the old spell's timer would clear the new one's indicator.
+_typing_spells = itertools.count(1)
 
 
 async def publish_typing(*, conversation_id: int, patient_id: int, actor_user_id: int,
@@ -347,7 +351,7 @@ async def publish_typing(*, conversation_id: int, patient_id: int, actor_user_id
     "stopped typing" event (an empty label), so the indicator clears on its own.
     """
     key = (conversation_id, actor_user_id)
-    generation = _typing_generation.get(key, 0) + 1
+    generation = next(_typing_spells)
     _typing_generation[key] = generation
     event = LiveEvent(kind="typing", conversation_id=conversation_id, patient_id=patient_id,
                       actor_user_id=actor_user_id, label=label)

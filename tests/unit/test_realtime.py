@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 
@@ -51,3 +52,28 @@ def test_redis_registry_is_shared_between_workers():
         keys = first._redis.keys("care:live:user:1*") + first._redis.keys("care:live:token:tab-*")
         if keys:
             first._redis.delete(*keys)
+
+
+async def test_a_new_typing_spell_is_not_cleared_by_the_last_ones_timer(monkeypatch):
+    """Typing, sending (which ends the spell) and typing again within the idle time: the first
+    spell's timer must not clear the indicator of the second."""
+    from care_messaging import realtime
+
+    labels: list[str] = []
+
+    async def fan_out(event, *, user_ids, exclude_token=""):  # what the other tabs are sent
+        labels.append(event.label)
+        return len(user_ids)
+
+    monkeypatch.setattr(realtime, "publish", fan_out)
+    monkeypatch.setattr(realtime, "TYPING_IDLE_SECONDS", 0.3)
+    spell = {"conversation_id": 4242, "patient_id": 1, "actor_user_id": 7,
+             "label": "Dr. Lee", "user_ids": [7, 8]}
+    await realtime.publish_typing(**spell)
+    realtime.stop_typing(conversation_id=4242, actor_user_id=7)  # the message went out
+    await asyncio.sleep(0.15)
+    await realtime.publish_typing(**spell)  # typing again
+    await asyncio.sleep(0.23)  # the first spell's timer is past, the second's is not
+    assert labels == ["Dr. Lee", "Dr. Lee"]
+    await asyncio.sleep(0.22)  # quiet long enough: the second spell clears
+    assert labels == ["Dr. Lee", "Dr. Lee", ""]
