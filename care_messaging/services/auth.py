@@ -190,8 +190,8 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
     ).first()
 
 
-# Built once: it runs for every event a tab sends.
-# Built once, columns only (no ORM objects): it runs for every event a tab sends.
+# Built once, columns only (no ORM objects), on the DBAPI cursor (services/hot_sql.py): it
+# runs for every event a tab sends.
 _SESSION_WITH_USER = HotStatement(
     select(AuthSession.id, AuthSession.revoked_at, AuthSession.handoff_hash,
            AuthSession.expires_at, AuthSession.last_seen_at, User.id.label("user_id"),
