@@ -78,15 +78,13 @@ class DashboardState(ThreadPageState, AuthState):
 
         key = ("dashboard", actor.user_id, self.filter_by, self.search, self.list_limit)
         page, counts = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
-        self.conversations = [sidebar_row(r) for r in page.rows]
-        self.total_rows = page.total
-        if not self.list_loaded:  # set once: every assignment would ride in each delta
-            self.list_loaded = True
-        self.stat_total = counts.total_conversations
-        self.stat_unread = counts.unread_messages
-        self.stat_patients = counts.unique_patients
-        self.stat_messages = counts.total_messages
-        self.nav_unread = counts.unread_messages
+        self._set_changed(conversations=[sidebar_row(r) for r in page.rows],
+                          total_rows=page.total, list_loaded=True,
+                          stat_total=counts.total_conversations,
+                          stat_unread=counts.unread_messages,
+                          stat_patients=counts.unique_patients,
+                          stat_messages=counts.total_messages,
+                          nav_unread=counts.unread_messages)
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
         self.header = conversation_row(

@@ -58,11 +58,8 @@ class PortalState(ThreadPageState, AuthState):
 
         key = ("portal", actor.user_id, self.list_limit)
         page, unread = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
-        self.conversations = [patient_conversation_row(r) for r in page.rows]
-        self.total_rows = page.total
-        if not self.list_loaded:  # set once: every assignment would ride in each delta
-            self.list_loaded = True
-        self.nav_unread = unread
+        self._set_changed(conversations=[patient_conversation_row(r) for r in page.rows],
+                          total_rows=page.total, list_loaded=True, nav_unread=unread)
 
     def _close_thread(self) -> None:
         ThreadPageState._close_thread(self)

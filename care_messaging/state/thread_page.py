@@ -123,6 +123,14 @@ class ThreadPageState(AuthState, mixin=True):
         """The page's part of a new conversation (for whom, how urgent)."""
         raise NotImplementedError
 
+    def _set_changed(self, **values) -> None:
+        """Assign only the vars whose value moved: Reflex sends every assigned var in the
+        tab's next delta even when it is equal, and a resent list is re-serialised on the
+        server and re-rendered in the browser (a burst's follow-ups refresh the same rows)."""
+        for name, value in values.items():
+            if self.get_value(name) != value:
+                setattr(self, name, value)
+
     # ----- thread rows -----
     def _thread_rows(self) -> list[dict[str, str]]:
         return [*self.get_value("messages"), *self.get_value("recent")]

@@ -192,3 +192,24 @@ async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, m
     reopened = _send(session, people["lee"], conversation.id, "Reopening: your labs are in")
     await deliver(tab, _message_event(reopened, people["lee"]))
     assert len(header_reads) == 3 and tab.header["status"] == "Active" and not tab.read_only
+
+
+async def test_a_follow_up_resends_the_list_and_counters_only_when_they_moved(session):
+    """Every follow-up used to reassign the 30 list rows and the counters, and Reflex sends an
+    assigned var even when it is equal: a burst's refreshes resent the same rows each time."""
+    people, _conversation, tab = await _lee_reading_marias_thread(session)
+    other, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Refill", body="Metformin")
+    news = _send(session, people["maria"], other.id, "Any news?")
+    await tab._after_live_events([_message_event(news, people["maria"])])
+    assert {"conversations", "stat_messages", "stat_unread"} <= tab.dirty_vars
+    assert tab.conversations[0]["preview"].endswith("Any news?")
+
+    tab.dirty_vars.clear()
+    unchanged = realtime.LiveEvent(kind="conversation", conversation_id=other.id,
+                                   patient_id=news.patient_id,
+                                   actor_user_id=people["maria"].user_id)
+    await tab._after_live_events([unchanged])
+    assert not tab.dirty_vars & {"conversations", "total_rows", "list_loaded", "stat_total",
+                                 "stat_unread", "stat_patients", "stat_messages", "nav_unread"}
+    assert tab.conversations[0]["preview"].endswith("Any news?") and tab.stat_messages == 3
