@@ -221,3 +221,23 @@ async def test_chart_bars_scale_to_the_busiest_day_and_name_their_counts(session
     # Only today has a message (the one in Dr. Lee's team: the other team's is not counted).
     assert [b["pct"] for b in bars[:-1]] == [0] * 29 and bars[-1]["pct"] == 100
     assert bars[-1]["label"].endswith(": 1 message") and bars[0]["label"].endswith(": 0 messages")
+
+
+async def test_tabs_showing_the_same_rows_share_them_and_a_change_is_their_own(session):
+    """Every open dashboard tab holds a page of rows (memory per connected tab): equal rows
+    are one shared object, and a row that moves is a new one in the tab that refreshed."""
+    p, mine, _, token = _setup(session)
+    tabs = [make_state(DashboardState, token=token, path="/dashboard") for _ in range(2)]
+    for tab in tabs:
+        await call(tab, "load")
+    first, second = (tab.get_value("conversations") for tab in tabs)
+    assert first == second and all(a is b for a, b in zip(first, second, strict=True))
+    bars = [tab.get_value("chart_data") for tab in tabs]
+    assert bars[0] and all(a is b for a, b in zip(*bars, strict=True))
+
+    msg.send_message(session, actor=p["maria"], conversation_id=mine, body="Still out",
+                     client_msg_id="still-out")
+    await call(tabs[0], "load")
+    moved = tabs[0].get_value("conversations")[0]
+    assert moved["preview"].endswith("Still out") and moved is not second[0]
+    assert tabs[1].get_value("conversations")[0]["preview"].endswith("Out of pills")
