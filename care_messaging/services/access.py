@@ -39,6 +39,26 @@ def visible_patient_ids(actor: Actor) -> Select:
     return select(Patient.id).where(Patient.id == -1)
 
 
+def visibility_scope(actor: Actor) -> tuple[str, dict[str, int]]:
+    """``visible_patient_ids`` as a scope name and its bound values, for statements built once
+    per scope (``visible_patient_ids_bound``) instead of once per call."""
+    if actor.role == Role.PROVIDER and actor.provider_id is not None:
+        return "provider", {"provider_id": actor.provider_id}
+    if actor.role == Role.PATIENT and actor.patient_id is not None:
+        return "patient", {"patient_id": actor.patient_id}
+    return "nobody", {}
+
+
+def visible_patient_ids_bound(scope: str) -> Select:
+    """The subquery of ``visible_patient_ids`` with the actor's id left as a bound parameter."""
+    if scope == "provider":
+        return select(CareTeamMember.patient_id).where(
+            CareTeamMember.provider_id == bindparam("provider_id"))
+    if scope == "patient":
+        return select(Patient.id).where(Patient.id == bindparam("patient_id"))
+    return select(Patient.id).where(Patient.id == -1)
+
+
 # Statements on every message's path are built once (building them per call cost about as
 # much as running them); the values are bound at execution.
 # They run on the DBAPI cursor (services/hot_sql.py).

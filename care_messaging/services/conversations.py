@@ -7,11 +7,12 @@ same whether the history holds a hundred messages or a million.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from care_messaging.models import (
@@ -31,7 +32,9 @@ from care_messaging.services import audit
 from care_messaging.services.access import (
     access_conversation,
     access_patient,
+    visibility_scope,
     visible_patient_ids,
+    visible_patient_ids_bound,
 )
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
@@ -101,32 +104,52 @@ def _base_query(actor: Actor, *, filter_by: str, search: str):
     return query
 
 
-def _narrow_query(actor: Actor, *, filter_by: str, search: str):
-    """Ids and sort key only, joining read state / patient only when a filter needs them.
+@dataclass(frozen=True)
+class _ListStatements:
+    total: object
+    page_ids: object
+    rows: object
 
-    For the plain list this is answered from ``ix_conversations_patient_activity`` alone
-    (index-only), so sorting a provider's 10,000 conversations never loads their rows.
+
+@functools.lru_cache(maxsize=32)
+def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatements:
+    """The list page's statements for one kind of actor, filter and search, built once: the
+    actor's ids, the search pattern and the page bounds are bound at execution. (Building
+    them on every call cost about as much as running them, and a live burst refreshes the
+    list of every tab that follows it.)
+
+    The ids come from a narrow query (ids and sort key only, joining read state or patient
+    only when a filter needs them): for the plain list it is answered from
+    ``ix_conversations_patient_activity`` alone (index-only), so sorting a provider's 10,000
+    conversations never loads their rows. The page's rows are then loaded by primary key.
     """
-    query = select(Conversation.id, Conversation.last_message_at).where(
-        col(Conversation.patient_id).in_(visible_patient_ids(actor))
-    )
+    narrow = select(Conversation.id, Conversation.last_message_at).where(
+        col(Conversation.patient_id).in_(visible_patient_ids_bound(scope)))
+    read_state_of_reader = (ReadState.conversation_id == Conversation.id) & (
+        ReadState.user_id == bindparam("user_id"))
+    unread = _unread_expr()
     if filter_by in ("unread", "read"):
-        unread = _unread_expr()
-        query = query.outerjoin(
-            ReadState,
-            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.user_id),
-        ).where(unread > 0 if filter_by == "unread" else unread <= 0)
-    term = search.strip()
-    if term:
-        like = f"%{term.lower()}%"
-        query = query.join(Patient, Patient.id == Conversation.patient_id).where(
+        narrow = narrow.outerjoin(ReadState, read_state_of_reader).where(
+            unread > 0 if filter_by == "unread" else unread <= 0)
+    if searching:
+        like = bindparam("like")
+        narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
             or_(
                 func.lower(Conversation.topic).like(like),
                 func.lower(Patient.first_name + " " + Patient.last_name).like(like),
                 func.lower(Patient.mrn).like(like),
             )
         )
-    return query
+    return _ListStatements(
+        total=select(func.count()).select_from(narrow.subquery()),
+        page_ids=narrow.order_by(col(Conversation.last_message_at).desc(),
+                                 col(Conversation.id).desc())
+        .limit(bindparam("limit")).offset(bindparam("offset")),
+        rows=select(Conversation, Patient, unread.label("unread"))
+        .join(Patient, Patient.id == Conversation.patient_id)
+        .outerjoin(ReadState, read_state_of_reader)
+        .where(col(Conversation.id).in_(bindparam("page_ids", expanding=True))),
+    )
 
 
 def list_conversations(
@@ -145,42 +168,32 @@ def list_conversations(
     """
     if filter_by not in FILTERS:
         filter_by = "all"
-    limit = max(1, min(int(limit), 200))
-    offset = max(0, int(offset))
-    narrow = _narrow_query(actor, filter_by=filter_by, search=search or "")
-    total = session.exec(select(func.count()).select_from(narrow.subquery())).one()
-    ids = list(session.exec(
-        narrow.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
-        .limit(limit)
-        .offset(offset)
-    ).all())
-    page_ids = [row[0] for row in ids]
+    term = (search or "").strip()
+    scope, params = visibility_scope(actor)
+    statements = _list_statements(scope, filter_by, bool(term))
+    params = {**params, "user_id": actor.user_id, "like": f"%{term.lower()}%",
+              "limit": max(1, min(int(limit), 200)), "offset": max(0, int(offset))}
+    total = session.exec(statements.total, params=params).one()
+    page_ids = [row[0] for row in session.exec(statements.page_ids, params=params).all()]
     if not page_ids:
         return ConversationPage(rows=[], total=int(total))
     # The ids came from the access-scoped query above; load just those rows by primary key.
     found = {c.id: (c, p, u) for c, p, u in session.exec(
-        select(Conversation, Patient, _unread_expr().label("unread"))
-        .join(Patient, Patient.id == Conversation.patient_id)
-        .outerjoin(
-            ReadState,
-            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.user_id),
-        )
-        .where(col(Conversation.id).in_(page_ids))
-    ).all()}
+        statements.rows, params={"user_id": actor.user_id, "page_ids": page_ids}).all()}
     rows = [found[i] for i in page_ids if i in found]
     return ConversationPage(rows=_to_rows(session, rows), total=int(total))
 
 
+_LAST_MESSAGES = select(Message).where(col(Message.id).in_(bindparam("ids", expanding=True)))
+_USER_NAMES = select(User.id, User.display_name).where(
+    col(User.id).in_(bindparam("ids", expanding=True)))
+
+
 def _to_rows(session: Session, rows) -> list[ConversationRow]:
     last_ids = [c.last_message_id for c, _, _ in rows if c.last_message_id]
-    messages = {
-        m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(last_ids))).all()
-    }
-    provider_ids = {c.provider_user_id for c, _, _ in rows if c.provider_user_id}
-    providers = {
-        u.id: u.display_name
-        for u in session.exec(select(User).where(col(User.id).in_(provider_ids))).all()
-    }
+    messages = {m.id: m for m in session.exec(_LAST_MESSAGES, params={"ids": last_ids}).all()}
+    provider_ids = list({c.provider_user_id for c, _, _ in rows if c.provider_user_id})
+    providers = dict(session.exec(_USER_NAMES, params={"ids": provider_ids}).all())
     out = []
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
@@ -219,19 +232,26 @@ def get_row(session: Session, *, actor: Actor, conversation_id: int) -> Conversa
     return _to_rows(session, rows)[0]
 
 
-def unread_total(session: Session, *, actor: Actor) -> int:
-    """Unread messages across everything the actor may see (for the navigation badge)."""
+@functools.lru_cache(maxsize=8)
+def _unread_total_statement(scope: str):
     unread = _unread_expr()
-    query = (
+    return (
         select(func.coalesce(func.sum(unread), 0))
         .select_from(Conversation)
         .outerjoin(
             ReadState,
-            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.user_id),
+            (ReadState.conversation_id == Conversation.id)
+            & (ReadState.user_id == bindparam("user_id")),
         )
-        .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)), unread > 0)
+        .where(col(Conversation.patient_id).in_(visible_patient_ids_bound(scope)), unread > 0)
     )
-    return int(session.exec(query).one())
+
+
+def unread_total(session: Session, *, actor: Actor) -> int:
+    """Unread messages across everything the actor may see (for the navigation badge)."""
+    scope, params = visibility_scope(actor)
+    return int(session.exec(_unread_total_statement(scope),
+                            params={**params, "user_id": actor.user_id}).one())
 
 
 def _choice(value: str, allowed: type, label: str) -> str:

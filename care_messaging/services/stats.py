@@ -7,6 +7,7 @@ history size. Nothing here imports Reflex.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +17,11 @@ from sqlmodel import Session, col, select
 
 from care_messaging.models import Conversation, Patient, Role, User, utcnow
 from care_messaging.services import daily_counts
-from care_messaging.services.access import visible_patient_ids
+from care_messaging.services.access import (
+    visibility_scope,
+    visible_patient_ids,
+    visible_patient_ids_bound,
+)
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import unread_total
 
@@ -93,15 +98,20 @@ class DashboardCounts:
     total_messages: int
 
 
+@functools.lru_cache(maxsize=8)
+def _cards_statement(scope: str):
+    """Built once per kind of actor (a live burst recomputes the cards of every tab)."""
+    return select(
+        func.count(Conversation.id),
+        func.count(func.distinct(Conversation.patient_id)),
+        func.coalesce(func.sum(Conversation.last_seq), 0),
+    ).where(col(Conversation.patient_id).in_(visible_patient_ids_bound(scope)))
+
+
 def dashboard_counts(session: Session, *, actor: Actor) -> DashboardCounts:
     """The four cards only: what changes with every new message, from counters."""
-    total, patients, messages = session.exec(
-        select(
-            func.count(Conversation.id),
-            func.count(func.distinct(Conversation.patient_id)),
-            func.coalesce(func.sum(Conversation.last_seq), 0),
-        ).where(_visible(actor))
-    ).one()
+    scope, params = visibility_scope(actor)
+    total, patients, messages = session.exec(_cards_statement(scope), params=params).one()
     return DashboardCounts(int(total), unread_total(session, actor=actor), int(patients),
                            int(messages))
 

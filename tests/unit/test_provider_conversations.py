@@ -123,3 +123,27 @@ def test_paging(session, data):
     rest = conv.list_conversations(session, actor=p["lee"], limit=2, offset=2)
     assert first.total == 3 and len(first.rows) == 2 and len(rest.rows) == 1
     assert set(_topics(first)).isdisjoint(_topics(rest))
+
+
+def test_statements_built_once_are_still_scoped_to_each_caller(session, data):
+    """The list, badge and card statements are built once per kind of actor and shared (a live
+    burst refreshes every tab's list); whose list it is comes only from the bound values."""
+    from care_messaging.services import stats
+
+    p, _ = data
+    before = conv._list_statements.cache_info().misses
+    expected = {"lee": ["Blood pressure", "Lab results", "Medication refill"],
+                "patel": ["Blood pressure", "Lab results", "Medication refill"],
+                "outsider": ["Medication rash"],
+                "maria": ["Lab results", "Medication refill"], "james": ["Medication rash"]}
+    for _round in range(2):  # interleaved callers on the same statements
+        for who, topics in expected.items():
+            page = conv.list_conversations(session, actor=p[who])
+            assert sorted(_topics(page)) == topics and page.total == len(topics), who
+    assert conv._list_statements.cache_info().misses - before <= 2  # provider + patient
+    assert conv.unread_total(session, actor=p["outsider"]) == 1
+    assert conv.unread_total(session, actor=p["lee"]) == 2  # Maria's refill, Dr. Patel's note
+    cards = stats.dashboard_counts(session, actor=p["outsider"])
+    assert (cards.total_conversations, cards.unique_patients, cards.unread_messages) == (1, 1, 1)
+    cards = stats.dashboard_counts(session, actor=p["lee"])
+    assert (cards.total_conversations, cards.unique_patients, cards.total_messages) == (3, 2, 4)
