@@ -21,4 +21,8 @@ export REFLEX_TELEMETRY_ENABLED=false
 # Production backend: gunicorn + Uvicorn (wsproto), not Granian: a third of the memory per
 # connected tab (bench/profiles/memory.md).
 export REFLEX_USE_GRANIAN="${REFLEX_USE_GRANIAN:-false}"
+# Reflex starts gunicorn with Uvicorn's H11 worker, which pins asyncio's own event loop; the
+# plain worker picks uvloop (installed) and still h11 and wsproto (httptools and websockets are
+# not installed). Arguments given here win over Reflex's.
+export GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS:---worker-class uvicorn.workers.UvicornWorker}"
 export CARE_DATA_DIR="${CARE_DATA_DIR:-$ROOT/data}"
