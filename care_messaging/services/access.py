@@ -30,13 +30,8 @@ INVALID_PATIENT = "Patient not found."
 
 def visible_patient_ids(actor: Actor) -> Select:
     """A subquery of patient ids the actor may see (empty for admins)."""
-    if actor.role == Role.PROVIDER and actor.provider_id is not None:
-        return select(CareTeamMember.patient_id).where(
-            CareTeamMember.provider_id == actor.provider_id
-        )
-    if actor.role == Role.PATIENT and actor.patient_id is not None:
-        return select(Patient.id).where(Patient.id == actor.patient_id)
-    return select(Patient.id).where(Patient.id == -1)
+    scope, values = visibility_scope(actor)
+    return visible_patient_ids_bound(scope).params(**values)
 
 
 def visibility_scope(actor: Actor) -> tuple[str, dict[str, int]]:
