@@ -118,18 +118,12 @@ def dashboard_counts(session: Session, *, actor: Actor) -> DashboardCounts:
 
 def dashboard_stats(session: Session, *, actor: Actor, today: date | None = None) -> DashboardStats:
     """The four cards, the 30-day chart and the median first-reply time."""
-    total, patients, messages = session.exec(
-        select(
-            func.count(Conversation.id),
-            func.count(func.distinct(Conversation.patient_id)),
-            func.coalesce(func.sum(Conversation.last_seq), 0),
-        ).where(_visible(actor))
-    ).one()
+    cards = dashboard_counts(session, actor=actor)
     return DashboardStats(
-        total_conversations=int(total),
-        unread_messages=unread_total(session, actor=actor),
-        unique_patients=int(patients),
-        total_messages=int(messages),
+        total_conversations=cards.total_conversations,
+        unread_messages=cards.unread_messages,
+        unique_patients=cards.unique_patients,
+        total_messages=cards.total_messages,
         messages_per_day=messages_per_day(session, actor=actor, today=today),
         median_first_reply_seconds=median_first_reply_seconds(session, actor=actor),
     )
