@@ -7,6 +7,7 @@ import gc
 import reflex as rx
 from starlette.applications import Starlette
 
+from care_messaging.components.connection import overlay as connection_overlay
 from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
@@ -18,6 +19,11 @@ from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.first_rows import first_rows
 from care_messaging.web.security_headers import security_headers
+
+
+def _default_app_wraps() -> dict:
+    return rx.App.__dataclass_fields__["app_wraps"].default_factory()
+
 
 api = Starlette(routes=[*auth_routes, *attachment_routes])
 
@@ -33,7 +39,11 @@ app = rx.App(
         rx.el.meta(name="referrer", content="same-origin"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.el.script(src="/care.js", defer=True),
+        rx.el.script(src="/outbox.js", defer=True),
     ],
+    # Reflex's wraps, with its connection toast replaced by a notice that never covers the
+    # reply box (components/connection.py).
+    app_wraps={**_default_app_wraps(), (5, "Overlay"): connection_overlay},
 )
 
 

@@ -69,3 +69,12 @@ def search_terms(text: str) -> set[str]:
     key = _search_key()
     words = {w.lower() for w in _WORD.findall(text) if len(w) >= 2}
     return {hmac.new(key, w.encode(), hashlib.sha256).hexdigest()[:32] for w in words}
+
+
+def outbox_owner(user_id: int) -> str:
+    """A keyed, stable name for a user's browser outbox (assets/outbox.js): it tells one
+    signed-in user's unsent messages from another's in a shared tab without putting the user
+    id in the page. (After a key rotation the name changes and an outbox left over from before
+    it is dropped as someone else's.)"""
+    key = hmac.new(get_settings().active_key, b"care-messaging outbox owner v1", hashlib.sha256)
+    return hmac.new(key.digest(), str(user_id).encode(), hashlib.sha256).hexdigest()[:24]

@@ -9,8 +9,8 @@ from care_messaging.components.attachments import message_attachments
 
 def message_bubble(m: rx.Var, S) -> rx.Component:
     """Sender, time, text (always as text), attachments, and for your own messages the
-    delivery status with Retry when a send failed. ``S`` has ``thread_attachments`` and
-    ``retry_send``."""
+    delivery status. ``S`` has ``thread_attachments``. A stored message of your own carries
+    its client id: the outbox script (assets/outbox.js) drops its bubble when it appears."""
     mine = m["mine"] == "1"
     return rx.box(
         rx.hstack(
@@ -23,12 +23,7 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         rx.cond(
             mine,
             rx.hstack(
-                rx.text(m["status"], size="1",
-                        color_scheme=rx.cond(m["failed"] == "1", "red", "gray"),
-                        class_name="message-status"),
-                rx.cond(m["failed"] == "1",
-                        rx.button("Retry", size="1", variant="soft",
-                                  on_click=lambda: S.retry_send(m["client_id"]))),
+                rx.text(m["status"], size="1", color_scheme="gray", class_name="message-status"),
                 justify="end", align="center", spacing="2",
             ),
         ),
@@ -36,4 +31,5 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
         padding="0.5em 0.75em", border_radius="10px", max_width="85%",
         role="article", data_testid="message",
+        custom_attrs={"data-client-id": m["client_id"]},
     )

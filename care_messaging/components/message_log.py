@@ -40,6 +40,12 @@ def message_log(S) -> rx.Component:
             rx.foreach(S.messages, lambda m: message_bubble(m, S)),
             # New messages arrive in a short tail list, so one message does not resend them all.
             rx.foreach(S.recent, lambda m: message_bubble(m, S)),
+            # Messages of this thread still in the tab's outbox ("Sending…", "Not sent yet"):
+            # drawn by assets/outbox.js from sessionStorage, so a dropped connection, a server
+            # restart or a reload never takes them off the screen. React renders no children
+            # here and leaves the script's alone.
+            rx.el.div(id="outbox-bubbles", class_name="outbox-bubbles",
+                      custom_attrs={"data-conversation-id": S.open_id}),
             width="100%", spacing="2",
         ),
         display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",

@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 
 from care_messaging.services.messages import Receipt
 
-SENDING = "Sending…"
 SENT = "Sent"
 DELIVERED = "Delivered"
-FAILED = "Not sent"
 
 
 def clock(value: datetime | None) -> str:
@@ -30,25 +28,6 @@ def status_text(seq: int, receipt: Receipt) -> str:
     if receipt.delivered_seq >= seq:
         return DELIVERED
     return SENT
-
-
-def pending_row(*, client_id: str, body: str, sender: str = "You") -> dict[str, str]:
-    """A bubble shown the moment Send is pressed, before the server has stored it."""
-    return {
-        "id": f"pending-{client_id}",
-        "seq": "",
-        "sender": sender,
-        "mine": "1",
-        "body": body,
-        "when": "",
-        "status": SENDING,
-        "client_id": client_id,
-        "failed": "",
-    }
-
-
-def failed_row(row: dict[str, str], reason: str) -> dict[str, str]:
-    return {**row, "status": f"{FAILED}: {reason}", "failed": "1"}
 
 
 def with_status(row: dict[str, str], receipt: Receipt) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.composer import composer_form
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import CATEGORY_LABELS
 
@@ -109,18 +110,8 @@ def _composer(S) -> rx.Component:
                            role="alert", width="100%")),
         rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
                 aria_live="polite", min_height="1.2em"),
-        rx.form(
-            rx.el.input(type="hidden", name="client_msg_id", value=S.compose_id),
-            rx.hstack(
-                rx.text_area(name="body", placeholder="Type your message… (Enter sends)",
-                             aria_label="Message", enter_key_submit=True, auto_height=True,
-                             width="100%", max_length=5000, rows="2",
-                             on_change=S.typing.throttle(1500)),
-                rx.button(rx.icon("send", size=16), "Send", type="submit"),
-                width="100%", align="end",
-            ),
-            on_submit=S.send_reply, reset_on_submit=True, width="100%",
-        ),
+        composer_form(S, label="Message", placeholder="Type your message… (Enter sends)",
+                      has_files=S.pending_files.length() > 0),
         upload,
         width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
     )

@@ -88,5 +88,4 @@ def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
         "when": when(view.created_at),
         "status": message_status.SENT if mine else "",
         "client_id": view.client_msg_id if mine else "",
-        "failed": "",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.composer import composer_form
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
@@ -55,26 +56,14 @@ def _header(S) -> rx.Component:
 
 
 def _composer(S) -> rx.Component:
-    return rx.form(
-        rx.vstack(
-            rx.cond(S.send_error != "",
-                    rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
-                               role="alert", width="100%")),
-            rx.el.input(type="hidden", name="client_msg_id", value=S.compose_id),
-            rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
-                    aria_live="polite", min_height="1.2em"),
-            rx.hstack(
-                rx.text_area(name="body", placeholder="Write a reply… (Enter sends, "
-                             "Shift+Enter for a new line)", aria_label="Reply",
-                             enter_key_submit=True, auto_height=True, width="100%",
-                             max_length=5000, rows="2", on_change=S.typing.throttle(1500)),
-                rx.button(rx.icon("send", size=16), "Send", type="submit"),
-                width="100%", align="end",
-            ),
-            width="100%",
-        ),
-        on_submit=S.send_reply,
-        reset_on_submit=True,
+    return rx.vstack(
+        rx.cond(S.send_error != "",
+                rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
+                           role="alert", width="100%")),
+        rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
+                aria_live="polite", min_height="1.2em"),
+        composer_form(S, label="Reply", placeholder="Write a reply… (Enter sends, "
+                      "Shift+Enter for a new line)"),
         width="100%",
         padding="0.75em",
         border_top=f"1px solid {rx.color('gray', 5)}",

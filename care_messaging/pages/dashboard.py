@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.composer import outbox_link
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.provider_new_message import new_message_dialog
 from care_messaging.components.provider_sidebar import provider_sidebar
@@ -31,6 +32,7 @@ def dashboard_page() -> rx.Component:
             margin_top="0.75em",
         ),
         new_message_dialog(S),
+        outbox_link(S),
         user_name=S.user_name,
         nav=provider_nav(S.nav_unread),
     )

@@ -10,13 +10,13 @@ re-checked by a service, which raises the same NotFoundError for "forbidden" and
 from __future__ import annotations
 
 import functools
-import uuid
 from typing import ClassVar
 
 import reflex as rx
 
 from care_messaging import realtime
 from care_messaging.components.provider_format import conversation_row, sidebar_row
+from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
 from care_messaging.services import stats as stats_service
@@ -128,7 +128,7 @@ class DashboardState(ThreadPageState, AuthState):
                           state_cls=type(self))
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = ""
-        self.compose_id = uuid.uuid4().hex
+        self.outbox_owner = outbox_owner(actor.user_id)
         self._close_thread()
         read = None
         with session_scope() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.composer import outbox_link
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.patient_chat import chat, conversation_list, new_conversation_dialog
 from care_messaging.pages.portal_state import PortalState
@@ -31,6 +32,7 @@ def portal_page() -> rx.Component:
                 ),
             ),
             new_conversation_dialog(S),
+            outbox_link(S),
             max_width="760px", margin_x="auto", width="100%",
         ),
         user_name=S.user_name,

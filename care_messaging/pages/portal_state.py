@@ -10,7 +10,6 @@ re-checked by a service (forbidden and nonexistent look the same).
 from __future__ import annotations
 
 import contextlib
-import uuid
 from typing import ClassVar
 
 import reflex as rx
@@ -18,6 +17,7 @@ import reflex as rx
 from care_messaging import realtime
 from care_messaging.components.patient_format import patient_conversation_row, size_label
 from care_messaging.components.provider_format import when
+from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
 from care_messaging.services import attachments as attachment_service
@@ -98,7 +98,7 @@ class PortalState(ThreadPageState, AuthState):
                           state_cls=type(self))
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = self.upload_error = ""
-        self.compose_id = uuid.uuid4().hex
+        self.outbox_owner = outbox_owner(actor.user_id)
         if "new" in params:  # never close it here: a click may already have opened it
             self.new_open = True
         self._close_thread()

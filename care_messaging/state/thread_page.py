@@ -32,7 +32,7 @@ from care_messaging.services.access import (
 )
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
-from care_messaging.state import thread_window
+from care_messaging.state import outbox, thread_window
 from care_messaging.state.auth import AuthState, live_actor
 
 PAGE_SIZE = 30
@@ -82,7 +82,10 @@ class ThreadPageState(AuthState, mixin=True):
     # True while an older page is on its way (the button shows it, the log is aria-busy).
     loading_older: bool = False
     send_error: str = ""
-    compose_id: str = ""
+    # What became of this tab's latest sends (state/outbox.py), for the browser's outbox.
+    outbox_acks: str = "[]"
+    # Which signed-in user this tab's outbox belongs to (a keyed hash, not the user id).
+    outbox_owner: str = ""
     typing_label: str = ""
     _oldest_seq: int = 0
     _newest_seq: int = 0
@@ -157,22 +160,6 @@ class ThreadPageState(AuthState, mixin=True):
             changed = thread_window.replace_rows(self.get_value(name), change)
             if changed is not None:
                 setattr(self, name, changed)
-
-    def _drop_pending(self, client_id: str) -> None:
-        """Remove the "Sending…" bubble of ``client_id``: it is in the tail unless the tail
-        was folded since it was added, so the settled rows are searched only then."""
-        def drop(m):
-            return None if m.get("client_id") == client_id and not m.get("seq") else m
-
-        changed = thread_window.replace_rows(self.get_value("recent"), drop)
-        if changed is not None:
-            self.recent = changed
-        else:
-            self._change_rows(drop)
-
-    def _mark_failed(self, client_id: str, reason: str) -> None:
-        self._change_rows(lambda m: message_status.failed_row(m, reason)
-                          if m.get("client_id") == client_id else m)
 
     def _append_new(self, session, actor: Actor, conversation_id: int) -> None:
         """Read and show whatever is newer than the newest shown message."""
@@ -323,61 +310,54 @@ class ThreadPageState(AuthState, mixin=True):
 
     @rx.event
     async def send_reply(self, form_data: dict):
-        """Show the message at once as "Sending…", then store it exactly once.
+        """Store one message from the tab's outbox (assets/outbox.js) exactly once, and answer
+        with an acknowledgement naming its client id.
 
-        The client message id comes from the form (a hidden field holding ``compose_id``), so a
-        double click or a resend after a reconnect carries the same id and stores one message.
+        The browser makes the client id at the moment of submit, one per message, keeps the
+        message in its outbox until this acknowledgement arrives and resends it with the same
+        id after a reconnect, a server restart or a reload: a repeat returns the stored
+        message. The conversation comes with the message (it may have been typed in another
+        thread than the one open now) and is re-checked like any id from the browser.
         """
         actor, redirect = self._guard(self.ROLE)
         if redirect:
             yield redirect
             return
-        conversation_id = parse_id(self.open_id)
+        client_id = outbox.client_id(form_data.get("client_msg_id"))
+        if client_id is None:
+            self.send_error = outbox.NO_CLIENT_ID
+            return
+        raw_conversation = form_data.get("conversation_id") or self.open_id
+        conversation_id = parse_id(raw_conversation)
         if conversation_id is None:
+            self._ack(outbox.refused(client_id, INVALID_CONVERSATION))
             return
         body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
-        client_id = str(form_data.get("client_msg_id", "") or self.compose_id)[:64]
-        attachment_ids = self._attachment_ids()
-        # A repeat of this form (double click, resend after a reconnect) arrives while its row
-        # is in the tail; were it folded already, the store still keeps one message and the
-        # repeat's bubble is dropped again (_store), so the tail is the only place to look.
-        already_shown = any(m.get("client_id") == client_id
-                            for m in self.get_value("recent"))
+        is_open = conversation_id == parse_id(self.open_id)
+        # Files wait in the open thread's composer: they go with a message for that thread.
+        attachment_ids = self._attachment_ids() if is_open else []
         if not body.strip() and not attachment_ids:
-            if not already_shown:  # a second click on an already-sent form is not an error
-                self.send_error = self.EMPTY_SEND_ERROR
+            self.send_error = self.EMPTY_SEND_ERROR
+            self._ack(outbox.failed(client_id, self.EMPTY_SEND_ERROR))
             return
-        refusal = self._send_refusal()
+        refusal = self._send_refusal() if is_open else ""
         if refusal:
             self.send_error = refusal
+            self._ack(outbox.failed(client_id, refusal))
             return
         self.send_error = ""
-        if not already_shown:
-            self.recent = [*self.get_value("recent"),
-                           message_status.pending_row(client_id=client_id, body=body)]
-        self.compose_id = uuid.uuid4().hex
-        yield  # the "Sending…" bubble reaches the browser now
         async for event in self._store(actor, conversation_id, body, client_id, attachment_ids):
             yield event
 
     @rx.event
-    async def retry_send(self, client_id: str):
-        """Send a failed message again with the same client id (it can only be stored once)."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            yield redirect
-            return
-        conversation_id = parse_id(self.open_id)
-        row = next((m for m in self._thread_rows() if m.get("client_id") == str(client_id)
-                    and m.get("failed") == "1"), None)
-        if conversation_id is None or row is None:
-            return
-        self._change_rows(lambda m: {**m, "status": message_status.SENDING, "failed": ""}
-                          if m.get("client_id") == row["client_id"] and not m.get("seq") else m)
-        yield
-        async for event in self._store(actor, conversation_id, row["body"], row["client_id"],
-                                       self._attachment_ids()):
-            yield event
+    def outbox_unavailable(self, _form_data: dict):
+        """The reply form was submitted without the outbox script (it failed to load): nothing
+        is sent, the text stays in the box, and the page says so."""
+        self.send_error = outbox.NO_CLIENT_ID
+
+    def _ack(self, ack: dict[str, str]) -> None:
+        """Tell this tab's outbox what became of one of its messages."""
+        self.outbox_acks = outbox.with_ack(self.outbox_acks, ack)
 
     async def _store(self, actor: Actor, conversation_id: int, body: str, client_id: str,
                      attachment_ids: list[int]):
@@ -387,31 +367,33 @@ class ThreadPageState(AuthState, mixin=True):
                                           body=body, client_msg_id=client_id,
                                           attachment_ids=attachment_ids)
         except NotFoundError as error:
-            # Gone or never visible: nothing to retry, so no "failed" bubble either.
-            self._drop_pending(client_id)
+            # Gone or never visible: nothing to retry.
             self.send_error = str(error)
+            self._ack(outbox.refused(client_id, str(error)))
             return
         except ServiceError as error:
-            self._mark_failed(client_id, str(error))
+            self._ack(outbox.failed(client_id, str(error)))
             return
-        except Exception:  # database unavailable etc.: keep the text, offer a retry
-            self._mark_failed(client_id, "the server could not store it. Try again.")
+        except Exception:  # database unavailable etc.: the outbox keeps it and tries again
+            self._ack(outbox.try_again(client_id))
             return
-        self._after_stored()
+        if attachment_ids:
+            self._after_stored()
         realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
         # Tell the others first: their screens should not wait for ours.
         await self._publish(actor, "message", conversation_id, result.patient_id,
                             result.participant_user_ids, seq=result.message.seq,
                             message=result.message if result.created else None)
         await asyncio.sleep(0)  # the receivers' deliveries (tasks) start before our update
-        # The stored message replaces its "Sending…" bubble (a repeat send of an already-stored
-        # id has no bubble, and a seq is never shown twice).
-        self._drop_pending(client_id)
-        if result.message.seq == self._newest_seq + 1:
-            self._show_rows([result.message], actor)
-        else:
-            with session_scope() as session:
-                self._show_sent(session, actor, result.message)
+        # The stored message goes into the open thread (a seq is never shown twice) in the
+        # same delta as the acknowledgement, so the outbox's bubble gives way to it at once.
+        if conversation_id == parse_id(self.open_id):
+            if result.message.seq == self._newest_seq + 1:
+                self._show_rows([result.message], actor)
+            elif result.message.seq > self._newest_seq:
+                with session_scope() as session:
+                    self._show_sent(session, actor, result.message)
+        self._ack(outbox.stored(client_id, result.message.seq))
         yield
         # Then header, receipts, list and counters, as for any live event on this tab.
         await realtime.follow_up_own_send(self, realtime.LiveEvent(

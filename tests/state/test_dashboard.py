@@ -61,8 +61,15 @@ async def test_forged_open_id_cannot_send_or_change_status(session):
     await call(state, "load")
     before = _count(session, Message)
     state.open_id = str(theirs)  # as if the browser forged it
-    await call(state, "send_reply", {"body": "sneaky"})
+    await call(state, "send_reply", {"body": "sneaky", "client_msg_id": "s-1"})
     assert state.send_error == "Conversation not found."
+    # The conversation named with the message is re-checked the same way.
+    state.open_id = ""
+    state.send_error = ""
+    await call(state, "send_reply", {"body": "sneaky", "client_msg_id": "s-2",
+                                     "conversation_id": str(theirs)})
+    assert state.send_error == "Conversation not found."
+    assert '"c":"s-2","k":"refused"' in state.outbox_acks
     await call(state, "set_status", "completed")
     assert state.send_error == "Conversation not found."
     assert _count(session, Message) == before
@@ -76,7 +83,7 @@ async def test_reply_appears_as_you(session):
     _p, mine, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
-    await call(state, "send_reply", {"body": "Sent to pharmacy"})
+    await call(state, "send_reply", {"body": "Sent to pharmacy", "client_msg_id": "r-1"})
     assert state.send_error == ""
     assert thread(state)[-1]["sender"] == "You" and thread(state)[-1]["body"] == "Sent to pharmacy"
     assert "UTC" in thread(state)[-1]["when"]

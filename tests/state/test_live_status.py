@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from care_messaging import realtime
@@ -22,13 +23,13 @@ async def test_status_moves_from_sending_to_read(session):
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
 
-    events = state.send_reply({"body": "Please rest today.", "client_msg_id": "c-1"})
-    await anext(events)  # first yield: the optimistic bubble, before anything is stored
-    assert thread(state)[-1]["status"] == message_status.SENDING
-    assert thread(state)[-1]["client_id"] == "c-1"
-    async for _ in events:
-        pass
+    # "Sending…" is the browser's outbox bubble (assets/outbox.js); the stored message comes
+    # back with the same client id and the acknowledgement names it with its seq.
+    await call(state, "send_reply", {"body": "Please rest today.", "client_msg_id": "c-1"})
     assert thread(state)[-1]["status"] == message_status.SENT
+    assert thread(state)[-1]["client_id"] == "c-1"
+    assert json.loads(state.outbox_acks)[-1] == {"c": "c-1", "k": "stored",
+                                                 "seq": thread(state)[-1]["seq"]}
     seq = int(thread(state)[-1]["seq"])
 
     # Maria's tab receives it (what realtime._deliver records), then she opens it.
@@ -45,7 +46,7 @@ async def test_status_moves_from_sending_to_read(session):
     assert thread(state)[0]["status"] == ""
 
 
-async def test_double_submit_with_one_client_id_stores_one_message(session):
+async def test_a_repeated_client_id_returns_the_stored_message(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
@@ -53,16 +54,35 @@ async def test_double_submit_with_one_client_id_stores_one_message(session):
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
     await call(state, "send_reply", {"body": "Sent to the pharmacy.", "client_msg_id": "dup"})
-    # The second click arrives with the same hidden id (the form was already cleared).
-    await call(state, "send_reply", {"body": "", "client_msg_id": "dup"})
-    await call(state, "send_reply", {"body": "Sent to the pharmacy.", "client_msg_id": "dup"})
+    # The outbox resends after a reconnect or a reload: same id, one message, same answer.
+    await call(state, "send_reply", {"body": "Sent to the pharmacy.", "client_msg_id": "dup",
+                                     "conversation_id": str(conversation.id)})
     assert state.send_error == ""
     assert [m["body"] for m in thread(state)].count("Sent to the pharmacy.") == 1
+    assert json.loads(state.outbox_acks) == [{"c": "dup", "k": "stored", "seq": "2"}]
     session.expire_all()
     assert session.get(Conversation, conversation.id).last_seq == 2
 
 
-async def test_failed_send_keeps_the_text_and_retry_stores_it_once(session, monkeypatch):
+async def test_a_tab_that_restarted_with_the_server_acknowledges_a_stored_resend(session):
+    """The server died after storing a message but before answering: the outbox sends it
+    again to a fresh state (nothing open yet) and gets the stored seq back, nothing doubled."""
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+    msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                     body="Before the crash", client_msg_id="crash-1")
+    token = sign_in_token(session, people["lee"].email, PASSWORD)
+    fresh = make_state(DashboardState, token=token, path="/dashboard")
+    await call(fresh, "send_reply", {"body": "Before the crash", "client_msg_id": "crash-1",
+                                     "conversation_id": str(conversation.id)})
+    assert json.loads(fresh.outbox_acks) == [{"c": "crash-1", "k": "stored", "seq": "2"}]
+    assert thread(fresh) == []  # not open here: nothing drawn into a thread it does not show
+    session.expire_all()
+    assert session.get(Conversation, conversation.id).last_seq == 2
+
+
+async def test_database_down_keeps_the_message_for_the_outbox_to_send_again(session, monkeypatch):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
@@ -76,12 +96,29 @@ async def test_failed_send_keeps_the_text_and_retry_stores_it_once(session, monk
 
     monkeypatch.setattr(msg, "send_message", database_down)
     await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
-    assert thread(state)[-1]["failed"] == "1"
-    assert thread(state)[-1]["body"] == "Call me back"
-    assert thread(state)[-1]["status"].startswith(message_status.FAILED)
+    assert json.loads(state.outbox_acks)[-1]["k"] == "retry"
+    assert [m["body"] for m in thread(state)] == ["Please"]
     monkeypatch.setattr(msg, "send_message", real_send)
-    await call(state, "retry_send", "r-1")
-    assert thread(state)[-1]["failed"] == "" and thread(state)[-1]["status"] == "Sent"
-    await call(state, "retry_send", "r-1")  # nothing left to retry
+    await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
+    assert json.loads(state.outbox_acks)[-1] == {"c": "r-1", "k": "stored", "seq": "2"}
+    assert [m["body"] for m in thread(state)] == ["Please", "Call me back"]
+
+
+async def test_a_refusal_the_sender_can_act_on_is_acknowledged_as_failed(session):
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(
+        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+    token = sign_in_token(session, people["lee"].email, PASSWORD)
+    state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
+    await call(state, "load")
+    too_long = "x" * (msg.MAX_BODY_CHARS + 1)
+    await call(state, "send_reply", {"body": too_long, "client_msg_id": "long-1"})
+    ack = json.loads(state.outbox_acks)[-1]
+    assert ack["c"] == "long-1" and ack["k"] == "failed" and ack["e"]
+    # Ids that are not ours are refused before anything is stored.
+    for bad in ["", "x" * 65, "<script>", "a b"]:
+        state.send_error = ""
+        await call(state, "send_reply", {"body": "hi", "client_msg_id": bad})
+        assert state.send_error
     session.expire_all()
-    assert session.get(Conversation, conversation.id).last_seq == 2
+    assert session.get(Conversation, conversation.id).last_seq == 1

@@ -1,0 +1,75 @@
+"""The reply box of an open thread, the same for providers and patients, and its link to the
+browser's outbox (assets/outbox.js).
+
+What is typed must survive a dropped connection, a server restart and a reload, so sending is
+the browser's job first: on submit the outbox script gives the message its id, keeps it in the
+tab's ``sessionStorage``, clears the box and draws the "Sending…" bubble itself; then it hands
+the message to the page state's ``send_reply`` through the function the bridge below installs,
+one at a time and in order, until an acknowledgement (``outbox_acks``) names its id.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.event import EventChain
+from reflex_base.vars.base import VarData
+
+from care_messaging.services.messages import MAX_BODY_CHARS
+
+
+def _outbox_bridge(send_handler) -> rx.Component:
+    """A render-less piece whose hook gives assets/outbox.js ``window.careOutboxSend``: a
+    function that queues one ``send_reply`` event on this page's Reflex event loop."""
+    send = rx.Var.create(EventChain.create(value=send_handler, args_spec=lambda message: [message],
+                                           key="outbox"))
+    hook = rx.Var(
+        "useEffect(() => { window.careOutboxSend = " + str(send) + "; "
+        "window.dispatchEvent(new Event('care-outbox-ready')); "
+        "return () => { window.careOutboxSend = undefined; }; }, []);",
+        _var_data=VarData.merge(send._get_all_var_data(),
+                                VarData(imports={"react": ["useEffect"]})),
+    )
+
+    class OutboxBridge(rx.Fragment):
+        def add_hooks(self) -> list[str | rx.Var]:
+            return [hook]
+
+    return OutboxBridge.create()
+
+
+def composer_form(S, *, label: str, placeholder: str, has_files: rx.Var | bool = False
+                  ) -> rx.Component:
+    """The form the outbox script takes over. ``S`` has ``open_id``, ``typing`` and
+    ``outbox_unavailable``."""
+    return rx.form(
+        rx.hstack(
+            rx.text_area(name="body", placeholder=placeholder, aria_label=label,
+                         enter_key_submit=True, auto_height=True, width="100%",
+                         max_length=MAX_BODY_CHARS, rows="2",
+                         on_change=S.typing.throttle(1500)),
+            rx.button(rx.icon("send", size=16), "Send", type="submit"),
+            width="100%", align="end",
+        ),
+        # Only reached when the outbox script is not running (it stops the submit first):
+        # the text stays in the box and the page says why nothing was sent.
+        on_submit=S.outbox_unavailable,
+        reset_on_submit=False,
+        width="100%",
+        custom_attrs={
+            "data-outbox": "1",
+            "data-conversation-id": S.open_id,
+            "data-has-files": rx.cond(has_files, "1", ""),
+        },
+    )
+
+
+def outbox_link(S) -> rx.Component:
+    """On every page with a thread (whether one is open or not, so a reload with messages
+    still pending sends them): whose outbox this tab holds, the acknowledgements of its sends,
+    and the bridge. ``S`` has ``outbox_owner``, ``outbox_acks`` and ``send_reply``."""
+    return rx.fragment(
+        rx.el.div(id="outbox-link", hidden=True,
+                  custom_attrs={"data-outbox-owner": S.outbox_owner,
+                                "data-outbox-acks": S.outbox_acks}),
+        _outbox_bridge(S.send_reply),
+    )
