@@ -18,6 +18,8 @@
 // user empties the others' outboxes before anything is drawn.
 (() => {
   const PREFIX = "care-outbox:";
+  // Whose outbox this tab held last: a reload without a connection still finds it.
+  const OWNER_KEY = "care-outbox-owner";
   const RESEND_AFTER_MS = 5000; // connected but no answer (lost in flight): send it again
   const TRY_AGAIN_MS = 2000; // the server could not store it now
   const STORED_GRACE_MS = 3000; // a stored message of a thread not on screen leaves the outbox
@@ -62,7 +64,11 @@
     }
     return keys;
   };
-  const clearAll = () => outboxKeys().forEach((k) => sessionStorage.removeItem(k));
+  const clearAll = () => {
+    outboxKeys().forEach((k) => sessionStorage.removeItem(k));
+    sessionStorage.removeItem(OWNER_KEY);
+    owner = "";
+  };
 
   const online = () => document.getElementById("connection-state")?.dataset.online !== "0";
   const link = () => document.getElementById("outbox-link");
@@ -217,9 +223,14 @@
   // ----- keeping up with the page -----
   const adoptOwner = () => {
     const name = link()?.dataset.outboxOwner || "";
-    // Empty while a restarted server rebuilds the page: keep the outbox we have.
-    if (!name || name === owner) return;
+    if (!name) {
+      // Not said yet (no connection since a reload): the tab's last owner, if any.
+      if (!owner) owner = sessionStorage.getItem(OWNER_KEY) || "";
+      return;
+    }
+    if (name === owner) return;
     owner = name;
+    sessionStorage.setItem(OWNER_KEY, name);
     stopInflight();
     lastAcks = "";
     // Another user's unsent messages never show in this tab.

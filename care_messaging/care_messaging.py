@@ -15,6 +15,7 @@ from care_messaging.pages.login import LoginState, login_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.state.restore import RestoreViewOnHydrate
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.first_rows import first_rows
@@ -57,6 +58,8 @@ def freeze_startup_heap() -> None:
 
 
 app.register_lifespan_task(freeze_startup_heap)
+app.add_middleware(RestoreViewOnHydrate(pages={"/dashboard": DashboardState,
+                                               "/portal": PortalState}))
 
 
 def index() -> rx.Component:

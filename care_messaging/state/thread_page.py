@@ -21,6 +21,7 @@ from care_messaging import realtime
 from care_messaging.components import message_status
 from care_messaging.components.patient_format import attachment_rows
 from care_messaging.components.provider_format import message_row
+from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.services import audit_log
 from care_messaging.services import conversations as conv
@@ -33,7 +34,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
 from care_messaging.state import outbox, thread_window
-from care_messaging.state.auth import AuthState, live_actor
+from care_messaging.state.auth import AuthState, live_actor, resolve_actor
 
 PAGE_SIZE = 30
 MAX_LIST_ROWS = 300
@@ -190,12 +191,16 @@ class ThreadPageState(AuthState, mixin=True):
         self.typing_label = ""
         self._oldest_seq = self._newest_seq = 0
 
-    def _open(self, session, actor: Actor, conversation_id: int) -> tuple[int, bool]:
+    def _open(self, session, actor: Actor, conversation_id: int, *, as_read: bool = True
+              ) -> tuple[int, bool]:
         """Show a conversation and mark it read: its patient id, and whether that read
-        something new."""
+        something new. ``as_read=False`` only redraws it (restore_for_hydrate): the page load
+        that follows opens it for real, audited and read, once."""
         conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
-        audit_log.record_conversation_open(session, actor=actor, conversation=conversation)
-        newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
+        newly_read = False
+        if as_read:
+            audit_log.record_conversation_open(session, actor=actor, conversation=conversation)
+            newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
         views = msg.list_messages(session, conversation_id=conversation_id, limit=THREAD_PAGE)
         self.open_id = str(conversation_id)
         self.typing_label = ""
@@ -239,6 +244,32 @@ class ThreadPageState(AuthState, mixin=True):
             conversation_id, patient_id, users = read
             # The senders' screens turn "Delivered" into "Read <time>".
             await self._publish(actor, "receipt", conversation_id, patient_id, users)
+
+    # ----- after a server restart -----
+    def restore_for_hydrate(self) -> None:
+        """Rebuild what this tab showed before its server state was lost, ahead of the
+        hydrate snapshot (state/restore.py).
+
+        A restarted server holds a fresh state for a reconnecting tab: without this the
+        snapshot would blank the open thread and the list until the page's on_load ran again,
+        and the thread, the messages in it and the outbox's bubbles would vanish from the
+        screen for a moment. The page load that follows does its own work (audit, read marks,
+        receipts) as on any visit.
+        """
+        if self.outbox_owner:  # alive: this state was built by a page load in this process
+            return
+        actor = resolve_actor(self, touch=False)
+        if actor is None or actor.role != self.ROLE or actor.must_enroll_totp:
+            return
+        self.outbox_owner = outbox_owner(actor.user_id)
+        requested = parse_id(self.router.url.query_parameters.get("c"))
+        with session_scope() as session:
+            if requested is not None:
+                try:
+                    self._open(session, actor, requested, as_read=False)
+                except ServiceError:
+                    self._close_thread()
+            self._refresh(session, actor)
 
     # ----- handlers -----
     @rx.event

@@ -19,6 +19,7 @@ class HostRoutingProxy:
         self.default_port = default_port
         self.event_routes = event_routes  # hostname -> backend port for /_event
         self.websocket_routes: list[tuple[str, int]] = []
+        self.failovers: list[tuple[str, int]] = []
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -73,8 +74,18 @@ class HostRoutingProxy:
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            writer.close()
-            return
+            if port == self.default_port:
+                writer.close()
+                return
+            # A load balancer takes a dead worker out of rotation: the tab reconnects to the
+            # one that is left (its state is in Redis).
+            self.failovers.append((hostname, port))
+            try:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1",
+                                                                     self.default_port)
+            except OSError:
+                writer.close()
+                return
         up_writer.write(head)
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
                              return_exceptions=True)

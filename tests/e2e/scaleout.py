@@ -27,6 +27,7 @@ class ScaleOut:
     proxy: HostRoutingProxy
     worker_a: AppServer
     worker_b: subprocess.Popen
+    worker_b_port: int
     port: int
 
     @property
@@ -91,7 +92,8 @@ def scaleout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleOut]:
     try:
         wait_for(f"http://127.0.0.1:{b_port}/api/health", timeout=240, process=worker_b)
         proxy.start()
-        yield ScaleOut(proxy=proxy, worker_a=worker_a, worker_b=worker_b, port=port)
+        yield ScaleOut(proxy=proxy, worker_a=worker_a, worker_b=worker_b, worker_b_port=b_port,
+                       port=port)
     finally:
         import signal
 

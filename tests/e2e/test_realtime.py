@@ -79,14 +79,19 @@ def test_send_while_offline_is_stored_once_after_reconnect(new_context, app_serv
     lee.goto(f"/dashboard?c={conversation_id}")
     box = lee.get_by_role("textbox", name="Reply")
     expect(box).to_be_visible()
-    client_id = lee.locator("input[name=client_msg_id]").input_value()
     text = f"Sent through a dropped line {uuid.uuid4().hex[:8]}"
     context.set_offline(True)
     lee.wait_for_timeout(1500)
     box.fill(text)
     box.press("Enter")
+    # The id is made in the browser at submit, and the message waits in the tab's outbox.
+    pending = lee.evaluate("window.careOutbox.pending()")
+    assert len(pending) == 1 and pending[0]["state"] == "pending"
+    client_id = pending[0]["cid"]
+    expect(box).to_have_value("")
+    expect(lee.get_by_role("log", name="Messages").get_by_text(text)).to_have_count(1)
     lee.wait_for_timeout(1500)
-    # The line is down: the send is queued in the browser, nothing reached the server yet.
+    # The line is down: nothing reached the server yet.
     assert _messages_with_client_id(app_server, client_id) == 0
     context.set_offline(False)
     expect(lee.get_by_role("log", name="Messages")).to_contain_text(text, timeout=30000)

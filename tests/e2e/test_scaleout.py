@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 import uuid
 
 import pytest
@@ -10,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser import sign_in
 from tests.e2e.scaleout import scaleout  # noqa: F401 - fixture
+from tests.e2e.test_crash_safety import WATCHER, shown_once, wait_stored
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scaleout]
 
@@ -103,6 +107,52 @@ def test_patient_on_another_worker_gets_the_reply_live_with_receipts(browser, sc
         bubble = lee.get_by_role("log", name="Messages").get_by_role("article").filter(
             has_text=text)
         expect(bubble.locator(".message-status")).to_have_text(re.compile(r"Read \d\d:\d\d"))
+    finally:
+        lee_ctx.close()
+        maria_ctx.close()
+
+
+def test_a_worker_killed_mid_burst_loses_no_message(browser, scaleout):  # noqa: F811
+    """Maria's tab is held by worker B; B is killed (SIGKILL to its process group) while she
+    writes. Her tab reconnects through the proxy to worker A, and her outbox sends what was
+    not acknowledged: each text stored once, in order, shown once on both sides. (Runs last
+    in this module: worker B stays down.)"""
+    conversation_id, _topic = _maria_conversation(scaleout)
+    prefix = f"so-{uuid.uuid4().hex[:6]}-"
+    lee_ctx = browser.new_context(base_url=scaleout.url_a, viewport={"width": 1280, "height": 900})
+    maria_ctx = browser.new_context(base_url=scaleout.url_b, viewport={"width": 390, "height": 844})
+    try:
+        lee, maria = lee_ctx.new_page(), maria_ctx.new_page()
+        for ctx in (lee_ctx, maria_ctx):
+            ctx.set_default_timeout(30000)
+        for page in (lee, maria):
+            page.add_init_script(WATCHER)
+        sign_in(lee, "jordan.lee@demo.care")
+        sign_in(maria, "maria.garcia@demo.care")
+        expect(maria).to_have_url(re.compile(r"/portal"))
+        maria.goto(f"/portal?c={conversation_id}")
+        lee.goto(f"/dashboard?c={conversation_id}")
+        for page in (lee, maria):
+            expect(page.get_by_role("log", name="Messages")).to_be_visible()
+            page.evaluate("(p) => { window.__prefix = p; }", prefix)
+        typed = [f"{prefix}{n:02d}" for n in range(1, 11)]
+        for n, text in enumerate(typed, start=1):
+            box = maria.get_by_role("textbox", name="Message")
+            box.fill(text)
+            box.press("Enter")
+            time.sleep(0.3)
+            if n == 4:
+                os.killpg(scaleout.worker_b.pid, signal.SIGKILL)
+                scaleout.worker_b.wait(20)
+        wait_stored(scaleout.worker_a.env, conversation_id, prefix, typed)
+        assert ("127.0.0.1", scaleout.worker_b_port) in scaleout.proxy.failovers
+        for page in (maria, lee):
+            expect(page.locator("#connection-state")).to_have_attribute("data-online", "1")
+            shown_once(page, typed)
+            report = page.evaluate("window.__watch.report()")
+            assert report["lost"] == [] and report["doubled"] == []
+            page.reload()
+            shown_once(page, typed)
     finally:
         lee_ctx.close()
         maria_ctx.close()

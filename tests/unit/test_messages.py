@@ -230,3 +230,41 @@ def test_delivered_marks_only_move_forward(session):
     session.expire_all()
     state = session.get(ReadState, (patel, cid))
     assert state.last_delivered_seq == 3 and state.last_read_seq == 0
+
+
+def test_two_ids_in_the_same_millisecond_are_two_messages(session, monkeypatch):
+    """The browser's outbox makes one random id per message: two messages typed in the same
+    millisecond with the same text are still two messages."""
+    import datetime as dt
+
+    from care_messaging.services import messages as messages_module
+
+    people = clinic(session)
+    cid = _conversation(session, people)
+    instant = dt.datetime(2026, 11, 30, 12, 0, 0, 123000, tzinfo=dt.UTC)
+
+    monkeypatch.setattr(messages_module, "utcnow", lambda: instant)
+    first, second = (send_message(session, actor=people["maria"], conversation_id=cid,
+                                  body="Yes", client_msg_id=str(uuid.uuid4())) for _ in range(2))
+    assert first.created and second.created
+    assert first.message.id != second.message.id
+    assert (first.message.seq, second.message.seq) == (2, 3)
+
+
+def test_an_outbox_resent_after_a_crash_keeps_the_typed_order(session):
+    """The server stored the first of three messages and died before answering: the outbox
+    sends all three again, in the order typed. The first is answered with what was stored,
+    the others follow it; nothing doubles and nothing reorders."""
+    people = clinic(session)
+    cid = _conversation(session, people)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    stored_before_crash = send_message(session, actor=people["maria"], conversation_id=cid,
+                                       body="one", client_msg_id=ids[0])
+    results = [send_message(session, actor=people["maria"], conversation_id=cid, body=body,
+                            client_msg_id=client_id)
+               for body, client_id in zip(["one", "two", "three"], ids, strict=True)]
+    assert [r.created for r in results] == [False, True, True]
+    assert results[0].message.id == stored_before_crash.message.id
+    assert [r.message.seq for r in results] == [2, 3, 4]
+    assert [v.body for v in list_messages(session, conversation_id=cid)] == [
+        "Your results are in.", "one", "two", "three"]
