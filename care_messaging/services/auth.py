@@ -75,15 +75,20 @@ def login(
     totp_code: str = "",
     client_ip: str = "",
 ) -> LoginResult:
-    """Check credentials and open a session. Raises AuthenticationError with a generic text."""
+    """Check credentials and open a session. Raises AuthenticationError with a generic text.
+
+    Nothing is written before the password hash is checked: on SQLite a pending INSERT would
+    hold the database's one write lock for the whole hash (tens of ms), and every message send
+    would wait behind it. Reads first, the hash, then the writes in one short transaction.
+    """
     key = normalise_email(email)
     now = utcnow()
-    throttle.maybe_prune(session, now)
-    counter = throttle.throttle_row(session, key, now)
+    counter = throttle.peek(session, key)
     user = session.exec(select(User).where(User.email == key)).first()
 
     def fail(detail: str, message: str = GENERIC_LOGIN_ERROR) -> AuthenticationError:
-        throttle.register_failure(counter, now)
+        throttle.register_failure(counter or throttle.throttle_row(session, key, now), now)
+        throttle.maybe_prune(session, now, keep=key)
         audit.record(
             session,
             action=Action.LOGIN,
@@ -97,7 +102,7 @@ def login(
         session.commit()
         return AuthenticationError(message)
 
-    if throttle.is_locked(counter, now):
+    if counter is not None and throttle.is_locked(counter, now):
         burn_verification_time(password)
         raise fail("locked", LOCKED_ERROR)
     if user is None or not user.is_active:
@@ -114,7 +119,8 @@ def login(
     if new_hash:
         user.password_hash = new_hash
         session.add(user)
-    throttle.clear(counter)
+    if counter is not None:
+        throttle.clear(counter)
     ticket = secrets.token_urlsafe(32)
     settings = get_settings()
     auth_session = AuthSession(

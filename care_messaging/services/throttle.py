@@ -22,6 +22,11 @@ PRUNE_EVERY_SECONDS = 60.0
 _last_prune = 0.0
 
 
+def peek(session: Session, key: str) -> LoginThrottle | None:
+    """The row if there is one (a read: no write lock taken)."""
+    return session.get(LoginThrottle, key)
+
+
 def throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
     row = session.get(LoginThrottle, key)
     if row is None:
@@ -52,24 +57,26 @@ def clear(row: LoginThrottle) -> None:
     row.locked_until = None
 
 
-def prune(session: Session, now: datetime) -> int:
+def prune(session: Session, now: datetime, *, keep: str = "") -> int:
     """Delete rows whose window and lock are over: a spray of made-up emails otherwise leaves
-    one row per address forever. Returns how many went."""
+    one row per address forever. ``keep``: the key the caller holds loaded (its row is about to
+    be updated). Returns how many went."""
     window = timedelta(seconds=get_settings().login_lockout_seconds)
     table = LoginThrottle.__table__
     result = session.execute(
         delete(table)
         .where(table.c.window_started_at < now - window)
         .where(or_(table.c.locked_until.is_(None), table.c.locked_until < now))
+        .where(table.c.key != keep)
     )
     return result.rowcount or 0
 
 
-def maybe_prune(session: Session, now: datetime) -> None:
+def maybe_prune(session: Session, now: datetime, *, keep: str = "") -> None:
     """``prune`` at most once a minute per process (called on the sign-in path)."""
     global _last_prune
     tick = time.monotonic()
     if tick - _last_prune < PRUNE_EVERY_SECONDS:
         return
     _last_prune = tick
-    prune(session, now)
+    prune(session, now, keep=keep)

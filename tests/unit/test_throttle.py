@@ -53,3 +53,45 @@ def test_source_limiter_blocks_after_the_limit_per_address(redis_url):
 
     blocked, other_blocked = asyncio.run(run())
     assert blocked and not other_blocked
+
+
+def test_no_write_lock_is_held_while_the_password_is_hashed(session, db_url, monkeypatch):
+    """SQLite has one writer: a sign-in that held it during argon2 made every message send of
+    the app wait (bench login_storm: delivery p50 of 74 s). While the hash runs, another
+    connection must be able to write at once."""
+    import sqlite3
+
+    from care_messaging.services import auth
+    from care_messaging.services.errors import AuthenticationError
+    from tests.factories import make_user
+
+    user = make_user(session, role="patient", name="Pat")
+    session.commit()
+    real_verify, real_burn = auth.verify_and_update, auth.burn_verification_time
+    writable: list[bool] = []
+
+    def another_connection_can_write() -> None:
+        other = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writable.append(True)
+        except sqlite3.OperationalError:
+            writable.append(False)
+        finally:
+            other.close()
+
+    def verify(password: str, stored: str):
+        another_connection_can_write()
+        return real_verify(password, stored)
+
+    def burn(password: str) -> None:
+        another_connection_can_write()
+        real_burn(password)
+
+    monkeypatch.setattr(auth, "verify_and_update", verify)
+    monkeypatch.setattr(auth, "burn_verification_time", burn)
+    for email in (user.email, user.email, "nobody@test.care", "nobody@test.care"):
+        with pytest.raises(AuthenticationError):
+            auth.login(session, email=email, password="wrong")
+    assert writable == [True] * 4
