@@ -30,8 +30,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 QUERY = ("conversation_list_query", "unread_and_stats", "search", "thread_first_page")
-LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "browser_delivery",
-        "browser_list_load", "browser_thread_open")
+LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "login_storm",
+        "browser_delivery", "browser_list_load", "browser_thread_open")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -114,7 +114,7 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
 
 def _live_on(args, plan, url, redis_url, names, backend, frontend: bool,
              workers: int) -> dict[str, dict]:
-    from bench import dataset, hooks, scenarios_live
+    from bench import dataset, hooks, scenario_login_storm, scenarios_live
     from bench.server import Server
 
     hooks.preload()
@@ -137,6 +137,8 @@ def _live_on(args, plan, url, redis_url, names, backend, frontend: bool,
                 server.base_url, plan, 60 if quick else 300),
             "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan,
                                                                 server=server),
+            "login_storm": lambda: scenario_login_storm.login_storm(
+                server.base_url, plan, 8.0 if quick else 20.0),
         }
         for name in names:
             print(f"  scenario {name} ...", flush=True)
@@ -200,6 +202,7 @@ EXPLAINED_IN = {
     "memory": "bench/profiles/memory.md",
     "delivery_latency": "bench/profiles/delivery.md",
     "sustained_sends": "bench/profiles/delivery.md",
+    "login_storm": "bench/profiles/delivery.md",
     "browser_delivery": "bench/profiles/browser.md",
     "browser_list_load": "bench/profiles/browser.md",
     "browser_thread_open": "bench/profiles/browser.md",
@@ -283,6 +286,18 @@ def write_markdown(doc: dict, path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
+def merge_into(previous: dict, doc: dict, only: str) -> dict:
+    """An ``--only`` run updates its scenarios in the last full results and keeps the rest;
+    its own meta goes into ``meta.partial_runs``."""
+    for backend in ("sqlite", "scaleout"):
+        if backend in doc and backend in previous:
+            previous[backend]["scenarios"].update(doc[backend]["scenarios"])
+        elif backend in doc:
+            previous[backend] = doc[backend]
+    previous["meta"].setdefault("partial_runs", []).append({**doc["meta"], "only": only})
+    return previous
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     sys.path.insert(0, str(BENCH.parent))
@@ -301,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     doc["meta"]["cpu_probe_seconds_at_end"] = cpu_probe_seconds()
     attach_profiles(doc)
     out = Path(args.out)
+    if args.only and out.exists():
+        doc = merge_into(json.loads(out.read_text()), doc, args.only)
     out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
     write_markdown(doc, out.with_suffix(".md"))
     print(f"wrote {out} and {out.with_suffix('.md')} in {doc['meta']['duration_seconds']}s")

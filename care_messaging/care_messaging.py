@@ -19,6 +19,7 @@ from care_messaging.state.restore import RestoreViewOnHydrate
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.first_rows import first_rows
+from care_messaging.web.request_guard import request_guard
 from care_messaging.web.security_headers import security_headers
 
 
@@ -29,9 +30,10 @@ def _default_app_wraps() -> dict:
 api = Starlette(routes=[*auth_routes, *attachment_routes])
 
 app = rx.App(
-    # The Starlette routes first, the dashboard served with its first rows, then security
+    # The Starlette routes first, the dashboard served with its first rows, the request guard
+    # (session and size checks before any body is read, /_upload included), then security
     # headers around everything (pages included).
-    api_transformer=[api, first_rows, security_headers],
+    api_transformer=[api, first_rows, request_guard, security_headers],
     theme=rx.theme(accent_color="teal", radius="medium"),
     # Rows, chart bars, the unread pulse and `.hide-narrow` (on phones the user's name gives way
     # so "Sign out" always stays on screen).

@@ -66,6 +66,8 @@ class User(SQLModel, table=True):
     totp_key_id: str = Field(default="", max_length=32)
     totp_enabled: bool = Field(default=False)
     totp_required: bool = Field(default=False)
+    # Time step of the last TOTP code accepted: a code is never accepted twice (replay).
+    totp_last_step: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

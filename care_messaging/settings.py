@@ -51,6 +51,9 @@ class Settings:
     encryption_keys: dict[str, bytes] = field(repr=False)
     active_key_id: str = ""
     cookie_secure: bool = False
+    # Failed sign-ins one source address may make (a `limits` rate string), on top of the
+    # per-account lock: spraying one password across many accounts is not free.
+    login_ip_limit: str = "30 per 10 minutes"
 
     @property
     def is_dev(self) -> bool:
@@ -131,6 +134,7 @@ def load_settings() -> Settings:
         encryption_keys=keys,
         active_key_id=active,
         cookie_secure=os.environ.get("CARE_PUBLIC_ORIGIN", "").startswith("https://"),
+        login_ip_limit=os.environ.get("CARE_LOGIN_IP_LIMIT", "") or "30 per 10 minutes",
     )
     return settings
 

@@ -66,7 +66,8 @@ class SessionTimerState(rx.State):
     @rx.event
     def stay_signed_in(self):
         """A deliberate action: touch the session (re-validated on the server)."""
-        if resolve_actor(self, touch=True) is None:
+        # Not PHI: a user still setting up two-step sign-in may keep their session alive.
+        if resolve_actor(self, touch=True, second_step_pending_ok=True) is None:
             return to_login()
         self.warning_open = False
         return None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import unquote
+
 import reflex as rx
 
 from care_messaging.components.native_form import native_form
 from care_messaging.state.auth import AuthState
+from care_messaging.web.auth_routes import EMAIL_COOKIE
 
 ERRORS = {
     "invalid": "Incorrect email or password.",
     "locked": "Too many failed sign-in attempts. Try again in a few minutes.",
+    "busy": "Sign-in is busy right now. Try again in a moment.",
 }
 NOTICES = {
     "expired": "Your session ended. Please sign in again.",
@@ -31,8 +36,19 @@ class LoginState(AuthState):
         self.error_message = ERRORS.get(str(params.get("error", "")), "")
         self.notice = NOTICES.get(str(params.get("reason", "")), "")
         self.totp_step = params.get("step") == "totp"
-        self.prefill_email = str(params.get("email", ""))[:254]
+        # From the sign-in route's short-lived HttpOnly cookie, never from the address.
+        self.prefill_email = typed_email(self.router.headers.cookie)
         return AuthState.redirect_if_signed_in
+
+
+def typed_email(cookie_header: str) -> str:
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header or "")
+    except CookieError:
+        return ""
+    morsel = jar.get(EMAIL_COOKIE)
+    return unquote(morsel.value)[:254] if morsel else ""
 
 
 def _field(label: str, **props) -> rx.Component:

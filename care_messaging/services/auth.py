@@ -11,28 +11,31 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import pyotp
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from care_messaging import crypto
 from care_messaging.models import (
     AuthSession,
-    LoginThrottle,
     Patient,
     Provider,
     Role,
     User,
     utcnow,
 )
-from care_messaging.services import audit
+from care_messaging.services import audit, throttle
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
-from care_messaging.services.errors import AuthenticationError, SessionInvalidError
+from care_messaging.services.errors import (
+    AuthenticationError,
+    SecondStepPendingError,
+    SessionInvalidError,
+)
 from care_messaging.services.hot_sql import HotStatement
 from care_messaging.services.passwords import burn_verification_time, verify_and_update
+from care_messaging.services.totp_codes import accept_code
 from care_messaging.settings import get_settings
 
 GENERIC_LOGIN_ERROR = "Incorrect email or password."
@@ -58,28 +61,6 @@ class LoginResult:
     needs_totp: bool = False
 
 
-def _throttle_row(session: Session, key: str) -> LoginThrottle:
-    row = session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_started_at=utcnow())
-        session.add(row)
-    return row
-
-
-def _is_locked(row: LoginThrottle, now: datetime) -> bool:
-    return row.locked_until is not None and row.locked_until > now
-
-
-def _register_failure(session: Session, row: LoginThrottle, now: datetime) -> None:
-    settings = get_settings()
-    if now - row.window_started_at > timedelta(seconds=settings.login_lockout_seconds):
-        row.failures = 0
-        row.window_started_at = now
-    row.failures += 1
-    if row.failures >= settings.login_max_failures:
-        row.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
-
-
 def totp_secret(user: User) -> str | None:
     if not user.totp_secret_ct:
         return None
@@ -94,14 +75,20 @@ def login(
     totp_code: str = "",
     client_ip: str = "",
 ) -> LoginResult:
-    """Check credentials and open a session. Raises AuthenticationError with a generic text."""
+    """Check credentials and open a session. Raises AuthenticationError with a generic text.
+
+    Nothing is written before the password hash is checked: on SQLite a pending INSERT would
+    hold the database's one write lock for the whole hash (tens of ms), and every message send
+    would wait behind it. Reads first, the hash, then the writes in one short transaction.
+    """
     key = normalise_email(email)
     now = utcnow()
-    throttle = _throttle_row(session, key)
+    counter = throttle.peek(session, key)
     user = session.exec(select(User).where(User.email == key)).first()
 
     def fail(detail: str, message: str = GENERIC_LOGIN_ERROR) -> AuthenticationError:
-        _register_failure(session, throttle, now)
+        throttle.register_failure(counter or throttle.throttle_row(session, key, now), now)
+        throttle.maybe_prune(session, now, keep=key)
         audit.record(
             session,
             action=Action.LOGIN,
@@ -115,7 +102,7 @@ def login(
         session.commit()
         return AuthenticationError(message)
 
-    if _is_locked(throttle, now):
+    if counter is not None and throttle.is_locked(counter, now):
         burn_verification_time(password)
         raise fail("locked", LOCKED_ERROR)
     if user is None or not user.is_active:
@@ -127,14 +114,13 @@ def login(
     if user.totp_enabled:
         if not totp_code.strip():
             return LoginResult(needs_totp=True)
-        secret = totp_secret(user)
-        if not secret or not pyotp.TOTP(secret).verify(totp_code.strip(), valid_window=1):
+        if not accept_code(user, totp_secret(user), totp_code, now):
             raise fail("bad totp code", "Incorrect email, password or verification code.")
     if new_hash:
         user.password_hash = new_hash
         session.add(user)
-    throttle.failures = 0
-    throttle.locked_until = None
+    if counter is not None:
+        throttle.clear(counter)
     ticket = secrets.token_urlsafe(32)
     settings = get_settings()
     auth_session = AuthSession(
@@ -213,11 +199,19 @@ TOUCH_INTERVAL = timedelta(seconds=30)
 
 
 def resolve_session(
-    session: Session, *, token: str | None, client_ip: str = "", touch: bool = True
+    session: Session,
+    *,
+    token: str | None,
+    client_ip: str = "",
+    touch: bool = True,
+    second_step_pending_ok: bool = False,
 ) -> Actor:
     """Return the Actor for a session token, enforcing idle and absolute limits.
 
-    An idle-expired session is revoked (and audited) the first time it is seen.
+    An idle-expired session is revoked (and audited) the first time it is seen. A session that
+    still owes its second step (two-step sign-in required but not set up) raises
+    SecondStepPendingError unless ``second_step_pending_ok`` (the enrolment page and the session
+    timer only): this is the one place every PHI route, handler and live push is refused it.
     """
     if not token:
         raise SessionInvalidError("Please sign in.")
@@ -251,7 +245,7 @@ def resolve_session(
     if touch and now - found.last_seen_at >= TOUCH_INTERVAL:
         session.execute(_TOUCH, {"b_id": found.id, "b_now": now})
         session.commit()
-    return Actor(
+    actor = Actor(
         user_id=found.user_id,
         role=found.role,
         display_name=found.display_name,
@@ -262,6 +256,9 @@ def resolve_session(
         client_ip=client_ip,
         must_enroll_totp=found.totp_required and not found.totp_enabled,
     )
+    if actor.must_enroll_totp and not second_step_pending_ok:
+        raise SecondStepPendingError("Set up two-step sign-in to continue.")
+    return actor
 
 
 _TOUCH = (update(AuthSession.__table__)

@@ -19,3 +19,8 @@ class AuthenticationError(ServiceError):
 
 class SessionInvalidError(ServiceError):
     """No usable session: missing, expired, idle too long or revoked."""
+
+
+class SecondStepPendingError(SessionInvalidError):
+    """A valid session that still owes two-step sign-in (required, not yet set up): it may
+    reach the enrolment page and nothing else, so every other caller treats it as no session."""

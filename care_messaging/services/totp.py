@@ -1,7 +1,10 @@
 """Two-step sign-in (TOTP, RFC 6238) for providers: enrol, confirm, turn off.
 
 The secret is stored only as AES-GCM ciphertext; it is enabled only after the user proves
-their authenticator produces valid codes.
+their authenticator produces valid codes. Turning it off takes a current code, and that code
+is guarded like a password: each wrong one is audited and counts toward the account's sign-in
+throttle (so guessing locks both the form and sign-in), a locked account is refused without
+checking, and a code already accepted once (at sign-in or here) is refused.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import pyotp
 from sqlmodel import Session
 
 from care_messaging import crypto
-from care_messaging.models import Role, User
-from care_messaging.services import audit
+from care_messaging.models import Role, User, utcnow
+from care_messaging.services import audit, throttle
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
-from care_messaging.services.auth import totp_secret
+from care_messaging.services.auth import LOCKED_ERROR, normalise_email, totp_secret
 from care_messaging.services.errors import ValidationError
+from care_messaging.services.totp_codes import accept_code
 
 ISSUER = "Care Messaging"
 
@@ -41,8 +45,7 @@ def begin_enrollment(session: Session, *, actor: Actor) -> tuple[str, str]:
 
 def confirm_enrollment(session: Session, *, actor: Actor, code: str) -> None:
     user = _user(session, actor)
-    secret = totp_secret(user)
-    if not secret or not pyotp.TOTP(secret).verify(str(code).strip(), valid_window=1):
+    if not accept_code(user, totp_secret(user), code):
         raise ValidationError("That code did not match. Check your authenticator app's clock "
                               "and try the newest code.")
     user.totp_enabled = True
@@ -57,13 +60,29 @@ def disable(session: Session, *, actor: Actor, code: str) -> None:
     user = _user(session, actor)
     if user.totp_required:
         raise ValidationError("Your administrator requires two-step sign-in for your account.")
-    secret = totp_secret(user)
-    if not secret or not pyotp.TOTP(secret).verify(str(code).strip(), valid_window=1):
+    now = utcnow()
+    counter = throttle.throttle_row(session, normalise_email(user.email), now)
+    if throttle.is_locked(counter, now):
+        _refuse(session, actor, user, "locked")
+        raise ValidationError(LOCKED_ERROR)
+    if not accept_code(user, totp_secret(user), code, now):
+        throttle.register_failure(counter, now)
+        _refuse(session, actor, user, "bad code to turn off")
         raise ValidationError("That code did not match.")
+    throttle.clear(counter)
     user.totp_enabled = False
     user.totp_secret_ct = None
     user.totp_key_id = ""
+    user.totp_last_step = None
     session.add(user)
     audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=user.id or "", detail="disabled")
+    session.commit()
+
+
+def _refuse(session: Session, actor: Actor, user: User, detail: str) -> None:
+    """Audit a refused code (committed now: the caller raises, and the failure must stay
+    counted and recorded)."""
+    audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.FAILURE,
+                 object_type="user", object_id=user.id or "", detail=detail)
     session.commit()

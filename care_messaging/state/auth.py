@@ -16,7 +16,7 @@ import reflex as rx
 from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.services.actors import Actor
-from care_messaging.services.errors import SessionInvalidError
+from care_messaging.services.errors import SecondStepPendingError, SessionInvalidError
 
 LOGIN_PATH = "/login"
 ACCOUNT_PATH = "/account"
@@ -37,17 +37,23 @@ def session_token_from_cookie_header(cookie_header: str) -> str | None:
     return morsel.value if morsel else None
 
 
-def resolve_actor(state: rx.State, *, touch: bool = True) -> Actor | None:
-    """The Actor behind this browser tab's session, or None when it is missing or expired."""
+def _resolve(state: rx.State, *, touch: bool, second_step_pending_ok: bool) -> Actor:
     router = state.router  # assembled anew on each access
     token = session_token_from_cookie_header(router.headers.cookie)
     with session_scope() as session:
-        try:
-            return auth.resolve_session(
-                session, token=token, client_ip=router.session.client_ip, touch=touch
-            )
-        except SessionInvalidError:
-            return None
+        return auth.resolve_session(session, token=token, client_ip=router.session.client_ip,
+                                    touch=touch, second_step_pending_ok=second_step_pending_ok)
+
+
+def resolve_actor(
+    state: rx.State, *, touch: bool = True, second_step_pending_ok: bool = False
+) -> Actor | None:
+    """The Actor behind this browser tab's session, or None when it is missing, expired or
+    still owes its second step (unless ``second_step_pending_ok``)."""
+    try:
+        return _resolve(state, touch=touch, second_step_pending_ok=second_step_pending_ok)
+    except SessionInvalidError:
+        return None
 
 
 # Live pushes (realtime events into an open tab) re-check the session too, but a burst of
@@ -109,22 +115,23 @@ class AuthState(rx.State):
         Returns (actor, None) when allowed, else (None, redirect): to the login page without a
         valid session, to the user's own landing page for the wrong role.
         """
-        actor = resolve_actor(self)
-        if actor is None:
+        try:
+            actor = _resolve(self, touch=True, second_step_pending_ok=enrolling)
+        except SecondStepPendingError:
+            # Required two-step sign-in comes before any PHI (refused in resolve_session).
+            return None, rx.redirect(f"{ACCOUNT_PATH}?required=1", replace=True)
+        except SessionInvalidError:
             self._forget()
             return None, to_login()
         self._remember(actor)
         if roles and actor.role not in roles:
             return None, rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
-        if actor.must_enroll_totp and not enrolling:
-            # Required two-step sign-in comes before any PHI.
-            return None, rx.redirect(f"{ACCOUNT_PATH}?required=1", replace=True)
         return actor, None
 
     @rx.event
     def redirect_if_signed_in(self):
         """On the login page: a user who still has a session goes straight to their page."""
-        actor = resolve_actor(self, touch=False)
+        actor = resolve_actor(self, touch=False, second_step_pending_ok=True)
         if actor is not None:
             return rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
         self._forget()

@@ -3,22 +3,34 @@
 Sign-in is a plain HTML form POST: the route checks the password, opens a server-side session
 and sets its token as an HttpOnly, SameSite=Strict cookie, then redirects to the user's landing
 page. The token never passes through Reflex state, so the browser's state tree never holds it.
+
+The password check (argon2id) and its database writes run in a bounded thread pool
+(``offloop``), never on the event loop that carries every websocket. Before any of that, an
+address that has failed too often is answered at once (``login_limits``). The typed email never
+goes into a redirect address (history, proxy logs, Referer): to fill the form in again, it
+rides back in a short-lived HttpOnly cookie that only the server reads.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
 from care_messaging.settings import get_settings
+from care_messaging.web import offloop
+from care_messaging.web.login_limits import source_limiter
 
 LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
+# The email typed into the sign-in form, kept for the next form (TOTP step, retry) only.
+EMAIL_COOKIE = "care_login_email"
+EMAIL_COOKIE_SECONDS = 300
 
 
 def client_ip(request: Request) -> str:
@@ -53,39 +65,80 @@ def set_session_cookie(response: Response, token: str) -> None:
     )
 
 
+def _back_to_form(email: str, **params: str) -> RedirectResponse:
+    response = _redirect("/login?" + urlencode(params))
+    if email:
+        response.set_cookie(EMAIL_COOKIE, quote(email, safe="@"), max_age=EMAIL_COOKIE_SECONDS,
+                            httponly=True, secure=get_settings().cookie_secure,
+                            samesite="strict", path="/")
+    return response
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    token: str = ""
+    role: str = ""
+    needs_totp: bool = False
+    error: str = ""  # "invalid" | "locked"
+
+
+def _sign_in(email: str, password: str, code: str, ip: str) -> _Outcome:
+    """The blocking part (argon2, database): runs in the sign-in thread pool."""
+    try:
+        with session_scope() as session:
+            result = auth.login(session, email=email, password=password, totp_code=code,
+                                client_ip=ip)
+            if result.needs_totp:
+                return _Outcome(needs_totp=True)
+            token, role = auth.exchange_handoff(session, ticket=result.ticket)
+            return _Outcome(token=token, role=role)
+    except AuthenticationError as exc:
+        return _Outcome(error="locked" if str(exc) == auth.LOCKED_ERROR else "invalid")
+    except SessionInvalidError:
+        return _Outcome(error="invalid")
+
+
 async def login_route(request: Request) -> Response:
     if not same_origin(request):
         return _redirect("/login?" + urlencode({"error": "invalid"}))
+    ip = client_ip(request)
     form = await request.form()
     email = str(form.get("email", ""))[:254]
     password = str(form.get("password", ""))[:1024]
     code = str(form.get("code", ""))[:12]
+    limiter = source_limiter()
+    if await limiter.blocked(ip):
+        return _back_to_form(email, error="locked")
     try:
-        with session_scope() as session:
-            result = auth.login(
-                session, email=email, password=password, totp_code=code, client_ip=client_ip(request)
-            )
-            if result.needs_totp:
-                return _redirect("/login?" + urlencode({"step": "totp", "email": email}))
-            token, role = auth.exchange_handoff(session, ticket=result.ticket)
-    except AuthenticationError as exc:
-        error = "locked" if str(exc) == auth.LOCKED_ERROR else "invalid"
-        params = {"error": error, "email": email}
+        outcome = await offloop.run_sign_in(_sign_in, email, password, code, ip)
+    except offloop.Busy:
+        return _back_to_form(email, error="busy")
+    if outcome.needs_totp:
+        return _back_to_form(email, step="totp")
+    if outcome.error:
+        await limiter.failed(ip)
+        params = {"error": outcome.error}
         if code:
             params["step"] = "totp"
-        return _redirect("/login?" + urlencode(params))
-    except SessionInvalidError:
-        return _redirect("/login?" + urlencode({"error": "invalid"}))
-    response = _redirect(LANDING.get(role, "/login"))
-    set_session_cookie(response, token)
+        return _back_to_form(email, **params)
+    response = _redirect(LANDING.get(outcome.role, "/login"))
+    set_session_cookie(response, outcome.token)
+    response.delete_cookie(EMAIL_COOKIE, path="/")
     return response
 
 
+def _logout(token: str | None, ip: str) -> None:
+    with session_scope() as session:
+        auth.logout(session, token=token, client_ip=ip)
+
+
 async def logout_route(request: Request) -> Response:
-    token = request.cookies.get(auth.SESSION_COOKIE)
-    if same_origin(request):
-        with session_scope() as session:
-            auth.logout(session, token=token, client_ip=client_ip(request))
+    if not same_origin(request):
+        # A cross-site form: change nothing (the cookie and the server session both stay), or
+        # any page on the web could sign a clinician out mid-task.
+        return PlainTextResponse("Cross-site request refused.", status_code=403,
+                                 headers={"Cache-Control": "no-store"})
+    await offloop.run_work(_logout, request.cookies.get(auth.SESSION_COOKIE), client_ip(request))
     response = _redirect("/login?" + urlencode({"reason": "signed_out"}))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response
