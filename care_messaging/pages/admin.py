@@ -13,6 +13,7 @@ from care_messaging.services.audit import Action
 from care_messaging.services.audit_log import AuditFilter, parse_day
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.tab_owner import wipe_user_tabs
 
 PAGE = 50
 ACTIONS = sorted(v for k, v in vars(Action).items() if k.isupper())
@@ -108,18 +109,23 @@ class AdminState(AuthState):
         return rx.download(data=data, filename="audit-log.csv")
 
     @rx.event
-    def set_active(self, user_id: str, active: bool):
+    async def set_active(self, user_id: str, active: bool):
         actor, redirect = self._guard("admin")
         if redirect:
             return redirect
+        disabled = None
         with session_scope() as session:
             try:
                 ended = users.set_active(session, actor=actor, user_id=_int(user_id),
                                          active=bool(active))
                 self.notice = "Account enabled." if active else (
                     f"Account disabled; {ended} active session(s) ended.")
+                disabled = None if active else _int(user_id)
             except ServiceError as error:
                 self.notice = str(error)
+        if disabled:
+            # The disabled user's open tabs keep nothing of what they showed.
+            await wipe_user_tabs(disabled)
         self._reload(actor)
         return None
 

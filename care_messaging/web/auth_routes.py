@@ -17,6 +17,7 @@ from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
 from care_messaging.settings import get_settings
+from care_messaging.state.tab_owner import wipe_session_tabs
 
 LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 
@@ -86,8 +87,15 @@ async def logout_route(request: Request) -> Response:
     if same_origin(request):
         with session_scope() as session:
             auth.logout(session, token=token, client_ip=client_ip(request))
+        if token:
+            # Nothing of this user may stay in the server state of their tabs (the tab's
+            # Reflex token outlives the sign-out in the browser).
+            await wipe_session_tabs(auth.hash_token(token))
     response = _redirect("/login?" + urlencode({"reason": "signed_out"}))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    # The browser drops the tab's Reflex token (sessionStorage) and anything a page kept:
+    # the next user of this tab starts with a new token, so a new, empty state tree.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
 
