@@ -116,10 +116,15 @@ def test_reused_tab_token_gets_nothing_of_the_previous_user(app_server):
     assert leaked == [], leaked
 
 
-async def _other_cookie_same_token(base_url: str) -> list[str]:
-    """No sign-out at all: a tab whose cookie now names another user must start empty."""
+async def _other_cookie_same_token(base_url: str, *, token: str | None = None,
+                                   second_base_url: str | None = None
+                                   ) -> tuple[list[str], set[str]]:
+    """No sign-out at all: a tab whose cookie now names another user must start empty.
+
+    Returns (the provider's patients' names that reached the second user, all those names).
+    """
     dashboard = state_full_name(DASHBOARD)
-    token = str(uuid.uuid4())
+    token = token or str(uuid.uuid4())
     provider = ReflexClient(base_url, cookie=login(base_url, PROVIDER, DEMO_PASSWORD),
                             path="/dashboard", token=token)
     await provider.connect()
@@ -127,7 +132,8 @@ async def _other_cookie_same_token(base_url: str) -> list[str]:
     names = {r["patient_name"] for r in provider.var(dashboard, "conversations")} - {PATIENT_NAME}
     await provider.disconnect()
     frames: list[str] = []
-    other = ReflexClient(base_url, cookie=login(base_url, PATIENT, DEMO_PASSWORD),
+    second = second_base_url or base_url
+    other = ReflexClient(second, cookie=login(second, PATIENT, DEMO_PASSWORD),
                          path="/portal", token=token,
                          on_update=lambda u: frames.append(json.dumps(u.delta)))
     await other.connect()
@@ -136,11 +142,12 @@ async def _other_cookie_same_token(base_url: str) -> list[str]:
     await asyncio.sleep(0.5)
     await other.disconnect()
     assert names
-    return [n for n in names if any(n in f for f in frames)]
+    return [n for n in names if any(n in f for f in frames)], names
 
 
 def test_tab_whose_cookie_names_another_user_starts_empty(app_server):
-    assert asyncio.run(_other_cookie_same_token(app_server.base_url)) == []
+    leaked, _names = asyncio.run(_other_cookie_same_token(app_server.base_url))
+    assert leaked == []
 
 
 async def _hydrate_after_sign_out(base_url: str, conversation_id: int, body: str) -> list[str]:
