@@ -130,18 +130,20 @@ def store_upload(
             "name does not match contents",
         )
     stored_name = secrets.token_hex(16)
-    blob, key_id = crypto.encrypt(data, aad=f"att:{conversation.id}")
     path = _storage_path(stored_name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     attachment = Attachment(
         conversation_id=conversation.id or 0, uploader_user_id=actor.user_id,
         display_name=display_name, stored_name=stored_name, content_type=content_type,
-        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id=key_id,
+        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id="",
     )
     try:
+        session.add(attachment)
+        session.flush()  # the id, which the file's ciphertext is bound to
+        blob, attachment.key_id = crypto.encrypt(
+            data, aad=crypto.attachment_aad(conversation.id or 0, attachment.id or 0))
         path.write_bytes(blob)
         session.add(attachment)
-        session.flush()
         audit.record(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
                      outcome=Outcome.SUCCESS, object_type="attachment",
                      object_id=attachment.id or "", patient_id=conversation.patient_id,
@@ -188,7 +190,9 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
         raise NotFoundError(INVALID_ATTACHMENT)
     try:
         blob = _storage_path(attachment.stored_name).read_bytes()
-        data = crypto.decrypt(blob, aad=f"att:{conversation.id}", key_id=attachment.key_id)
+        data = crypto.decrypt(blob, aad=crypto.attachment_aad(conversation.id or 0,
+                                                              attachment.id or 0),
+                              key_id=attachment.key_id)
         if hashlib.sha256(data).hexdigest() != attachment.sha256:
             raise crypto.TamperedDataError("attachment digest mismatch")
     except (OSError, crypto.TamperedDataError):
