@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from care_messaging import crypto
-from care_messaging.models import Attachment
+from care_messaging.models import Attachment, Conversation
 from care_messaging.services import audit
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
@@ -158,10 +158,17 @@ def store_upload(
 
 def discard_upload(session: Session, *, actor: Actor, attachment_id: int) -> None:
     """Remove an upload the actor made that has not been sent yet."""
-    attachment = session.get(Attachment, attachment_id)
+    attachment = session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
     if attachment is None or attachment.uploader_user_id != actor.user_id or attachment.message_id:
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_DISCARD,
+                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
+        session.commit()
         raise NotFoundError(INVALID_ATTACHMENT)
+    conversation = session.get(Conversation, attachment.conversation_id)
     session.delete(attachment)
+    audit.record(session, actor=actor, action=Action.ATTACHMENT_DISCARD, outcome=Outcome.SUCCESS,
+                 object_type="attachment", object_id=attachment_id,
+                 patient_id=conversation.patient_id if conversation else None)
     session.commit()
     _storage_path(attachment.stored_name).unlink(missing_ok=True)
 

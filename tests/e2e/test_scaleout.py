@@ -112,15 +112,13 @@ def test_tab_reused_on_another_worker_starts_empty_and_redis_holds_no_phi(scaleo
     """Issue 16, items 1 and 11 on the Redis state manager: the provider's tab state is built
     on worker A; the same tab token with a patient's cookie on worker B gets none of it; and
     what Redis holds for the tab is sealed (no names, no session cookie)."""
-    import asyncio
-
     import redis
 
     from tests.e2e.scaleout import REDIS_URL
-    from tests.security.test_tab_reuse import _other_cookie_same_token
+    from tests.security.test_tab_reuse import _other_cookie_same_token, run_async
 
     token = str(uuid.uuid4())
-    leaked, names = asyncio.run(_other_cookie_same_token(scaleout.url_a, token=token,
+    leaked, names = run_async(_other_cookie_same_token(scaleout.url_a, token=token,
                                                          second_base_url=scaleout.url_b))
     assert leaked == []
     client = redis.Redis.from_url(REDIS_URL)

@@ -8,6 +8,7 @@ connection with the token kept by hand, and in Chromium where the same tab signs
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -28,6 +29,13 @@ PROVIDER = "jordan.lee@demo.care"
 PATIENT = "maria.garcia@demo.care"
 PATIENT_NAME = "Maria Garcia"
 DASHBOARD = "care_messaging.pages.dashboard_state:DashboardState"
+
+
+def run_async(coroutine):
+    """Run a protocol client to completion on its own thread: Playwright's sync API may
+    already run an event loop on this one (the browser fixture is session-wide)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _plant_thread(app_server) -> tuple[int, str]:
@@ -109,7 +117,7 @@ async def _reuse_tab(base_url: str, conversation_id: int, body: str
 
 def test_reused_tab_token_gets_nothing_of_the_previous_user(app_server):
     conversation_id, body = _plant_thread(app_server)
-    phi, frames = asyncio.run(_reuse_tab(app_server.base_url, conversation_id, body))
+    phi, frames = run_async(_reuse_tab(app_server.base_url, conversation_id, body))
     assert len(phi) >= 3, phi  # the provider's tab really held PHI, or this proves nothing
     assert frames, "no frames reached the second user"
     leaked = sorted(p for p in phi if any(p in frame for frame in frames))
@@ -146,7 +154,7 @@ async def _other_cookie_same_token(base_url: str, *, token: str | None = None,
 
 
 def test_tab_whose_cookie_names_another_user_starts_empty(app_server):
-    leaked, _names = asyncio.run(_other_cookie_same_token(app_server.base_url))
+    leaked, _names = run_async(_other_cookie_same_token(app_server.base_url))
     assert leaked == []
 
 
@@ -172,7 +180,7 @@ async def _hydrate_after_sign_out(base_url: str, conversation_id: int, body: str
 
 def test_sign_out_empties_the_server_state_of_the_sessions_tabs(app_server):
     conversation_id, body = _plant_thread(app_server)
-    frames = asyncio.run(_hydrate_after_sign_out(app_server.base_url, conversation_id, body))
+    frames = run_async(_hydrate_after_sign_out(app_server.base_url, conversation_id, body))
     joined = "\n".join(frames)
     assert body not in joined
     assert "Dr. Jordan Lee" not in joined  # not even the signed-out user's own name
