@@ -51,6 +51,9 @@ class Settings:
     encryption_keys: dict[str, bytes] = field(repr=False)
     active_key_id: str = ""
     cookie_secure: bool = False
+    # Administrators must set up two-step sign-in before using the admin page; on by default
+    # outside development (CARE_ADMIN_TOTP_REQUIRED=0 turns it off, =1 on in development).
+    admin_totp_required: bool = False
 
     @property
     def is_dev(self) -> bool:
@@ -131,6 +134,8 @@ def load_settings() -> Settings:
         encryption_keys=keys,
         active_key_id=active,
         cookie_secure=os.environ.get("CARE_PUBLIC_ORIGIN", "").startswith("https://"),
+        admin_totp_required=os.environ.get(
+            "CARE_ADMIN_TOTP_REQUIRED", "0" if env in {"dev", "test"} else "1") == "1",
     )
     return settings
 

@@ -52,11 +52,15 @@ class AdminState(AuthState):
             except ServiceError as error:
                 self.error = str(error)
                 return
-            self.rows = [{"id": str(r.id), "at": when(r.at), "actor": r.actor_label or "—",
+            # Patients appear by account number, never by email (the admin sees no PHI).
+            labels = users.account_labels(session, actor=actor,
+                                          user_ids=[r.actor_user_id or 0 for r in found])
+            self.rows = [{"id": str(r.id), "at": when(r.at),
+                          "actor": labels.get(r.actor_user_id or 0, r.actor_label) or "—",
                           "action": r.action, "object": f"{r.object_type} {r.object_id}".strip(),
                           "patient": str(r.patient_id or ""), "outcome": r.outcome,
                           "ip": r.client_ip, "detail": r.detail} for r in found]
-            self.people = [{"id": str(u.id), "email": u.email, "name": u.name, "role": u.role,
+            self.people = [{"id": str(u.id), "label": u.label, "role": u.role,
                             "active": "1" if u.active else "", "totp": "on" if u.totp_enabled
                             else "off", "required": "1" if u.totp_required else ""}
                            for u in users.list_users(session, actor=actor)]
@@ -186,17 +190,17 @@ def _users_table() -> rx.Component:
 
     def row(u: rx.Var) -> rx.Component:
         return rx.table.row(
-            rx.table.cell(u["email"]), rx.table.cell(u["role"]),
+            rx.table.cell(u["label"]), rx.table.cell(u["role"]),
             rx.table.cell(rx.cond(u["active"] == "1", "Active", "Disabled")),
             rx.table.cell(u["totp"]),
             rx.table.cell(rx.hstack(
                 rx.cond(u["active"] == "1",
                         rx.button("Disable", size="1", color_scheme="red", variant="soft",
                                   on_click=lambda: S.set_active(u["id"], False),
-                                  aria_label=f"Disable {u['email']}"),
+                                  aria_label=f"Disable {u['label']}"),
                         rx.button("Enable", size="1", variant="soft",
                                   on_click=lambda: S.set_active(u["id"], True),
-                                  aria_label=f"Enable {u['email']}")),
+                                  aria_label=f"Enable {u['label']}")),
                 rx.cond(u["role"] == "provider",
                         rx.cond(u["required"] == "1",
                                 rx.button("Stop requiring 2FA", size="1", variant="soft",
@@ -208,7 +212,7 @@ def _users_table() -> rx.Component:
 
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(c) for c in
-                                       ["Email", "Role", "Status", "2FA", ""]])),
+                                       ["Account", "Role", "Status", "2FA", ""]])),
         rx.table.body(rx.foreach(S.people, row)),
         size="1", variant="surface", aria_label="Users",
     )
@@ -234,5 +238,5 @@ def admin_page() -> rx.Component:
             padding="1em", spacing="3", width="100%",
         ),
         user_name=S.user_name,
-        nav=[nav_link("Audit log", "/admin")],
+        nav=[nav_link("Audit log", "/admin"), nav_link("Account", "/account")],
     )
