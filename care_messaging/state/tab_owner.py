@@ -18,6 +18,7 @@ for a session the moment it ends (the sign-out route; the idle timer; a disabled
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -51,6 +52,7 @@ def owner_for_token_hash(token_hash: str) -> str:
     return hashlib.sha256(b"care tab owner v1:" + token_hash.encode()).hexdigest()[:40]
 
 
+@functools.lru_cache(maxsize=4096)  # runs before every event; a tab's header repeats
 def owner_for_cookie(cookie_header: str) -> tuple[str, str]:
     """(owner mark, token hash) for a tab's cookie header; (NO_SESSION, "") without a session."""
     token = session_token_from_cookie_header(cookie_header or "")
