@@ -95,7 +95,7 @@ async def logout_route(request: Request) -> Response:
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     # The browser drops the tab's Reflex token (sessionStorage) and anything a page kept:
     # the next user of this tab starts with a new token, so a new, empty state tree.
-    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    response.headers["Clear-Site-Data"] = '"storage"'
     return response
 
 
