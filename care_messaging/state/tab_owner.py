@@ -86,7 +86,7 @@ async def wipe_tree(root: BaseState) -> None:
     root.reset()
     # Live events for the previous user must stop reaching this tab; its page registers the
     # tab again for whoever loads it next.
-    realtime.unregister(client_token=root.router.session.client_token)
+    await asyncio.to_thread(realtime.unregister, client_token=root.router.session.client_token)
 
 
 async def forget_tab(state: BaseState) -> None:
