@@ -86,7 +86,11 @@ async def wipe_tree(root: BaseState) -> None:
     root.reset()
     # Live events for the previous user must stop reaching this tab; its page registers the
     # tab again for whoever loads it next.
-    await asyncio.to_thread(realtime.unregister, client_token=root.router.session.client_token)
+    tab = root.router.session.client_token
+    if isinstance(realtime.get_registry(), realtime.RedisRegistry):
+        await asyncio.to_thread(realtime.unregister, client_token=tab)  # a Redis round trip
+    else:
+        realtime.unregister(client_token=tab)  # a dict of this process, on its loop only
 
 
 async def forget_tab(state: BaseState) -> None:
