@@ -157,6 +157,14 @@ def get_index() -> _MemoryIndex | _RedisIndex:
     return _index
 
 
+async def _on_index(method: str, *args: str):
+    """Call the index: Redis off the event loop, the in-process dict on it."""
+    index = get_index()
+    if isinstance(index, _RedisIndex):
+        return await asyncio.to_thread(getattr(index, method), *args)
+    return getattr(index, method)(*args)
+
+
 def reset_index() -> None:
     """Forget the index (tests switch settings between runs)."""
     global _index
@@ -177,7 +185,7 @@ class TabOwnerMiddleware(Middleware):
             mark._owner = owner
             if token_hash:
                 tab = root.router.session.client_token
-                await asyncio.to_thread(get_index().add, token_hash, tab)
+                await _on_index("add", token_hash, tab)
         return None
 
 
@@ -189,7 +197,7 @@ async def wipe_session_tabs(token_hash: str) -> int:
         return 0
     owner = owner_for_token_hash(token_hash)
     wiped = 0
-    for tab in await asyncio.to_thread(get_index().pop, token_hash):
+    for tab in await _on_index("pop", token_hash):
         try:
             async with app.modify_state(rx.BaseStateToken(ident=tab, cls=TabOwnerState)) as root:
                 mark = await root.get_state(TabOwnerState)
@@ -247,7 +255,7 @@ async def sweep_ended_sessions() -> None:
         await asyncio.sleep(SWEEP_SECONDS)
         started = time.monotonic()
         try:
-            ended = await asyncio.to_thread(lambda: _ended(get_index().sessions()))
+            ended = await asyncio.to_thread(_ended, await _on_index("sessions"))
             for token_hash in ended:
                 await wipe_session_tabs(token_hash)
         except Exception:
