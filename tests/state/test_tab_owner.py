@@ -56,3 +56,25 @@ async def test_the_sign_in_page_empties_the_tab_of_a_session_that_timed_out(sess
     login = await root.get_state(LoginState)
     await call(login, "load")
     assert state.conversations == [] and state.user_name == ""
+
+
+def test_the_sweep_finds_sessions_that_ended_while_no_tab_looked(session):
+    """Signed out, revoked, idle past the limit, past the absolute lifetime, or unknown: their
+    tabs are wiped by the sweep; a live session's are left alone."""
+    from care_messaging.state.tab_owner import _ended
+
+    people = clinic(session)
+    tokens = {name: sign_in_token(session, people["lee"].email, PASSWORD)
+              for name in ("live", "signed_out", "idle", "expired")}
+    auth.logout(session, token=tokens["signed_out"])
+    now = utcnow()
+    for name, field, value in (("idle", "last_seen_at", now - timedelta(hours=1)),
+                               ("expired", "expires_at", now - timedelta(seconds=1))):
+        row = session.exec(select(AuthSession).where(
+            AuthSession.token_hash == auth.hash_token(tokens[name]))).one()
+        setattr(row, field, value)
+        session.add(row)
+    session.commit()
+    hashes = {name: auth.hash_token(t) for name, t in tokens.items()} | {"unknown": "f" * 64}
+    ended = set(_ended(list(hashes.values())))
+    assert ended == {hashes[n] for n in ("signed_out", "idle", "expired", "unknown")}
