@@ -6,7 +6,7 @@ NP Sam Rivera) and 200 only on Dr. Casey Novak's team (data Jordan must never se
 exactly ``VISIBLE_CONVERSATIONS`` conversations; 1,000 more belong to Casey's patients. Messages
 (1,000,000 in all, demo ones included) are spread over the conversations in time order, so message
 ids grow with time; conversation ``BIG_THREAD`` holds exactly 5,000. Bodies are AES-GCM encrypted
-exactly as the app does it (aad ``msg:<conversation_id>``) and indexed in the search table.
+exactly as the app does it (aad ``msg:v2:<conversation_id>:<seq>:<sender>``) and indexed in the search table.
 
 SQLite: one transaction on a raw connection with journaling off and a large cache; the result
 is cached as ``bench/data/clinic-v<SCHEMA>-<messages>.db`` (plus its key file), so re-runs skip
@@ -173,6 +173,8 @@ def build_rows(plan_ctx, rng: random.Random, count: int, start_id: int, conv_ids
     FTS documents. Returns a generator of (message_rows, fts_rows, last_by_conv updates)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    from care_messaging.crypto import message_aad
+
     aes = AESGCM(key)
     order = generate(conv_ids, big_id, count, rng)
     seq: dict[int, int] = {}
@@ -198,10 +200,10 @@ def build_rows(plan_ctx, rng: random.Random, count: int, start_id: int, conv_ids
             text = f"{base} Ref {m}"
             toks = toks | tokenizer.text(f"Ref {m}")
             mrn_hits[m] = mrn_hits.get(m, 0) + 1
-        nonce = os.urandom(12)
-        ct = nonce + aes.encrypt(nonce, text.encode(), f"msg:{c}".encode())
-        at = t0 + timedelta(seconds=i * step)
         sender = senders[c][s % 2]
+        nonce = os.urandom(12)
+        ct = nonce + aes.encrypt(nonce, text.encode(), message_aad(c, s, sender).encode())
+        at = t0 + timedelta(seconds=i * step)
         chunk_m.append((mid, c, sender, s, f"bench-{mid}", ct, key_id, ts(at)))
         chunk_f.append((mid, " ".join(sorted(toks))))
         if len(chunk_m) >= 20_000:

@@ -16,6 +16,8 @@ from care_messaging.pages.patient_profile import PatientProfileState, patient_pr
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
 from care_messaging.state.restore import RestoreViewOnHydrate
+from care_messaging.state.sealed_redis import seal_redis_states
+from care_messaging.state.tab_owner import TabOwnerMiddleware, sweep_ended_sessions
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.first_rows import first_rows
@@ -60,6 +62,13 @@ def freeze_startup_heap() -> None:
 
 
 app.register_lifespan_task(freeze_startup_heap)
+# Scaled out, tab states (PHI, the session cookie in the request headers) live in Redis:
+# sealed there under the app's key.
+seal_redis_states(app)
+# A tab's state tree belongs to the session it was built for: emptied before any event (the
+# hydrate snapshot included) that comes with another session's cookie, and when it ends.
+app.add_middleware(TabOwnerMiddleware())
+app.register_lifespan_task(sweep_ended_sessions)
 app.add_middleware(RestoreViewOnHydrate(pages={"/dashboard": DashboardState,
                                                "/portal": PortalState}))
 

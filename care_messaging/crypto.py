@@ -1,8 +1,11 @@
 """AES-256-GCM encryption for PHI at rest, with key ids so keys can rotate.
 
 Stored form: 12-byte random nonce || ciphertext+tag. The associated data binds a ciphertext to
-its place (for example ``msg:<conversation_id>``), so a ciphertext copied to another row fails
-to decrypt instead of showing someone else's text.
+its place, so a ciphertext copied to another row fails to decrypt instead of showing someone
+else's text: a message body to its conversation, sequence number and sender
+(``message_aad``), a file to its conversation and attachment id (``attachment_aad``). The
+first scheme bound only the conversation (bodies or senders could be swapped between messages
+of one conversation unnoticed); migration 0005 re-encrypted what it had stored.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ _WORD = re.compile(r"[\w]+", re.UNICODE)
 
 class TamperedDataError(Exception):
     """A ciphertext failed authentication: it was altered or belongs elsewhere."""
+
+
+def message_aad(conversation_id: int, seq: int, sender_user_id: int) -> str:
+    return f"msg:v2:{conversation_id}:{seq}:{sender_user_id}"
+
+
+def attachment_aad(conversation_id: int, attachment_id: int) -> str:
+    return f"att:v2:{conversation_id}:{attachment_id}"
 
 
 def new_key_text(key_id: str) -> str:

@@ -102,8 +102,14 @@ class RedisRegistry:
         pipe = self._redis.pipeline()
         pipe.hset(self._key(user_id), client_token, state_name)
         pipe.expire(self._key(user_id), REGISTRATION_TTL_SECONDS)
-        pipe.set(f"care:live:token:{client_token}", user_id, ex=REGISTRATION_TTL_SECONDS)
-        pipe.execute()
+        # SET ... GET: the user this tab was registered for until now, in the same round trip.
+        pipe.set(f"care:live:token:{client_token}", user_id, ex=REGISTRATION_TTL_SECONDS,
+                 get=True)
+        previous = pipe.execute()[-1]
+        if previous is not None and int(previous) != user_id:
+            # A tab reused by another user: the previous user's events (and "Delivered" marks
+            # for them) must stop going to it.
+            self._redis.hdel(self._key(int(previous)), client_token)
 
     def unregister(self, client_token: str) -> None:
         user_id = self._redis.get(f"care:live:token:{client_token}")

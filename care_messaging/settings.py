@@ -54,6 +54,9 @@ class Settings:
     # Failed sign-ins one source address may make (a `limits` rate string), on top of the
     # per-account lock: spraying one password across many accounts is not free.
     login_ip_limit: str = "30 per 10 minutes"
+    # Administrators must set up two-step sign-in before using the admin page; on by default
+    # outside development (CARE_ADMIN_TOTP_REQUIRED=0 turns it off, =1 on in development).
+    admin_totp_required: bool = False
 
     @property
     def is_dev(self) -> bool:
@@ -135,6 +138,8 @@ def load_settings() -> Settings:
         active_key_id=active,
         cookie_secure=os.environ.get("CARE_PUBLIC_ORIGIN", "").startswith("https://"),
         login_ip_limit=os.environ.get("CARE_LOGIN_IP_LIMIT", "") or "30 per 10 minutes",
+        admin_totp_required=os.environ.get(
+            "CARE_ADMIN_TOTP_REQUIRED", "0" if env in {"dev", "test"} else "1") == "1",
     )
     return settings
 

@@ -16,6 +16,7 @@ from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import resolve_actor, session_token_from_cookie_header, to_login
+from care_messaging.state.tab_owner import wipe_session_tabs
 
 POLL_SECONDS = 5
 
@@ -49,9 +50,15 @@ class SessionTimerState(rx.State):
                 left = await asyncio.to_thread(self._seconds_left, token)
                 phase = timer_phase(left, warning)
                 async with self:
+                    if session_token_from_cookie_header(self.router.headers.cookie) != token:
+                        return  # the tab was signed into again: this watch was the old session's
                     self.seconds_left = left
                     self.warning_open = phase == "warn"
                 if phase == "expired":
+                    if token:
+                        # Idle or absolute sign-out: nothing of the user stays in the server
+                        # state of this session's tabs, even before the login page loads.
+                        await wipe_session_tabs(auth.hash_token(token))
                     yield to_login()
                     return
         finally:

@@ -1,4 +1,4 @@
-"""Account settings for care team members: two-step sign-in (TOTP)."""
+"""Account settings for care team members and administrators: two-step sign-in (TOTP)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.db import session_scope
 from care_messaging.models import User
 from care_messaging.services import totp
+from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
-from care_messaging.state.auth import AuthState
+from care_messaging.state.auth import LANDING, AuthState
+
+ROLES = ("provider", "admin")
 
 
 class AccountState(AuthState):
@@ -20,16 +23,18 @@ class AccountState(AuthState):
     enroll_uri: str = ""
     message: str = ""
     error: str = ""
+    home: str = "/dashboard"
 
     def _sync(self, actor) -> None:
         with session_scope() as session:
             user = session.get(User, actor.user_id)
             self.totp_on = bool(user and user.totp_enabled)
-            self.required = bool(user and user.totp_required)
+            self.required = bool(user and totp_required_for(user.role, user.totp_required))
+        self.home = LANDING.get(actor.role, "/dashboard")
 
     @rx.event
     def load(self):
-        actor, redirect = self._guard("provider", enrolling=True)
+        actor, redirect = self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.message = self.error = ""
@@ -39,7 +44,7 @@ class AccountState(AuthState):
 
     @rx.event
     def start(self):
-        actor, redirect = self._guard("provider", enrolling=True)
+        actor, redirect = self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
@@ -52,7 +57,7 @@ class AccountState(AuthState):
 
     @rx.event
     def confirm(self, form: dict):
-        actor, redirect = self._guard("provider", enrolling=True)
+        actor, redirect = self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
@@ -69,7 +74,7 @@ class AccountState(AuthState):
 
     @rx.event
     def turn_off(self, form: dict):
-        actor, redirect = self._guard("provider", enrolling=True)
+        actor, redirect = self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
@@ -103,8 +108,8 @@ def account_page() -> rx.Component:
         rx.vstack(
             rx.heading("Account security", size="6", as_="h1"),
             rx.cond(S.required & ~S.totp_on,
-                    rx.callout("Your administrator requires two-step sign-in. Set it up to "
-                               "continue to your messages.", color_scheme="amber", role="alert")),
+                    rx.callout("Two-step sign-in is required for your account. Set it up to "
+                               "continue.", color_scheme="amber", role="alert")),
             rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", role="alert")),
             rx.cond(S.message != "", rx.callout(S.message, color_scheme="green", role="status")),
             rx.text("Two-step sign-in: ", rx.text.strong(rx.cond(S.totp_on, "on", "off"))),
@@ -123,9 +128,12 @@ def account_page() -> rx.Component:
                     rx.button("Set up two-step sign-in", on_click=S.start),
                 ),
             ),
-            rx.link("Back to messages", href="/dashboard"),
+            rx.link(rx.cond(S.home == "/admin", "Back to the audit log", "Back to messages"),
+                    href=S.home),
             padding="1em", spacing="3", max_width="640px",
         ),
         user_name=S.user_name,
-        nav=[nav_link("Messages", "/dashboard"), nav_link("Account", "/account")],
+        nav=[rx.cond(S.home == "/admin", nav_link("Audit log", "/admin"),
+                     nav_link("Messages", "/dashboard")),
+             nav_link("Account", "/account")],
     )

@@ -13,6 +13,7 @@ from care_messaging.services.audit import Action
 from care_messaging.services.audit_log import AuditFilter, parse_day
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.tab_owner import wipe_user_tabs
 
 PAGE = 50
 ACTIONS = sorted(v for k, v in vars(Action).items() if k.isupper())
@@ -51,11 +52,15 @@ class AdminState(AuthState):
             except ServiceError as error:
                 self.error = str(error)
                 return
-            self.rows = [{"id": str(r.id), "at": when(r.at), "actor": r.actor_label or "—",
+            # Patients appear by account number, never by email (the admin sees no PHI).
+            labels = users.account_labels(session, actor=actor,
+                                          user_ids=[r.actor_user_id or 0 for r in found])
+            self.rows = [{"id": str(r.id), "at": when(r.at),
+                          "actor": labels.get(r.actor_user_id or 0, r.actor_label) or "—",
                           "action": r.action, "object": f"{r.object_type} {r.object_id}".strip(),
                           "patient": str(r.patient_id or ""), "outcome": r.outcome,
                           "ip": r.client_ip, "detail": r.detail} for r in found]
-            self.people = [{"id": str(u.id), "email": u.email, "name": u.name, "role": u.role,
+            self.people = [{"id": str(u.id), "label": u.label, "role": u.role,
                             "active": "1" if u.active else "", "totp": "on" if u.totp_enabled
                             else "off", "required": "1" if u.totp_required else ""}
                            for u in users.list_users(session, actor=actor)]
@@ -108,18 +113,23 @@ class AdminState(AuthState):
         return rx.download(data=data, filename="audit-log.csv")
 
     @rx.event
-    def set_active(self, user_id: str, active: bool):
+    async def set_active(self, user_id: str, active: bool):
         actor, redirect = self._guard("admin")
         if redirect:
             return redirect
+        disabled = None
         with session_scope() as session:
             try:
                 ended = users.set_active(session, actor=actor, user_id=_int(user_id),
                                          active=bool(active))
                 self.notice = "Account enabled." if active else (
                     f"Account disabled; {ended} active session(s) ended.")
+                disabled = None if active else _int(user_id)
             except ServiceError as error:
                 self.notice = str(error)
+        if disabled:
+            # The disabled user's open tabs keep nothing of what they showed.
+            await wipe_user_tabs(disabled)
         self._reload(actor)
         return None
 
@@ -180,17 +190,17 @@ def _users_table() -> rx.Component:
 
     def row(u: rx.Var) -> rx.Component:
         return rx.table.row(
-            rx.table.cell(u["email"]), rx.table.cell(u["role"]),
+            rx.table.cell(u["label"]), rx.table.cell(u["role"]),
             rx.table.cell(rx.cond(u["active"] == "1", "Active", "Disabled")),
             rx.table.cell(u["totp"]),
             rx.table.cell(rx.hstack(
                 rx.cond(u["active"] == "1",
                         rx.button("Disable", size="1", color_scheme="red", variant="soft",
                                   on_click=lambda: S.set_active(u["id"], False),
-                                  aria_label=f"Disable {u['email']}"),
+                                  aria_label=f"Disable {u['label']}"),
                         rx.button("Enable", size="1", variant="soft",
                                   on_click=lambda: S.set_active(u["id"], True),
-                                  aria_label=f"Enable {u['email']}")),
+                                  aria_label=f"Enable {u['label']}")),
                 rx.cond(u["role"] == "provider",
                         rx.cond(u["required"] == "1",
                                 rx.button("Stop requiring 2FA", size="1", variant="soft",
@@ -202,7 +212,7 @@ def _users_table() -> rx.Component:
 
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(c) for c in
-                                       ["Email", "Role", "Status", "2FA", ""]])),
+                                       ["Account", "Role", "Status", "2FA", ""]])),
         rx.table.body(rx.foreach(S.people, row)),
         size="1", variant="surface", aria_label="Users",
     )
@@ -228,5 +238,5 @@ def admin_page() -> rx.Component:
             padding="1em", spacing="3", width="100%",
         ),
         user_name=S.user_name,
-        nav=[nav_link("Audit log", "/admin")],
+        nav=[nav_link("Audit log", "/admin"), nav_link("Account", "/account")],
     )

@@ -20,6 +20,7 @@ from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
 from care_messaging.services import stats as stats_service
+from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient, participant_user_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
@@ -80,6 +81,11 @@ class DashboardState(ThreadPageState, AuthState):
 
         key = ("dashboard", actor.user_id, self.filter_by, self.search, self.list_limit)
         page, counts = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
+        if fresh_after is None:  # a list the user asked for; a live update is no new view
+            view_audit.record_list_view(
+                session, actor=actor, kind="dashboard", rows=len(page.rows),
+                patient_ids=(r.patient_id for r in page.rows), filter_by=self.filter_by,
+                searched=bool(self.search.strip()))
         self._set_changed(conversations=[sidebar_row(r) for r in page.rows],
                           total_rows=page.total, list_loaded=True,
                           stat_total=counts.total_conversations,

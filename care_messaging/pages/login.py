@@ -8,7 +8,8 @@ from urllib.parse import unquote
 import reflex as rx
 
 from care_messaging.components.native_form import native_form
-from care_messaging.state.auth import AuthState
+from care_messaging.state.auth import AuthState, resolve_actor
+from care_messaging.state.tab_owner import forget_tab
 from care_messaging.web.auth_routes import EMAIL_COOKIE
 
 ERRORS = {
@@ -31,7 +32,12 @@ class LoginState(AuthState):
     prefill_email: str = ""
 
     @rx.event
-    def load(self):
+    async def load(self):
+        if resolve_actor(self, touch=False) is None:
+            # A session that ended by timing out leaves its cookie in place, so the tab's
+            # owner mark still matches: empty the tree here (the sign-in page is where every
+            # ended session lands).
+            await forget_tab(self)
         params = self.router.url.query_parameters
         self.error_message = ERRORS.get(str(params.get("error", "")), "")
         self.notice = NOTICES.get(str(params.get("reason", "")), "")

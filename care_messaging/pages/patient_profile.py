@@ -12,6 +12,7 @@ from care_messaging.components.provider_format import conversation_row
 from care_messaging.db import session_scope
 from care_messaging.pages.dashboard import provider_nav
 from care_messaging.services import conversations as conv
+from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
@@ -44,6 +45,8 @@ class PatientProfileState(AuthState):
             except ServiceError as error:
                 self.error = str(error)
                 return None
+            view_audit.record_patient_view(session, actor=actor, patient_id=patient_id,
+                                           what=f"profile conversations={page.total}")
             dob = patient.date_of_birth
             self.patient = {
                 "id": str(patient.id),

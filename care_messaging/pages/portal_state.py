@@ -21,7 +21,7 @@ from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
 from care_messaging.services import attachments as attachment_service
-from care_messaging.services import audit_log
+from care_messaging.services import audit_log, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
@@ -58,6 +58,9 @@ class PortalState(ThreadPageState, AuthState):
 
         key = ("portal", actor.user_id, self.list_limit)
         page, unread = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
+        if fresh_after is None:  # a list the user asked for; a live update is no new view
+            view_audit.record_list_view(session, actor=actor, kind="portal",
+                                        rows=len(page.rows), patient_id=actor.patient_id)
         self._set_changed(conversations=[patient_conversation_row(r) for r in page.rows],
                           total_rows=page.total, list_loaded=True, nav_unread=unread)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from care_messaging import crypto
-from care_messaging.models import Attachment
+from care_messaging.models import Attachment, Conversation
 from care_messaging.services import audit
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
@@ -130,18 +130,20 @@ def store_upload(
             "name does not match contents",
         )
     stored_name = secrets.token_hex(16)
-    blob, key_id = crypto.encrypt(data, aad=f"att:{conversation.id}")
     path = _storage_path(stored_name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     attachment = Attachment(
         conversation_id=conversation.id or 0, uploader_user_id=actor.user_id,
         display_name=display_name, stored_name=stored_name, content_type=content_type,
-        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id=key_id,
+        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), key_id="",
     )
     try:
+        session.add(attachment)
+        session.flush()  # the id, which the file's ciphertext is bound to
+        blob, attachment.key_id = crypto.encrypt(
+            data, aad=crypto.attachment_aad(conversation.id or 0, attachment.id or 0))
         path.write_bytes(blob)
         session.add(attachment)
-        session.flush()
         audit.record(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
                      outcome=Outcome.SUCCESS, object_type="attachment",
                      object_id=attachment.id or "", patient_id=conversation.patient_id,
@@ -156,10 +158,17 @@ def store_upload(
 
 def discard_upload(session: Session, *, actor: Actor, attachment_id: int) -> None:
     """Remove an upload the actor made that has not been sent yet."""
-    attachment = session.get(Attachment, attachment_id)
+    attachment = session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
     if attachment is None or attachment.uploader_user_id != actor.user_id or attachment.message_id:
+        audit.record(session, actor=actor, action=Action.ATTACHMENT_DISCARD,
+                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
+        session.commit()
         raise NotFoundError(INVALID_ATTACHMENT)
+    conversation = session.get(Conversation, attachment.conversation_id)
     session.delete(attachment)
+    audit.record(session, actor=actor, action=Action.ATTACHMENT_DISCARD, outcome=Outcome.SUCCESS,
+                 object_type="attachment", object_id=attachment_id,
+                 patient_id=conversation.patient_id if conversation else None)
     session.commit()
     _storage_path(attachment.stored_name).unlink(missing_ok=True)
 
@@ -188,7 +197,9 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
         raise NotFoundError(INVALID_ATTACHMENT)
     try:
         blob = _storage_path(attachment.stored_name).read_bytes()
-        data = crypto.decrypt(blob, aad=f"att:{conversation.id}", key_id=attachment.key_id)
+        data = crypto.decrypt(blob, aad=crypto.attachment_aad(conversation.id or 0,
+                                                              attachment.id or 0),
+                              key_id=attachment.key_id)
         if hashlib.sha256(data).hexdigest() != attachment.sha256:
             raise crypto.TamperedDataError("attachment digest mismatch")
     except (OSError, crypto.TamperedDataError):

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import Session, col, func, select
 
 from care_messaging.models import AuditEvent, Conversation, Patient, Role, User
-from care_messaging.services import audit
+from care_messaging.services import audit, view_audit
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
@@ -82,7 +82,21 @@ def search(session: Session, *, actor: Actor, flt: AuditFilter, limit: int = 50,
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(max(1, min(limit, 200)))
                         .offset(max(0, offset))).all()
+    # Reading the trail is itself recorded: its rows say who saw which patient's records.
+    view_audit.record_audit_search(session, actor=actor, what=_describe(flt, offset),
+                                   rows=len(rows))
+    session.commit()
     return list(rows), int(total)
+
+
+def _describe(flt: AuditFilter, offset: int) -> str:
+    parts = [f"{name}={value}" for name, value in (
+        ("user", flt.user.strip()[:60]), ("patient", flt.patient.strip()[:20]),
+        ("action", flt.action[:40]), ("from", flt.date_from or ""), ("to", flt.date_to or ""),
+    ) if value]
+    if offset:
+        parts.append(f"offset={offset}")
+    return "search " + (" ".join(parts) or "all")
 
 
 def export_csv(session: Session, *, actor: Actor, flt: AuditFilter) -> str:

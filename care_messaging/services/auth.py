@@ -61,6 +61,12 @@ class LoginResult:
     needs_totp: bool = False
 
 
+def totp_required_for(role: str, required_flag: bool) -> bool:
+    """Whether an account must use two-step sign-in: when an administrator required it, and
+    for every administrator where the setting asks for it (the default outside development)."""
+    return required_flag or (role == Role.ADMIN and get_settings().admin_totp_required)
+
+
 def totp_secret(user: User) -> str | None:
     if not user.totp_secret_ct:
         return None
@@ -254,7 +260,8 @@ def resolve_session(
         provider_id=found.provider_id if found.role == Role.PROVIDER else None,
         session_id=found.id,
         client_ip=client_ip,
-        must_enroll_totp=found.totp_required and not found.totp_enabled,
+        must_enroll_totp=totp_required_for(found.role, found.totp_required)
+        and not found.totp_enabled,
     )
     if actor.must_enroll_totp and not second_step_pending_ok:
         raise SecondStepPendingError("Set up two-step sign-in to continue.")

@@ -52,7 +52,8 @@ def rotate_keys(session: Session) -> RotationReport:
         if not batch:
             break
         for message in batch:
-            aad = f"msg:{message.conversation_id}"
+            aad = crypto.message_aad(message.conversation_id, message.seq,
+                                     message.sender_user_id)
             plain = crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id)
             if message.key_id != active:
                 message.body_ct, message.key_id = crypto.encrypt_text(plain, aad=aad)
@@ -72,7 +73,7 @@ def rotate_keys(session: Session) -> RotationReport:
             secrets += 1
     for attachment in session.exec(select(Attachment).where(Attachment.key_id != active)).all():
         path = settings.attachment_dir / attachment.stored_name
-        aad = f"att:{attachment.conversation_id}"
+        aad = crypto.attachment_aad(attachment.conversation_id, attachment.id or 0)
         data = crypto.decrypt(path.read_bytes(), aad=aad, key_id=attachment.key_id)
         blob, attachment.key_id = crypto.encrypt(data, aad=aad)
         tmp = path.with_suffix(".rotating")

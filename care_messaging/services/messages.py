@@ -90,16 +90,15 @@ class StoredMessage:
     created_at: datetime
 
 
-def message_aad(conversation_id: int) -> str:
-    return f"msg:{conversation_id}"
+message_aad = crypto.message_aad  # bound to conversation, sequence number and sender
 
 
 def decrypt_body(message: Message | StoredMessage) -> tuple[str, bool]:
-    """The plaintext, or a fixed notice when the ciphertext fails authentication."""
+    """The plaintext, or a fixed notice when the ciphertext fails authentication (altered, or
+    moved from another message: another conversation, place in it or sender)."""
     try:
-        return crypto.decrypt_text(
-            message.body_ct, aad=message_aad(message.conversation_id), key_id=message.key_id
-        ), False
+        aad = message_aad(message.conversation_id, message.seq, message.sender_user_id)
+        return crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id), False
     except crypto.TamperedDataError:
         log.error("message %s failed authentication", message.id)
         return TAMPERED_TEXT, True
@@ -215,7 +214,8 @@ def _insert_message(
     # and every message gets the next number with no gap (a rollback undoes the increment).
     seq = _NEXT_SEQ.execute(session, {"conversation_id": conversation.id, "now": now}).scalar()
     _keep_loaded_in_step(session, conversation.id, last_seq=seq, last_message_at=now)
-    ciphertext, key_id = crypto.encrypt_text(text, aad=message_aad(conversation.id or 0))
+    ciphertext, key_id = crypto.encrypt_text(
+        text, aad=message_aad(conversation.id or 0, seq, actor.user_id))
     values = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
               "seq": seq, "client_msg_id": client_msg_id, "body_ct": ciphertext,
               "key_id": key_id, "created_at": now}

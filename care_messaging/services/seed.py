@@ -206,7 +206,8 @@ def _seed_conversations(session, rng, patients, team_of, conversation_count, mes
                 sender = team[(c + k) % len(team)][1]
                 text = rng.choice(PROVIDER_LINES)
                 first_reply = first_reply or at
-            blob, key_id = crypto.encrypt_text(text, aad=message_aad(conversation.id))
+            blob, key_id = crypto.encrypt_text(
+                text, aad=message_aad(conversation.id, k + 1, sender.id))
             last_message = Message(conversation_id=conversation.id, sender_user_id=sender.id,
                                    seq=k + 1, client_msg_id=f"seed-{c}-{k}", body_ct=blob,
                                    key_id=key_id, created_at=at)

@@ -17,7 +17,12 @@ from care_messaging.models import Role, User, utcnow
 from care_messaging.services import audit, throttle
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
-from care_messaging.services.auth import LOCKED_ERROR, normalise_email, totp_secret
+from care_messaging.services.auth import (
+    LOCKED_ERROR,
+    normalise_email,
+    totp_required_for,
+    totp_secret,
+)
 from care_messaging.services.errors import ValidationError
 from care_messaging.services.totp_codes import accept_code
 
@@ -26,8 +31,9 @@ ISSUER = "Care Messaging"
 
 def _user(session: Session, actor: Actor) -> User:
     user = session.get(User, actor.user_id)
-    if user is None or user.role != Role.PROVIDER:
-        raise ValidationError("Two-step sign-in is available to care team members.")
+    if user is None or user.role not in (Role.PROVIDER, Role.ADMIN):
+        raise ValidationError("Two-step sign-in is available to care team members and "
+                              "administrators.")
     return user
 
 
@@ -58,8 +64,8 @@ def confirm_enrollment(session: Session, *, actor: Actor, code: str) -> None:
 def disable(session: Session, *, actor: Actor, code: str) -> None:
     """Turn two-step sign-in off (needs a current code; refused when an admin requires it)."""
     user = _user(session, actor)
-    if user.totp_required:
-        raise ValidationError("Your administrator requires two-step sign-in for your account.")
+    if totp_required_for(user.role, user.totp_required):
+        raise ValidationError("Two-step sign-in is required for your account.")
     now = utcnow()
     counter = throttle.throttle_row(session, normalise_email(user.email), now)
     if throttle.is_locked(counter, now):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import case
 from sqlmodel import Session, col, select
 
 from care_messaging.models import Role, User
@@ -16,6 +17,9 @@ from care_messaging.services.errors import NotFoundError, ValidationError
 
 @dataclass(frozen=True)
 class UserRow:
+    """An account as the administrator sees it. A patient's account carries no name and no
+    email (the admin sees no PHI): it is known by its ``label``, an account number."""
+
     id: int
     email: str
     name: str
@@ -23,6 +27,24 @@ class UserRow:
     active: bool
     totp_enabled: bool
     totp_required: bool
+    label: str = ""
+
+
+def account_label(user_id: int, role: str, email: str) -> str:
+    """How an account is named to an administrator: staff by email, a patient by number."""
+    return f"Patient account #{user_id}" if role == Role.PATIENT else email
+
+
+def account_labels(session: Session, *, actor: Actor, user_ids: list[int]) -> dict[int, str]:
+    """Labels for the accounts behind audit rows (patients' emails never reach the admin)."""
+    if actor.role != Role.ADMIN:
+        raise NotFoundError("Not found.")
+    ids = sorted({i for i in user_ids if i})
+    if not ids:
+        return {}
+    rows = session.exec(select(User.id, User.role, User.email)
+                        .where(col(User.id).in_(ids))).all()
+    return {uid: account_label(uid, role, email) for uid, role, email in rows}
 
 
 def _admin_target(session: Session, actor: Actor, user_id: int) -> User:
@@ -37,11 +59,22 @@ def _admin_target(session: Session, actor: Actor, user_id: int) -> User:
 def list_users(session: Session, *, actor: Actor, search: str = "", limit: int = 50) -> list[UserRow]:
     if actor.role != Role.ADMIN:
         raise NotFoundError("Not found.")
-    query = select(User).order_by(col(User.role), col(User.email)).limit(limit)
+    # Staff first, so a clinic of many patients never pushes the accounts an administrator
+    # manages (providers, admins) off the page.
+    patients_last = case((col(User.role) == Role.PATIENT, 1), else_=0)
+    query = select(User).order_by(patients_last, col(User.role), col(User.email)).limit(limit)
     if search.strip():
         query = query.where(col(User.email).contains(search.strip().lower()))
-    return [UserRow(u.id or 0, u.email, u.display_name, u.role, u.is_active, u.totp_enabled,
-                    u.totp_required) for u in session.exec(query).all()]
+    return [_row(u) for u in session.exec(query).all()]
+
+
+def _row(u: User) -> UserRow:
+    uid = u.id or 0
+    label = account_label(uid, u.role, u.email)
+    if u.role == Role.PATIENT:
+        return UserRow(uid, "", "", u.role, u.is_active, u.totp_enabled, u.totp_required, label)
+    return UserRow(uid, u.email, u.display_name, u.role, u.is_active, u.totp_enabled,
+                   u.totp_required, label)
 
 
 def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> int:

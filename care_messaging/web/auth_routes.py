@@ -24,6 +24,7 @@ from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
 from care_messaging.settings import get_settings
+from care_messaging.state.tab_owner import wipe_session_tabs
 from care_messaging.web import offloop
 from care_messaging.web.login_limits import source_limiter
 
@@ -138,9 +139,17 @@ async def logout_route(request: Request) -> Response:
         # any page on the web could sign a clinician out mid-task.
         return PlainTextResponse("Cross-site request refused.", status_code=403,
                                  headers={"Cache-Control": "no-store"})
-    await offloop.run_work(_logout, request.cookies.get(auth.SESSION_COOKIE), client_ip(request))
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    await offloop.run_work(_logout, token, client_ip(request))
+    if token:
+        # Nothing of this user may stay in the server state of their tabs (the tab's Reflex
+        # token outlives the sign-out in the browser).
+        await wipe_session_tabs(auth.hash_token(token))
     response = _redirect("/login?" + urlencode({"reason": "signed_out"}))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    # The browser drops the tab's Reflex token (sessionStorage) and anything a page kept:
+    # the next user of this tab starts with a new token, so a new, empty state tree.
+    response.headers["Clear-Site-Data"] = '"storage"'
     return response
 
 

@@ -33,7 +33,7 @@ from care_messaging.components.provider_format import sidebar_row
 from care_messaging.components.provider_sidebar import FIRST_ROWS_ID
 from care_messaging.db import session_scope
 from care_messaging.models import Role
-from care_messaging.services import auth
+from care_messaging.services import auth, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import SessionInvalidError
 from care_messaging.state.thread_page import PAGE_SIZE
@@ -89,6 +89,9 @@ def first_rows_for(token: str | None, ip: str, selected_id: str) -> str:
             return ""
         page = conv.list_conversations(session, actor=actor, filter_by="all", search="",
                                        limit=PAGE_SIZE)
+        view_audit.record_list_view(session, actor=actor, kind="dashboard_first_rows",
+                                    rows=len(page.rows),
+                                    patient_ids=(r.patient_id for r in page.rows))
         return rows_html([sidebar_row(r) for r in page.rows], selected_id)
 
 

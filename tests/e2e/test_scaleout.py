@@ -112,6 +112,24 @@ def test_patient_on_another_worker_gets_the_reply_live_with_receipts(browser, sc
         maria_ctx.close()
 
 
+def test_tab_reused_on_another_worker_starts_empty_and_redis_holds_no_phi(scaleout):  # noqa: F811
+    """Issue 16, items 1 and 11 on the Redis state manager: the provider's tab state is built
+    on worker A; the same tab token with a patient's cookie on worker B gets none of it; and
+    what Redis holds for the tab is sealed (no names, no session cookie)."""
+    import redis
+
+    from tests.e2e.scaleout import REDIS_URL
+    from tests.security.test_tab_reuse import _other_cookie_same_token, run_async
+
+    token = str(uuid.uuid4())
+    leaked, names = run_async(_other_cookie_same_token(scaleout.url_a, token=token,
+                                                         second_base_url=scaleout.url_b))
+    assert leaked == []
+    client = redis.Redis.from_url(REDIS_URL)
+    values = [client.get(k) or b"" for k in client.keys(f"{token}*")]
+    assert values, "no state of the tab in Redis: the check below would prove nothing"
+    assert not any(n.encode() in v for n in names for v in values)
+    assert not any(b"care_session" in v for v in values)
 def test_a_worker_killed_mid_burst_loses_no_message(browser, scaleout):  # noqa: F811
     """Maria's tab is held by worker B; B is killed (SIGKILL to its process group) while she
     writes. Her tab reconnects through the proxy to worker A, and her outbox sends what was

@@ -69,7 +69,8 @@ def test_flipped_byte_is_detected_not_shown_as_garbage(session):
                                         patient_id=people["maria_patient"].id,
                                         topic="Other", body="fine")
     moved = session.exec(select(Message).where(Message.conversation_id == other.id)).one()
-    moved.body_ct = msg.crypto.encrypt_text(KNOWN, aad=msg.message_aad(conversation.id))[0]
+    moved.body_ct = msg.crypto.encrypt_text(KNOWN, aad=msg.message_aad(
+        conversation.id, moved.seq, moved.sender_user_id))[0]
     session.add(moved)
     session.commit()
     assert msg.list_messages(session, conversation_id=other.id)[0].tampered is True

@@ -32,6 +32,11 @@ def _exercise(first, second) -> None:
     assert sorted(s for _, t, s in second.targets([user]) if t == tab_a) == ["state.profile_state"]
     second.unregister(tab_b)
     assert {t for _, t, _ in first.targets([user])} == {tab_a}
+    # A tab reused by another user (a shared workstation) leaves the previous user's tabs:
+    # their events, and the "Delivered" marks they cause, must not reach it (issue 16, 11).
+    second.register(other, tab_a, "state.portal_state")
+    assert {t for _, t, _ in first.targets([user])} == set()
+    assert {t for _, t, _ in first.targets([other])} == {tab_a, tab_c}
 
 
 def test_memory_registry():
@@ -39,12 +44,16 @@ def test_memory_registry():
     _exercise(registry, registry)
 
 
-def test_redis_registry_is_shared_between_workers():
+def require_redis() -> None:
     redis = pytest.importorskip("redis")
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL} (set CARE_TEST_REDIS_URL): {exc}")
+
+
+def test_redis_registry_is_shared_between_workers():
+    require_redis()
     first, second = RedisRegistry(REDIS_URL), RedisRegistry(REDIS_URL)
     try:
         _exercise(first, second)

@@ -27,7 +27,10 @@ RARE_EVERY = 150_000  # ids 7, 150007 and 300007 carry the rare word
 
 def _fill(session: Session, conversation_id: int, sender_user_id: int) -> None:
     """MESSAGES messages in one conversation, each holding the common word."""
-    body_ct, key_id = crypto.encrypt_text("blood", aad=message_aad(conversation_id))
+    # One ciphertext for all (its associated data names the first); the newest page, which
+    # the search decrypts, is re-encrypted for its own rows below.
+    body_ct, key_id = crypto.encrypt_text("blood", aad=message_aad(conversation_id, 1001,
+                                                                   sender_user_id))
     session.execute(text(
         "INSERT INTO messages (conversation_id, sender_user_id, seq, client_msg_id, body_ct, "
         "key_id, created_at) SELECT :cid, :sender, 1000 + g, 'b' || g, :ct, :key, now() "
@@ -39,6 +42,12 @@ def _fill(session: Session, conversation_id: int, sender_user_id: int) -> None:
         "THEN :rare ELSE :common END AS tsvector) FROM messages WHERE seq >= 1000"),
         {"every": RARE_EVERY, "rare": search.index_document("blood melbrodal"),
          "common": search.index_document("blood")})
+    for seq in range(1000 + MESSAGES - 40, 1000 + MESSAGES + 1):
+        session.execute(text("UPDATE messages SET body_ct = :ct WHERE conversation_id = :cid "
+                             "AND seq = :seq"), {
+            "ct": crypto.encrypt_text("blood", aad=message_aad(conversation_id, seq,
+                                                                sender_user_id))[0],
+            "cid": conversation_id, "seq": seq})
     session.commit()
     session.execute(text("ANALYZE"))
     search._common_words.clear()
