@@ -15,7 +15,12 @@ from care_messaging.components.native_form import native_form
 from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.settings import get_settings
-from care_messaging.state.auth import resolve_actor, session_token_from_cookie_header, to_login
+from care_messaging.state.auth import (
+    asked_path,
+    resolve_actor,
+    session_token_from_cookie_header,
+    to_login,
+)
 
 POLL_SECONDS = 5
 
@@ -40,6 +45,7 @@ class SessionTimerState(rx.State):
             self._watching = True
         token = session_token_from_cookie_header(self.router.headers.cookie)
         tab = self.router.session.client_token
+        back = asked_path(self)  # after signing in again, back to this page
         warning = get_settings().idle_warning_seconds
         try:
             while True:
@@ -52,7 +58,7 @@ class SessionTimerState(rx.State):
                     self.seconds_left = left
                     self.warning_open = phase == "warn"
                 if phase == "expired":
-                    yield to_login()
+                    yield to_login("expired", back)
                     return
         finally:
             async with self:
@@ -67,7 +73,7 @@ class SessionTimerState(rx.State):
     def stay_signed_in(self):
         """A deliberate action: touch the session (re-validated on the server)."""
         if resolve_actor(self, touch=True) is None:
-            return to_login()
+            return to_login("expired", asked_path(self))
         self.warning_open = False
         return None
 

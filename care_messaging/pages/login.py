@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.native_form import native_form
+from care_messaging.navigation import safe_next_path
 from care_messaging.state.auth import AuthState
 
 ERRORS = {
@@ -24,14 +25,19 @@ class LoginState(AuthState):
     notice: str = ""
     totp_step: bool = False
     prefill_email: str = ""
+    # The page to go on to after signing in (only one of ours; the route checks it again).
+    next_path: str = ""
 
     @rx.event
     def load(self):
         params = self.router.url.query_parameters
         self.error_message = ERRORS.get(str(params.get("error", "")), "")
+        # A first visit (no "reason") shows the plain form: "Your session ended" is only for
+        # a session that did end (state/auth.py decides which).
         self.notice = NOTICES.get(str(params.get("reason", "")), "")
         self.totp_step = params.get("step") == "totp"
         self.prefill_email = str(params.get("email", ""))[:254]
+        self.next_path = safe_next_path(params.get("next", ""))
         return AuthState.redirect_if_signed_in
 
 
@@ -67,6 +73,7 @@ def login_page() -> rx.Component:
                 ),
                 native_form(
                     rx.vstack(
+                        rx.el.input(type="hidden", name="next", value=LoginState.next_path),
                         _field("Email", id="email", name="email", type="email",
                                auto_complete="username", required=True,
                                default_value=LoginState.prefill_email),

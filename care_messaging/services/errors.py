@@ -19,3 +19,13 @@ class AuthenticationError(ServiceError):
 
 class SessionInvalidError(ServiceError):
     """No usable session: missing, expired, idle too long or revoked."""
+
+
+class SessionEndedError(SessionInvalidError):
+    """A session that existed has ended: timed out (idle or absolute), signed out, or
+    revoked (e.g. the account was disabled). ``reason`` says which, so the sign-in page can
+    say "Your session ended" only then, and never to someone who simply was not signed in."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -1,24 +1,24 @@
 """HTTP routes for signing in and out.
 
 Sign-in is a plain HTML form POST: the route checks the password, opens a server-side session
-and sets its token as an HttpOnly, SameSite=Strict cookie, then redirects to the user's landing
-page. The token never passes through Reflex state, so the browser's state tree never holds it.
+and sets its token as an HttpOnly, SameSite=Strict cookie, then redirects to the page the user
+asked for before signing in (only one of our own pages: navigation.safe_next_path) or their
+landing page. The token never passes through Reflex state, so the browser's state tree never
+holds it. The app's address, ``/``, is answered here too: sign-in or the landing page.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from care_messaging.db import session_scope
+from care_messaging.navigation import after_sign_in, landing_for, login_url
 from care_messaging.services import auth
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
 from care_messaging.settings import get_settings
-
-LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 
 
 def client_ip(request: Request) -> str:
@@ -55,28 +55,27 @@ def set_session_cookie(response: Response, token: str) -> None:
 
 async def login_route(request: Request) -> Response:
     if not same_origin(request):
-        return _redirect("/login?" + urlencode({"error": "invalid"}))
+        return _redirect(login_url(error="invalid"))
     form = await request.form()
     email = str(form.get("email", ""))[:254]
     password = str(form.get("password", ""))[:1024]
     code = str(form.get("code", ""))[:12]
+    next_path = str(form.get("next", ""))  # checked by navigation.safe_next_path
     try:
         with session_scope() as session:
             result = auth.login(
                 session, email=email, password=password, totp_code=code, client_ip=client_ip(request)
             )
             if result.needs_totp:
-                return _redirect("/login?" + urlencode({"step": "totp", "email": email}))
+                return _redirect(login_url(step="totp", email=email, next_path=next_path))
             token, role = auth.exchange_handoff(session, ticket=result.ticket)
     except AuthenticationError as exc:
         error = "locked" if str(exc) == auth.LOCKED_ERROR else "invalid"
-        params = {"error": error, "email": email}
-        if code:
-            params["step"] = "totp"
-        return _redirect("/login?" + urlencode(params))
+        return _redirect(login_url(error=error, email=email, step="totp" if code else "",
+                                   next_path=next_path))
     except SessionInvalidError:
-        return _redirect("/login?" + urlencode({"error": "invalid"}))
-    response = _redirect(LANDING.get(role, "/login"))
+        return _redirect(login_url(error="invalid", next_path=next_path))
+    response = _redirect(after_sign_in(role, next_path))
     set_session_cookie(response, token)
     return response
 
@@ -86,9 +85,26 @@ async def logout_route(request: Request) -> Response:
     if same_origin(request):
         with session_scope() as session:
             auth.logout(session, token=token, client_ip=client_ip(request))
-    response = _redirect("/login?" + urlencode({"reason": "signed_out"}))
+    response = _redirect(login_url(notice="signed_out"))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response
+
+
+def _home_for(token: str | None, ip: str) -> str:
+    with session_scope() as session:
+        try:
+            actor = auth.resolve_session(session, token=token, client_ip=ip, touch=False)
+        except SessionInvalidError:
+            return login_url()
+    return landing_for(actor.role)
+
+
+async def root_route(request: Request) -> Response:
+    """``/``: the sign-in page when signed out, else the user's landing page (a page of
+    its own would be a blank screen)."""
+    target = await run_in_threadpool(_home_for, request.cookies.get(auth.SESSION_COOKIE),
+                                     client_ip(request))
+    return _redirect(target)
 
 
 async def health_route(_request: Request) -> Response:
@@ -96,6 +112,7 @@ async def health_route(_request: Request) -> Response:
 
 
 routes = [
+    Route("/", root_route, methods=["GET", "HEAD"]),
     Route("/api/auth/login", login_route, methods=["POST"]),
     Route("/api/auth/logout", logout_route, methods=["POST"]),
     Route("/api/health", health_route, methods=["GET"]),

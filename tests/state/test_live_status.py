@@ -17,7 +17,7 @@ from tests.state.helpers import call, deliver, make_state, sign_in_token, thread
 async def test_status_moves_from_sending_to_read(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -48,7 +48,7 @@ async def test_status_moves_from_sending_to_read(session):
 async def test_double_submit_with_one_client_id_stores_one_message(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Please")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -65,7 +65,7 @@ async def test_double_submit_with_one_client_id_stores_one_message(session):
 async def test_failed_send_keeps_the_text_and_retry_stores_it_once(session, monkeypatch):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Please")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
