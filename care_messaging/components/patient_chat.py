@@ -26,17 +26,21 @@ def _conversation_row(row: rx.Var) -> rx.Component:
     return rx.link(
         rx.vstack(
             rx.hstack(
-                rx.text(row["topic"], weight="bold", size="3", trim="both", flex="1",
-                        min_width="0"),
-                # The date sits in the same place on every row (top right, as messengers do).
+                rx.text(row["topic"], weight="bold", size="3", flex="1", min_width="0"),
+                # The date sits in the same place on every row (top right, level with the
+                # topic's first line, as messengers do), whatever the topic's length.
                 rx.text(row["when"], size="1", color_scheme="gray", white_space="nowrap",
-                        class_name="row-when"),
+                        line_height="var(--line-height-3)", class_name="row-when"),
+                width="100%", align="start",
+            ),
+            rx.hstack(
+                rx.text(row["provider"], size="2", class_name="row-provider", flex="1",
+                        min_width="0"),
                 rx.cond(unread, rx.badge(row["unread"], color_scheme="red", variant="solid",
                                          radius="full", aria_label=f"{row['unread']} unread",
                                          class_name="unread-badge")),
                 width="100%", align="center",
             ),
-            rx.text(row["provider"], size="2", class_name="row-provider"),
             rx.hstack(
                 rx.badge(row["status"], color_scheme=row["status_color"]),
                 rx.badge(row["priority"], color_scheme=row["priority_color"], variant="outline"),

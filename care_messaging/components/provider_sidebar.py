@@ -28,10 +28,10 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
             rx.el.div(
                 _in_app_link(row["topic"], "/dashboard?c=" + row["id"].to(str),
                              class_name="conversation-link"),
-                # Top right on every row (as messengers do), never wrapped under the meta.
-                rx.el.span(row["when"], class_name="cm-when"),
                 rx.cond(unread, rx.el.span(class_name="unread-dot", aria_label="unread",
                                            role="status")),
+                # Top right on every row (as messengers do), never wrapped under the meta.
+                rx.el.span(row["when"], class_name="cm-when"),
                 class_name="cm-row-head",
             ),
             _in_app_link(row["patient_name"], "/patients?id=" + row["patient_id"].to(str),

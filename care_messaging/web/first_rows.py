@@ -59,7 +59,7 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         f'<div class="cm-row-body">'
         f'<div class="cm-row-head"><a class="conversation-link" data-in-app=""'
         f' href="/dashboard?c={e["id"]}">{e["topic"]}</a>'
-        f'<span class="cm-when">{e["when"]}</span>{dot}</div>'
+        f'{dot}<span class="cm-when">{e["when"]}</span></div>'
         f'<a class="cm-patient" aria-label="Profile of {e["patient_name"]}" data-in-app=""'
         f' href="/patients?id={e["patient_id"]}">{e["patient_name"]}</a>'
         f'<p class="cm-preview">{e["preview"]}</p>'
