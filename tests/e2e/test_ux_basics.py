@@ -21,6 +21,15 @@ DESKTOP = {"width": 1440, "height": 900}
 SEPARATOR = "·"
 
 
+@pytest.fixture(autouse=True)
+def _patient_expectations():
+    """These journeys run two or three signed-in tabs on a shared 2-core machine: wait up to
+    15 s (the contexts' action timeout) for what must appear, instead of the default 5 s."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 def _db(app_server) -> sqlite3.Connection:
     return sqlite3.connect(app_server.env["DATABASE_URL"].removeprefix("sqlite:///"))
 
