@@ -15,6 +15,7 @@ from care_messaging.pages.login import LoginState, login_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.state.auth import AuthState
 from care_messaging.state.restore import RestoreViewOnHydrate
 from care_messaging.state.sealed_redis import seal_redis_states
 from care_messaging.state.tab_owner import TabOwnerMiddleware, sweep_ended_sessions
@@ -77,7 +78,9 @@ def index() -> rx.Component:
     return rx.fragment()
 
 
-app.add_page(index, route="/", title="Care Messaging", on_load=LoginState.load)
+# A full load of "/" is redirected by the server (web/auth_routes.root_route); navigating to
+# it inside the app lands here and is sent on the same way.
+app.add_page(index, route="/", title="Care Messaging", on_load=AuthState.go_home)
 app.add_page(login_page, route="/login", title="Sign in · Care Messaging", on_load=LoginState.load)
 app.add_page(dashboard_page, route="/dashboard", title="Messages · Care Messaging",
              on_load=DashboardState.load)

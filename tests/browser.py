@@ -195,7 +195,7 @@ def long_thread(app_server: AppServer) -> tuple[int, int]:
             lee, maria = actor("jordan.lee@demo.care"), actor("maria.garcia@demo.care")
             patient_id = s.exec(select(Patient.id).where(Patient.user_id == maria.user_id)).one()
             conversation, _ = create_conversation(
-                s, actor=lee, patient_id=patient_id, topic="Blood pressure diary",
+                s, actor=lee, patient_id=patient_id, reason="Test", topic="Blood pressure diary",
                 body="Please send your readings here each morning.")
             for n in range(2, LONG_THREAD_MESSAGES + 1):
                 sender = maria if n % 2 == 0 else lee

@@ -35,8 +35,12 @@ def app_shell(
     *content: rx.Component,
     user_name: rx.Var,
     nav: list[rx.Component],
+    fill_viewport: bool = False,
 ) -> rx.Component:
-    """Header with navigation and the signed-in user, then the page content."""
+    """Header with navigation and the signed-in user, then the page content.
+
+    ``fill_viewport``: on a desktop the content stretches to the bottom of the window (the
+    dashboard's list and thread end at the window's edge, the reply box on screen)."""
     return rx.box(
         rx.el.header(
             rx.hstack(
@@ -62,4 +66,5 @@ def app_shell(
         rx.el.main(*content, width="100%"),
         session_timer(),
         min_height="100vh",
+        class_name="cm-fill" if fill_viewport else "",
     )

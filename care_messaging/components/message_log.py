@@ -23,7 +23,7 @@ def _older_messages(S) -> rx.Component:
         rx.cond(
             S.messages.length() > 0,
             rx.text("Start of conversation", size="1", color_scheme="gray",
-                    align_self="center", class_name="thread-start"),
+                    align="center", width="100%", class_name="thread-start"),
         ),
     )
 

@@ -6,10 +6,20 @@ import reflex as rx
 
 from care_messaging.components.composer import composer_form
 from care_messaging.components.message_log import message_log
-from care_messaging.components.provider_format import CATEGORY_LABELS
+from care_messaging.services.conversations import MAX_REASON_CHARS
 
 UPLOAD_ID = "chat-upload"
 EMERGENCY = "For emergencies call 911 or your local emergency number."
+# The message types of the patient guide, in its words (values are the categories).
+PATIENT_MESSAGE_TYPES = {
+    "test_results": "Test results (lab results, imaging, other tests)",
+    "appointment": "Appointments (visits, scheduling changes)",
+    "medication": "Medication (prescriptions, instructions, side effects)",
+    "care_instructions": "Care instructions (treatment plan, home care, follow-up)",
+    "health_education": "Health education (my condition, wellness)",
+    "check_in": "Check-in (how I'm feeling, progress)",
+    "administrative": "Administrative (insurance, billing, scheduling)",
+}
 
 
 def _conversation_row(row: rx.Var) -> rx.Component:
@@ -17,25 +27,35 @@ def _conversation_row(row: rx.Var) -> rx.Component:
     return rx.link(
         rx.vstack(
             rx.hstack(
-                rx.text(row["topic"], weight="bold", size="3", trim="both"),
-                rx.spacer(),
+                rx.text(row["topic"], weight="bold", size="3", flex="1", min_width="0"),
+                # The date sits in the same place on every row (top right, level with the
+                # topic's first line, as messengers do), whatever the topic's length.
+                rx.text(row["when"], size="1", color_scheme="gray", white_space="nowrap",
+                        line_height="var(--line-height-3)", class_name="row-when"),
+                width="100%", align="start",
+            ),
+            rx.hstack(
+                rx.text(row["provider"], size="2", class_name="row-provider", flex="1",
+                        min_width="0"),
                 rx.cond(unread, rx.badge(row["unread"], color_scheme="red", variant="solid",
                                          radius="full", aria_label=f"{row['unread']} unread",
                                          class_name="unread-badge")),
                 width="100%", align="center",
             ),
-            rx.text(row["provider"], size="2"),
             rx.hstack(
                 rx.badge(row["status"], color_scheme=row["status_color"]),
                 rx.badge(row["priority"], color_scheme=row["priority_color"], variant="outline"),
                 rx.badge(row["medium"], color_scheme="blue", variant="soft"),
                 spacing="1", wrap="wrap",
             ),
-            rx.text(row["category"], " · ", row["reason"], size="1", color_scheme="gray"),
-            rx.text(row["preview"], size="1", color_scheme="gray",
-                    style={"overflow": "hidden", "textOverflow": "ellipsis",
-                           "whiteSpace": "nowrap", "maxWidth": "100%"}),
-            rx.text(row["when"], size="1", color_scheme="gray"),
+            rx.text(row["about"], size="1", color_scheme="gray", class_name="row-about"),
+            rx.text(
+                rx.cond(row["last_sender"] != "",
+                        rx.el.span(row["last_sender"], ": ", style={"fontWeight": 600})),
+                row["preview"],
+                size="1", color_scheme="gray", class_name="row-preview",
+                style={"overflow": "hidden", "textOverflow": "ellipsis",
+                       "whiteSpace": "nowrap", "maxWidth": "100%"}),
             spacing="1", width="100%", padding="0.8em",
             border_bottom=f"1px solid {rx.color('gray', 4)}",
         ),
@@ -124,8 +144,7 @@ def viewers_panel(S) -> rx.Component:
                               size="1", as_="span")),
         rx.cond(
             S.viewers.length() > 0,
-            rx.el.ul(rx.foreach(S.viewers, lambda v: rx.el.li(
-                rx.text(v["name"], " · ", v["when"], size="1")))),
+            rx.el.ul(rx.foreach(S.viewers, lambda v: rx.el.li(rx.text(v["label"], size="1")))),
             rx.text("Nobody on your care team has opened it yet.", size="1",
                     color_scheme="gray"),
         ),
@@ -141,7 +160,9 @@ def chat(S) -> rx.Component:
                       aria_label="Close chat"),
             rx.vstack(
                 rx.heading(h["topic"], size="4", as_="h2"),
-                rx.text(h["provider"], " · ", h["category"], size="1", color_scheme="gray"),
+                rx.text(h["subtitle"], size="1", color_scheme="gray"),
+                rx.cond(h["reason"] != "",
+                        rx.text("Reason: ", h["reason"], size="1", color_scheme="gray")),
                 spacing="0", min_width="0",
             ),
             rx.spacer(),
@@ -166,28 +187,45 @@ def chat(S) -> rx.Component:
     )
 
 
+def _dialog_field(label: str, control: rx.Component, id_: str,
+                  hint: str = "") -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=id_, style={"fontWeight": 500, "fontSize": "14px"}),
+        control,
+        rx.text(hint, size="1", color_scheme="gray", id=f"{id_}-hint") if hint else rx.fragment(),
+        spacing="1", width="100%",
+    )
+
+
 def new_conversation_dialog(S) -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("New message to your care team"),
+            rx.dialog.description("Tell your care team what this is about and why you are "
+                                  "writing.", size="2"),
             rx.form(
                 rx.vstack(
                     rx.cond(S.new_error != "",
                             rx.callout(S.new_error, icon="triangle-alert", color_scheme="red",
                                        role="alert", width="100%")),
-                    rx.el.label("Category", html_for="new-category"),
-                    rx.el.select(
+                    _dialog_field("Topic", rx.input(
+                        id="new-topic", name="topic", max_length=200, width="100%",
+                        placeholder="e.g. Question about my medication"), "new-topic"),
+                    _dialog_field("Category", rx.el.select(
+                        rx.el.option("Choose the type of message", value="", disabled=True),
                         *[rx.el.option(label, value=value)
-                          for value, label in CATEGORY_LABELS.items()],
-                        id="new-category", name="category", default_value="check_in",
+                          for value, label in PATIENT_MESSAGE_TYPES.items()],
+                        id="new-category", name="category", default_value="",
                         style={"padding": "6px", "borderRadius": "6px", "width": "100%"},
-                    ),
-                    rx.el.label("Topic", html_for="new-topic"),
-                    rx.input(id="new-topic", name="topic", max_length=200, width="100%",
-                             placeholder="e.g. Question about my medication"),
-                    rx.el.label("Message", html_for="new-body"),
-                    rx.text_area(id="new-body", name="body", max_length=5000, rows="4",
-                                 width="100%"),
+                    ), "new-category"),
+                    _dialog_field("Reason", rx.input(
+                        id="new-reason", name="reason", max_length=MAX_REASON_CHARS,
+                        width="100%", placeholder="e.g. Refill before my trip",
+                        aria_describedby="new-reason-hint"),
+                        "new-reason", hint="A few words on why you are writing."),
+                    _dialog_field("Message", rx.text_area(
+                        id="new-body", name="body", max_length=5000, rows="4", width="100%"),
+                        "new-body"),
                     rx.text(EMERGENCY, size="1", color_scheme="red"),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),

@@ -6,6 +6,8 @@ from care_messaging.components.provider_format import (
     CATEGORY_LABELS,
     PRIORITY_LABELS,
     STATUS_LABELS,
+    about,
+    joined,
     message_row,
     when,
 )
@@ -18,7 +20,18 @@ STATUS_COLORS = {"active": "green", "needs_attention": "amber", "completed": "gr
 PRIORITY_COLORS = {"routine": "gray", "urgent": "orange", "high": "red"}
 
 
-def patient_conversation_row(row: ConversationRow) -> dict[str, str]:
+def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = None
+                             ) -> dict[str, str]:
+    """A row of the patient's list (and the open chat's header). ``provider`` is who the
+    conversation is with; ``last_sender`` who wrote the message in ``preview`` ("You" for the
+    viewer's own), which may well be someone else on the care team."""
+    category = CATEGORY_LABELS.get(row.category, row.category)
+    if not row.preview:
+        last_sender = ""  # nothing to attribute: no "You:" dangling before an empty preview
+    elif row.last_sender_user_id is not None and row.last_sender_user_id == viewer_user_id:
+        last_sender = "You"
+    else:
+        last_sender = row.last_sender_name
     return {
         "id": str(row.id),
         "href": f"/portal?c={row.id}",
@@ -29,10 +42,13 @@ def patient_conversation_row(row: ConversationRow) -> dict[str, str]:
         "status_color": STATUS_COLORS.get(row.status, "gray"),
         "priority": PRIORITY_LABELS.get(row.priority, row.priority),
         "priority_color": PRIORITY_COLORS.get(row.priority, "gray"),
-        "category": CATEGORY_LABELS.get(row.category, row.category),
+        "category": category,
         "medium": MEDIUM_LABELS.get(row.medium, row.medium),
         "reason": row.reason,
+        "about": about(row.category, row.reason),
+        "subtitle": joined(row.provider_name, category),
         "preview": row.preview,
+        "last_sender": last_sender,
         "unread": str(row.unread),
         "when": when(row.last_message_at),
     }

@@ -6,12 +6,13 @@ No Reflex import: these run in handlers and are unit-tested on their own.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from care_messaging.components import message_status
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.messages import MessageView
+from care_messaging.services.patients import PatientMatch
 
 STATUS_LABELS = {"active": "Active", "needs_attention": "Needs attention", "completed": "Completed"}
 PRIORITY_LABELS = {"routine": "Routine", "high": "High", "urgent": "Urgent"}
@@ -24,6 +25,31 @@ CATEGORY_LABELS = {
     "check_in": "Check-in",
     "administrative": "Administrative",
 }
+
+
+def joined(*parts: str, sep: str = " · ") -> str:
+    """The non-empty parts with a separator between them: never a separator dangling beside
+    an empty value ("Check-in ·")."""
+    return sep.join(p for p in (str(x or "").strip() for x in parts) if p)
+
+
+def about(category: str, reason: str) -> str:
+    """What a conversation is about: "Check-in · Check in for Maria" (or just "Check-in")."""
+    return joined(CATEGORY_LABELS.get(category, category), reason)
+
+
+def birth_date(value: date | None) -> str:
+    """A date of birth as "Born Mar 4, 1950" (a calendar date: no time zone applies)."""
+    if value is None:
+        return "Date of birth not recorded"
+    return f"Born {value.strftime('%b')} {value.day}, {value.year}"
+
+
+def patient_option(match: PatientMatch) -> dict[str, str]:
+    """One match in the New Message patient picker: enough to tell two namesakes apart."""
+    return {"id": str(match.id), "name": match.name,
+            "detail": joined(f"ID {match.mrn}", birth_date(match.date_of_birth)),
+            "label": joined(match.name, f"ID {match.mrn}", birth_date(match.date_of_birth))}
 
 
 def when(value: datetime | None) -> str:
@@ -74,6 +100,7 @@ def conversation_row(row: ConversationRow) -> dict[str, str]:
         "when": when(row.last_message_at),
         "status": STATUS_LABELS.get(row.status, row.status),
         "priority": PRIORITY_LABELS.get(row.priority, row.priority),
+        "about": about(row.category, row.reason),
     }
 
 

@@ -30,6 +30,8 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                              class_name="conversation-link"),
                 rx.cond(unread, rx.el.span(class_name="unread-dot", aria_label="unread",
                                            role="status")),
+                # Top right on every row (as messengers do), never wrapped under the meta.
+                rx.el.span(row["when"], class_name="cm-when"),
                 class_name="cm-row-head",
             ),
             _in_app_link(row["patient_name"], "/patients?id=" + row["patient_id"].to(str),
@@ -41,7 +43,6 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                                    row["count"].to(str) + " messages")),
                 rx.el.span("ID ", row["mrn"]),
                 rx.cond(unread, rx.el.span(row["unread"], " unread", class_name="cm-badge")),
-                rx.el.span(row["when"], class_name="cm-when"),
                 class_name="cm-row-meta",
             ),
             class_name="cm-row-body",
@@ -105,5 +106,6 @@ def provider_sidebar(S) -> rx.Component:
         display=rx.cond(S.open_id != "", "none", "flex"),
         style=MOBILE_HIDE,
         overflow_y="auto",
-        max_height=["none", "none", "min(75vh, 900px)"],
+        # Desktops: as tall as the workspace (to the window's bottom edge), scrolling inside.
+        max_height="none",
     )

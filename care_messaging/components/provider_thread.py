@@ -36,6 +36,9 @@ def _header(S) -> rx.Component:
             rx.vstack(
                 rx.heading(h["topic"], size="4", as_="h2"),
                 rx.text(h["patient_name"], " · ID ", h["mrn"], size="2", color_scheme="gray"),
+                rx.cond(h["about"] != "",
+                        rx.text(h["about"], size="1", color_scheme="gray",
+                                class_name="thread-about")),
                 spacing="0",
             ),
             rx.spacer(),
@@ -88,7 +91,9 @@ def provider_thread(S) -> rx.Component:
     return rx.box(
         rx.cond(S.open_id != "", thread, empty),
         flex="1", min_width="0", width="100%",
-        height=["calc(100vh - 130px)", "calc(100vh - 130px)", "min(75vh, 900px)"],
+        # Phones: the window below the header. Desktops: the workspace's height, which
+        # reaches the window's bottom edge (.cm-workspace in assets/care.css).
+        height=["calc(100vh - 130px)", "calc(100vh - 130px)", "auto"],
         min_height="420px",
         display=rx.cond(S.open_id != "", "flex", rx.cond(S.thread_error != "", "flex", "none")),
         style=MOBILE_HIDE,

@@ -15,7 +15,12 @@ from care_messaging.components.native_form import native_form
 from care_messaging.db import session_scope
 from care_messaging.services import auth
 from care_messaging.settings import get_settings
-from care_messaging.state.auth import resolve_actor, session_token_from_cookie_header, to_login
+from care_messaging.state.auth import (
+    asked_path,
+    resolve_actor,
+    session_token_from_cookie_header,
+    to_login,
+)
 from care_messaging.state.tab_owner import wipe_session_tabs
 
 POLL_SECONDS = 5
@@ -41,6 +46,7 @@ class SessionTimerState(rx.State):
             self._watching = True
         token = session_token_from_cookie_header(self.router.headers.cookie)
         tab = self.router.session.client_token
+        back = asked_path(self)  # after signing in again, back to this page
         warning = get_settings().idle_warning_seconds
         try:
             while True:
@@ -59,7 +65,7 @@ class SessionTimerState(rx.State):
                         # Idle or absolute sign-out: nothing of the user stays in the server
                         # state of this session's tabs, even before the login page loads.
                         await wipe_session_tabs(auth.hash_token(token))
-                    yield to_login()
+                    yield to_login("expired", back)
                     return
         finally:
             async with self:
@@ -75,7 +81,7 @@ class SessionTimerState(rx.State):
         """A deliberate action: touch the session (re-validated on the server)."""
         # Not PHI: a user still setting up two-step sign-in may keep their session alive.
         if resolve_actor(self, touch=True, second_step_pending_ok=True) is None:
-            return to_login()
+            return to_login("expired", asked_path(self))
         self.warning_open = False
         return None
 

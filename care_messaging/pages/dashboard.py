@@ -22,17 +22,21 @@ def provider_nav(unread: rx.Var) -> list[rx.Component]:
 def dashboard_page() -> rx.Component:
     S = DashboardState
     return app_shell(
-        rx.heading("Messages", size="6", as_="h1", padding_x="1em", padding_top="0.5em"),
-        provider_stats(S),
+        rx.box(
+            rx.heading("Messages", size="6", as_="h1"),
+            provider_stats(S),
+            class_name="cm-dash-top",
+        ),
         rx.flex(
             provider_sidebar(S),
             provider_thread(S),
             width="100%",
             border_top=f"1px solid {rx.color('gray', 5)}",
-            margin_top="0.75em",
+            class_name="cm-workspace",
         ),
         new_message_dialog(S),
         outbox_link(S),
         user_name=S.user_name,
         nav=provider_nav(S.nav_unread),
+        fill_viewport=True,
     )

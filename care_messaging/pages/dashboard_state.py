@@ -15,15 +15,21 @@ from typing import ClassVar
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.components.provider_format import conversation_row, sidebar_row
+from care_messaging.components.provider_format import (
+    conversation_row,
+    patient_option,
+    sidebar_row,
+)
 from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
+from care_messaging.services import patients as patient_service
 from care_messaging.services import stats as stats_service
 from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient, participant_user_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
+from care_messaging.services.patients import PatientMatch
 from care_messaging.state import figure_cache
 from care_messaging.state.auth import AuthState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
@@ -65,10 +71,13 @@ class DashboardState(ThreadPageState, AuthState):
     # Thread
     thread_status: str = ""
     thread_priority: str = ""
-    # New Message dialog
+    # New Message dialog: no patient until the provider picks one (see _choose_patient).
     patient_query: str = ""
     patient_options: list[dict[str, str]] = rx.field(default_factory=list)
+    patient_matches_label: str = ""
     new_patient_id: str = ""
+    new_patient_name: str = ""
+    new_patient_detail: str = ""
 
     # ----- page hooks (backend only) -----
     def _refresh(self, session, actor: Actor, fresh_after: float | None = None) -> None:
@@ -107,17 +116,30 @@ class DashboardState(ThreadPageState, AuthState):
         self.median_reply = stats_service.format_duration(
             stats_service.median_first_reply_seconds(session, actor=actor))
 
-    def _load_patient_options(self, session, actor: Actor, preselect: int | None = None) -> None:
-        options = stats_service.my_patients(session, actor=actor, search=self.patient_query)
-        rows = [{"id": str(o.id), "label": f"{o.name} ({o.mrn})"} for o in options]
-        if preselect is not None:
-            patient = access_patient(session, actor=actor, patient_id=preselect)
-            chosen = {"id": str(patient.id), "label": f"{patient.full_name} ({patient.mrn})"}
-            rows = [chosen] + [r for r in rows if r["id"] != chosen["id"]]
-            self.new_patient_id = chosen["id"]
-        elif self.new_patient_id not in {r["id"] for r in rows}:
-            self.new_patient_id = rows[0]["id"] if rows else ""
-        self.patient_options = rows
+    def _load_patient_options(self, session, actor: Actor) -> None:
+        """A page of the provider's own patients matching the search (the server searches;
+        the dialog never holds the whole panel)."""
+        found = patient_service.search_patients(session, actor=actor, query=self.patient_query)
+        self.patient_options = [patient_option(m) for m in found.rows]
+        self.patient_matches_label = matches_label(len(found.rows), found.total,
+                                                   bool(self.patient_query.strip()))
+
+    def _choose_patient(self, session, actor: Actor, patient_id: int | None) -> None:
+        """Choose a patient the provider may see (re-checked: an id from the browser)."""
+        patient = access_patient(session, actor=actor, patient_id=patient_id)  # type: ignore[arg-type]
+        option = patient_option(PatientMatch(id=patient.id or 0, name=patient.full_name,
+                                             mrn=patient.mrn,
+                                             date_of_birth=patient.date_of_birth))
+        self.new_patient_id = option["id"]
+        self.new_patient_name = option["name"]
+        self.new_patient_detail = option["detail"]
+        self.patient_options = []
+
+    def _reset_picker(self) -> None:
+        self.patient_query = ""
+        self.patient_options = []
+        self.patient_matches_label = ""
+        self.new_patient_id = self.new_patient_name = self.new_patient_detail = ""
 
     def _new_conversation_args(self, form_data: dict) -> dict:
         return {"patient_id": parse_id(form_data.get("patient_id", "")),
@@ -141,10 +163,11 @@ class DashboardState(ThreadPageState, AuthState):
             if "c" in params:
                 read = self._open_from_address(session, actor, params.get("c"))
             if "new" in params:
-                self.patient_query = ""
+                # From a patient's profile ("New Message" there): that patient, chosen on
+                # purpose. The plain dashboard button opens the dialog with nobody chosen.
+                self._reset_picker()
                 try:
-                    self._load_patient_options(session, actor,
-                                               preselect=parse_id(params.get("new")))
+                    self._choose_patient(session, actor, parse_id(params.get("new")))
                     self.new_open = True
                 except ServiceError as error:
                     self.thread_error = str(error)
@@ -217,8 +240,8 @@ class DashboardState(ThreadPageState, AuthState):
             return redirect
         self.new_open = bool(value)
         self.new_error = ""
+        self._reset_picker()
         if self.new_open:
-            self.patient_query = ""
             with session_scope() as session:
                 self._load_patient_options(session, actor)
         return None
@@ -228,15 +251,41 @@ class DashboardState(ThreadPageState, AuthState):
         actor, redirect = self._guard(self.ROLE)
         if redirect:
             return redirect
-        self.patient_query = str(value)[:100]
+        self.patient_query = str(value)[:patient_service.MAX_QUERY_CHARS]
         with session_scope() as session:
             self._load_patient_options(session, actor)
         return None
 
     @rx.event
-    def set_new_patient(self, value: str):
-        _actor, redirect = self._guard(self.ROLE)
+    def choose_patient(self, patient_id: str):
+        actor, redirect = self._guard(self.ROLE)
         if redirect:
             return redirect
-        self.new_patient_id = str(value)[:12]  # only a choice; create_conversation checks access
+        self.new_error = ""
+        with session_scope() as session:
+            try:
+                self._choose_patient(session, actor, parse_id(patient_id))
+            except ServiceError as error:
+                self.new_error = str(error)
         return None
+
+    @rx.event
+    def clear_patient(self):
+        actor, redirect = self._guard(self.ROLE)
+        if redirect:
+            return redirect
+        self._reset_picker()
+        with session_scope() as session:
+            self._load_patient_options(session, actor)
+        return None
+
+
+def matches_label(shown: int, total: int, searching: bool) -> str:
+    """What the picker's status line says about its matches."""
+    if total == 0:
+        return "No patient on your care teams matches." if searching else \
+            "You have no patients on your care teams yet."
+    noun = "patient" if total == 1 else "patients"
+    if shown < total:
+        return f"Showing {shown} of {total:,} {noun}: type more to narrow the list."
+    return f"{total:,} {noun}"

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 import reflex as rx
 
 from care_messaging.components.native_form import native_form
+from care_messaging.navigation import safe_next_path
 from care_messaging.state.auth import AuthState, resolve_actor
 from care_messaging.state.tab_owner import forget_tab
 from care_messaging.web.auth_routes import EMAIL_COOKIE
@@ -30,6 +31,8 @@ class LoginState(AuthState):
     notice: str = ""
     totp_step: bool = False
     prefill_email: str = ""
+    # The page to go on to after signing in (only one of ours; the route checks it again).
+    next_path: str = ""
 
     @rx.event
     async def load(self):
@@ -40,10 +43,13 @@ class LoginState(AuthState):
             await forget_tab(self)
         params = self.router.url.query_parameters
         self.error_message = ERRORS.get(str(params.get("error", "")), "")
+        # A first visit (no "reason") shows the plain form: "Your session ended" is only for
+        # a session that did end (state/auth.py decides which).
         self.notice = NOTICES.get(str(params.get("reason", "")), "")
         self.totp_step = params.get("step") == "totp"
         # From the sign-in route's short-lived HttpOnly cookie, never from the address.
         self.prefill_email = typed_email(self.router.headers.cookie)
+        self.next_path = safe_next_path(params.get("next", ""))
         return AuthState.redirect_if_signed_in
 
 
@@ -89,6 +95,7 @@ def login_page() -> rx.Component:
                 ),
                 native_form(
                     rx.vstack(
+                        rx.el.input(type="hidden", name="next", value=LoginState.next_path),
                         _field("Email", id="email", name="email", type="email",
                                auto_complete="username", required=True,
                                default_value=LoginState.prefill_email),

@@ -16,7 +16,7 @@ import reflex as rx
 
 from care_messaging import realtime
 from care_messaging.components.patient_format import patient_conversation_row, size_label
-from care_messaging.components.provider_format import when
+from care_messaging.components.provider_format import joined, when
 from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
@@ -61,7 +61,8 @@ class PortalState(ThreadPageState, AuthState):
         if fresh_after is None:  # a list the user asked for; a live update is no new view
             view_audit.record_list_view(session, actor=actor, kind="portal",
                                         rows=len(page.rows), patient_id=actor.patient_id)
-        self._set_changed(conversations=[patient_conversation_row(r) for r in page.rows],
+        self._set_changed(conversations=[patient_conversation_row(r, actor.user_id)
+                                         for r in page.rows],
                           total_rows=page.total, list_loaded=True, nav_unread=unread)
 
     def _close_thread(self) -> None:
@@ -71,13 +72,18 @@ class PortalState(ThreadPageState, AuthState):
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
         self.header = patient_conversation_row(
-            conv.get_row(session, actor=actor, conversation_id=conversation.id))
+            conv.get_row(session, actor=actor, conversation_id=conversation.id), actor.user_id)
         self.read_only = conversation.status == ConversationStatus.COMPLETED
 
-    def _on_open(self, session, actor: Actor, conversation) -> None:
-        self.viewers = [{"name": v.name, "when": when(v.at)} for v in
-                        audit_log.conversation_viewers(session, actor=actor,
-                                                       conversation_id=conversation.id)]
+    def _apply_receipts(self, session, actor: Actor, conversation) -> None:
+        """Receipts and "who viewed this" come from the same reads, and move together: a
+        provider reading while the chat is open turns "Delivered" into "Read" and adds them
+        to the viewers in the same update."""
+        ThreadPageState._apply_receipts(self, session, actor, conversation)
+        viewers = [{"name": v.name, "when": when(v.at), "label": joined(v.name, when(v.at))}
+                   for v in audit_log.conversation_viewers(session, actor=actor,
+                                                           conversation_id=conversation.id)]
+        self._set_changed(viewers=viewers)
 
     def _send_refusal(self) -> str:
         return COMPLETED_NOTE if self.read_only else ""

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from care_messaging.models import AuditEvent, Conversation, Patient, Role, User
+from care_messaging.models import AuditEvent, Conversation, Patient, ReadState, Role, User
 from care_messaging.services import audit, view_audit
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
@@ -131,22 +131,47 @@ class Viewer:
 
 
 def conversation_viewers(session: Session, *, actor: Actor, conversation_id: int) -> list[Viewer]:
-    """Who on the care team opened this conversation, and when (newest first).
+    """Who on the care team has seen this conversation, and when they last did (newest first).
 
+    Seeing it is opening it (an audited open) *or* having read its messages (the read state
+    that the "Read" receipts come from, which also covers reads before opens were audited and
+    a provider's own replies): so the list never says "nobody" beside a "Read" receipt.
     Only the patient the conversation belongs to may ask.
     """
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
     if actor.role != Role.PATIENT:
         raise NotFoundError("Conversation not found.")
-    rows = session.exec(
-        select(AuditEvent.at, User.display_name)
+    opened = session.exec(
+        select(AuditEvent.actor_user_id, func.max(AuditEvent.at))
         .join(User, User.id == AuditEvent.actor_user_id)
         .where(AuditEvent.object_type == "conversation",
                AuditEvent.object_id == str(conversation.id),
                AuditEvent.action == Action.CONVERSATION_OPEN,
                AuditEvent.outcome == Outcome.SUCCESS,
                User.role == Role.PROVIDER)
-        .order_by(col(AuditEvent.at).desc())
-        .limit(50)
+        .group_by(AuditEvent.actor_user_id)
     ).all()
-    return [Viewer(name=name, at=at) for at, name in rows]
+    read = session.exec(
+        select(ReadState.user_id, func.coalesce(ReadState.read_at, ReadState.delivered_at))
+        .join(User, User.id == ReadState.user_id)
+        .where(ReadState.conversation_id == conversation.id, ReadState.last_read_seq > 0,
+               User.role == Role.PROVIDER)
+    ).all()
+    latest: dict[int, datetime] = {}
+    for user_id, at in [*opened, *read]:
+        if user_id is None or at is None:
+            continue
+        at = _aware(at)
+        if user_id not in latest or at > latest[user_id]:
+            latest[user_id] = at
+    if not latest:
+        return []
+    names = dict(session.exec(select(User.id, User.display_name)
+                              .where(col(User.id).in_(list(latest)))).all())
+    viewers = [Viewer(name=names.get(user_id, ""), at=at) for user_id, at in latest.items()]
+    return sorted(viewers, key=lambda v: v.at, reverse=True)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -31,6 +31,7 @@ from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import (
     AuthenticationError,
     SecondStepPendingError,
+    SessionEndedError,
     SessionInvalidError,
 )
 from care_messaging.services.hot_sql import HotStatement
@@ -222,8 +223,10 @@ def resolve_session(
     if not token:
         raise SessionInvalidError("Please sign in.")
     found = _session_with_user(session, token)
-    if found is None or found.revoked_at is not None or found.handoff_hash is not None:
+    if found is None or found.handoff_hash is not None:
         raise SessionInvalidError("Please sign in.")
+    if found.revoked_at is not None:
+        raise SessionEndedError("Please sign in.", reason=_revoked_reason(session, found.id))
     now = utcnow()
     settings = get_settings()
     idle_limit = found.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
@@ -243,9 +246,10 @@ def resolve_session(
             detail=row.revoked_reason,
         )
         session.commit()
-        raise SessionInvalidError("Your session has expired. Please sign in again.")
+        raise SessionEndedError("Your session has expired. Please sign in again.",
+                                reason=row.revoked_reason)
     if not found.is_active:
-        raise SessionInvalidError("Please sign in.")
+        raise SessionEndedError("Please sign in.", reason="disabled")
     # Activity moves the idle clock, at most every TOUCH_INTERVAL: one write per half minute
     # instead of one per event (the idle limit is minutes, so the precision is enough).
     if touch and now - found.last_seen_at >= TOUCH_INTERVAL:
@@ -266,6 +270,13 @@ def resolve_session(
     if actor.must_enroll_totp and not second_step_pending_ok:
         raise SecondStepPendingError("Set up two-step sign-in to continue.")
     return actor
+
+
+def _revoked_reason(session: Session, session_id: int) -> str:
+    """Why a revoked session ended ("idle", "absolute", "logout", "disabled", ...); only read
+    on the rare path of a revoked token, so it stays out of the hot statement."""
+    row = session.get(AuthSession, session_id)
+    return (row.revoked_reason if row is not None else "") or "revoked"
 
 
 _TOUCH = (update(AuthSession.__table__)

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from care_messaging.models import (
+    CareTeamMember,
     Category,
     Conversation,
     ConversationStatus,
@@ -23,6 +24,7 @@ from care_messaging.models import (
     Message,
     Patient,
     Priority,
+    Provider,
     ReadState,
     Role,
     User,
@@ -42,6 +44,8 @@ from care_messaging.services.errors import NotFoundError, ValidationError
 from care_messaging.services.messages import SendResult, decrypt_body, send_message
 
 MAX_TOPIC_CHARS = 200
+# A few words on why (shown beside the category in both lists): short, unlike the topic.
+MAX_REASON_CHARS = 120
 PREVIEW_CHARS = 90
 FILTERS = ("all", "unread", "read")
 
@@ -54,6 +58,8 @@ class ConversationRow:
     patient_name: str
     patient_mrn: str
     patient_initials: str
+    # Who the conversation is with, as the patient sees it: the assigned provider, or the
+    # names of the care team while no provider has taken it on.
     provider_name: str
     status: str
     priority: str
@@ -64,6 +70,10 @@ class ConversationRow:
     preview: str
     message_count: int
     unread: int
+    # Who wrote the latest message (its preview): the name as users see it, and the user id
+    # so that a page can say "You".
+    last_sender_user_id: int | None = None
+    last_sender_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,19 +197,52 @@ def list_conversations(
 _LAST_MESSAGES = select(Message).where(col(Message.id).in_(bindparam("ids", expanding=True)))
 _USER_NAMES = select(User.id, User.display_name).where(
     col(User.id).in_(bindparam("ids", expanding=True)))
+# The active providers on each patient's care team, for conversations no provider has taken on
+# yet (a patient started them): the patient sees who will answer, by name.
+_TEAM_NAMES = (
+    select(CareTeamMember.patient_id, User.display_name)
+    .join(Provider, Provider.id == CareTeamMember.provider_id)
+    .join(User, User.id == Provider.user_id)
+    .where(col(CareTeamMember.patient_id).in_(bindparam("ids", expanding=True)), User.is_active)
+    .order_by(col(CareTeamMember.id))
+)
+CARE_TEAM_FALLBACK = "Your care team"
+
+
+def care_team_label(names: list[str]) -> str:
+    """"Dr. Jordan Lee, Dr. Priya Patel and NP Sam Rivera" (at most three names)."""
+    if not names:
+        return CARE_TEAM_FALLBACK
+    if len(names) > 3:
+        return f"{', '.join(names[:3])} and {len(names) - 3} more"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _team_names(session: Session, patient_ids: list[int]) -> dict[int, str]:
+    if not patient_ids:
+        return {}
+    teams: dict[int, list[str]] = {}
+    for patient_id, name in session.exec(_TEAM_NAMES, params={"ids": patient_ids}).all():
+        teams.setdefault(patient_id, []).append(name)
+    return {patient_id: care_team_label(names) for patient_id, names in teams.items()}
 
 
 def _to_rows(session: Session, rows) -> list[ConversationRow]:
     last_ids = [c.last_message_id for c, _, _ in rows if c.last_message_id]
     messages = {m.id: m for m in session.exec(_LAST_MESSAGES, params={"ids": last_ids}).all()}
-    provider_ids = list({c.provider_user_id for c, _, _ in rows if c.provider_user_id})
-    providers = dict(session.exec(_USER_NAMES, params={"ids": provider_ids}).all())
+    user_ids = {c.provider_user_id for c, _, _ in rows if c.provider_user_id}
+    user_ids |= {m.sender_user_id for m in messages.values()}
+    names = dict(session.exec(_USER_NAMES, params={"ids": list(user_ids)}).all())
+    teams = _team_names(session, sorted({c.patient_id for c, _, _ in rows
+                                         if not c.provider_user_id}))
     out = []
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
         preview = decrypt_body(message)[0] if message else ""
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
+        provider_name = (names.get(conversation.provider_user_id)
+                         if conversation.provider_user_id else None)
         out.append(
             ConversationRow(
                 id=conversation.id or 0,
@@ -208,7 +251,8 @@ def _to_rows(session: Session, rows) -> list[ConversationRow]:
                 patient_name=patient.full_name,
                 patient_mrn=patient.mrn,
                 patient_initials=(patient.first_name[:1] + patient.last_name[:1]).upper(),
-                provider_name=providers.get(conversation.provider_user_id, "Your care team"),
+                provider_name=provider_name or teams.get(conversation.patient_id,
+                                                         CARE_TEAM_FALLBACK),
                 status=conversation.status,
                 priority=conversation.priority,
                 category=conversation.category,
@@ -218,6 +262,8 @@ def _to_rows(session: Session, rows) -> list[ConversationRow]:
                 preview=preview,
                 message_count=conversation.last_seq,
                 unread=max(0, int(unread)),
+                last_sender_user_id=message.sender_user_id if message else None,
+                last_sender_name=names.get(message.sender_user_id, "") if message else "",
             )
         )
     return out
@@ -254,6 +300,17 @@ def unread_total(session: Session, *, actor: Actor) -> int:
                             params={**params, "user_id": actor.user_id}).one())
 
 
+def validate_reason(reason: str) -> str:
+    """The reason as stored: one line of at most MAX_REASON_CHARS characters, not empty."""
+    text = " ".join(str(reason or "").split())
+    if not text:
+        raise ValidationError("Enter a reason: a few words on why you are writing.")
+    if len(text) > MAX_REASON_CHARS:
+        raise ValidationError(f"Keep the reason to {MAX_REASON_CHARS} characters or fewer "
+                              f"(it has {len(text)}).")
+    return text
+
+
 def _choice(value: str, allowed: type, label: str) -> str:
     values = {v.value for v in allowed}
     if value not in values:
@@ -267,15 +324,19 @@ def create_conversation(
     actor: Actor,
     patient_id: int | None,
     topic: str,
+    reason: str,
     body: str,
     client_msg_id: str = "",
     category: str = Category.CHECK_IN,
     priority: str = Priority.ROUTINE,
     medium: str = Medium.SECURE_MESSAGE,
-    reason: str = "",
     attachment_ids: tuple[int, ...] = (),
 ) -> tuple[Conversation, SendResult]:
-    """Open a conversation and send its first message, all or nothing."""
+    """Open a conversation and send its first message, all or nothing.
+
+    Every conversation says why it exists: a category (the kind of message) and a reason (a
+    few words), shown together in both lists.
+    """
     if actor.role == Role.PATIENT:
         patient_id = actor.patient_id
     elif actor.role != Role.PROVIDER:
@@ -287,11 +348,15 @@ def create_conversation(
         raise ValidationError("Enter a topic.")
     if len(topic) > MAX_TOPIC_CHARS:
         raise ValidationError(f"Topics can be at most {MAX_TOPIC_CHARS} characters.")
-    if not (body or "").strip() and not attachment_ids:
-        raise ValidationError("Write the first message.")
+    # In the order the dialogs ask for them, so the first error names the first gap.
+    if not category:
+        raise ValidationError("Choose a category.")
     category = _choice(category, Category, "category")
     priority = _choice(priority, Priority, "priority")
     medium = _choice(medium, Medium, "communication method")
+    reason = validate_reason(reason)
+    if not (body or "").strip() and not attachment_ids:
+        raise ValidationError("Write the first message.")
     patient = access_patient(session, actor=actor, patient_id=patient_id,
                              action=Action.CONVERSATION_CREATE)
     now = utcnow()
@@ -301,7 +366,7 @@ def create_conversation(
         category=category,
         priority=priority,
         medium=medium,
-        reason=(reason or "").strip()[:300],
+        reason=reason,
         status=ConversationStatus.ACTIVE,
         created_by_user_id=actor.user_id,
         provider_user_id=actor.user_id if actor.role == Role.PROVIDER else None,

@@ -24,3 +24,11 @@ class SessionInvalidError(ServiceError):
 class SecondStepPendingError(SessionInvalidError):
     """A valid session that still owes two-step sign-in (required, not yet set up): it may
     reach the enrolment page and nothing else, so every other caller treats it as no session."""
+class SessionEndedError(SessionInvalidError):
+    """A session that existed has ended: timed out (idle or absolute), signed out, or
+    revoked (e.g. the account was disabled). ``reason`` says which, so the sign-in page can
+    say "Your session ended" only then, and never to someone who simply was not signed in."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from care_messaging.models import Conversation, Patient, Role, User, utcnow
+from care_messaging.models import Conversation, Role, User, utcnow
 from care_messaging.services import daily_counts
 from care_messaging.services.access import (
     visibility_scope,
@@ -42,13 +42,6 @@ class DashboardStats:
     total_messages: int
     messages_per_day: list[DayCount]
     median_first_reply_seconds: float | None
-
-
-@dataclass(frozen=True)
-class PatientOption:
-    id: int
-    name: str
-    mrn: str
 
 
 def _visible(actor: Actor):
@@ -127,24 +120,6 @@ def dashboard_stats(session: Session, *, actor: Actor, today: date | None = None
         messages_per_day=messages_per_day(session, actor=actor, today=today),
         median_first_reply_seconds=median_first_reply_seconds(session, actor=actor),
     )
-
-
-def my_patients(session: Session, *, actor: Actor, search: str = "", limit: int = 50
-                ) -> list[PatientOption]:
-    """The actor's own patients (care team), filtered by name or patient ID, for pickers."""
-    query = select(Patient).where(col(Patient.id).in_(visible_patient_ids(actor)))
-    term = (search or "").strip().lower()
-    if term:
-        like = f"%{term}%"
-        query = query.where(
-            func.lower(Patient.first_name + " " + Patient.last_name).like(like)
-            | func.lower(Patient.mrn).like(like)
-        )
-    limit = max(1, min(int(limit), 200))
-    rows = session.exec(
-        query.order_by(col(Patient.last_name), col(Patient.first_name)).limit(limit)
-    ).all()
-    return [PatientOption(id=p.id or 0, name=p.full_name, mrn=p.mrn) for p in rows]
 
 
 def format_duration(seconds: float | None) -> str:

@@ -14,13 +14,16 @@ from http.cookies import CookieError, SimpleCookie
 import reflex as rx
 
 from care_messaging.db import session_scope
+from care_messaging.navigation import LOGIN_PATH, after_sign_in, landing_for, login_url
 from care_messaging.services import auth
 from care_messaging.services.actors import Actor
-from care_messaging.services.errors import SecondStepPendingError, SessionInvalidError
+from care_messaging.services.errors import (
+    SecondStepPendingError,
+    SessionEndedError,
+    SessionInvalidError,
+)
 
-LOGIN_PATH = "/login"
 ACCOUNT_PATH = "/account"
-LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 
 
 # Every event parses its tab's cookie header; a tab's header is the same string each time.
@@ -45,15 +48,38 @@ def _resolve(state: rx.State, *, touch: bool, second_step_pending_ok: bool) -> A
                                     touch=touch, second_step_pending_ok=second_step_pending_ok)
 
 
+def _notice(error: SessionInvalidError) -> str:
+    """What the sign-in page says: "expired" when a session this tab had has ended (idle,
+    absolute, revoked), "signed_out" after a sign-out, and nothing for a first visit (no
+    cookie, or one we do not know)."""
+    if isinstance(error, SessionEndedError):
+        return "signed_out" if error.reason == "logout" else "expired"
+    return ""
+
+
 def resolve_actor(
     state: rx.State, *, touch: bool = True, second_step_pending_ok: bool = False
 ) -> Actor | None:
     """The Actor behind this browser tab's session, or None when it is missing, expired or
     still owes its second step (unless ``second_step_pending_ok``)."""
+    return resolve_actor_and_notice(state, touch=touch,
+                                    second_step_pending_ok=second_step_pending_ok)[0]
+
+
+def resolve_actor_and_notice(
+    state: rx.State, *, touch: bool = True, second_step_pending_ok: bool = False
+) -> tuple[Actor | None, str]:
+    """The tab's Actor, or None and what the sign-in page should say (``_notice``)."""
     try:
-        return _resolve(state, touch=touch, second_step_pending_ok=second_step_pending_ok)
-    except SessionInvalidError:
-        return None
+        return _resolve(state, touch=touch, second_step_pending_ok=second_step_pending_ok), ""
+    except SessionInvalidError as error:
+        return None, _notice(error)
+
+
+def asked_path(state: rx.State) -> str:
+    """The page (path and query) this tab asked for, to return to after signing in."""
+    url = state.router.url
+    return url.path + (f"?{url.query}" if url.query else "")
 
 
 # Live pushes (realtime events into an open tab) re-check the session too, but a burst of
@@ -82,8 +108,10 @@ def live_actor(state: rx.State) -> Actor | None:
     return actor
 
 
-def to_login(reason: str = "expired") -> rx.event.EventSpec:
-    return rx.redirect(f"{LOGIN_PATH}?reason={reason}", replace=True)
+def to_login(reason: str = "expired", next_path: str = "") -> rx.event.EventSpec:
+    """To the sign-in page, saying ``reason`` ("" for none) and returning to ``next_path``
+    afterwards (kept only when it is one of our own pages: see navigation.safe_next_path)."""
+    return rx.redirect(login_url(notice=reason, next_path=next_path), replace=True)
 
 
 class AuthState(rx.State):
@@ -120,19 +148,32 @@ class AuthState(rx.State):
         except SecondStepPendingError:
             # Required two-step sign-in comes before any PHI (refused in resolve_session).
             return None, rx.redirect(f"{ACCOUNT_PATH}?required=1", replace=True)
-        except SessionInvalidError:
+        except SessionInvalidError as error:
             self._forget()
-            return None, to_login()
+            return None, to_login(_notice(error), asked_path(self))
         self._remember(actor)
         if roles and actor.role not in roles:
-            return None, rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
+            return None, rx.redirect(landing_for(actor.role), replace=True)
         return actor, None
 
     @rx.event
     def redirect_if_signed_in(self):
-        """On the login page: a user who still has a session goes straight to their page."""
+        """On the login page: a user who still has a session goes straight on, to the page
+        they asked for (when it is one of ours) or their own landing page."""
         actor = resolve_actor(self, touch=False, second_step_pending_ok=True)
         if actor is not None:
-            return rx.redirect(LANDING.get(actor.role, LOGIN_PATH), replace=True)
+            next_path = self.router.url.query_parameters.get("next", "")
+            return rx.redirect(after_sign_in(actor.role, next_path), replace=True)
         self._forget()
         return None
+
+    @rx.event
+    def go_home(self):
+        """The app's address (``/``): sign-in when signed out, else the user's landing page.
+        (A full page load of ``/`` is redirected by the server before any of this runs:
+        web/auth_routes.py; this covers navigation inside the app.)"""
+        actor = resolve_actor(self, touch=False)
+        if actor is None:
+            self._forget()
+            return rx.redirect(LOGIN_PATH, replace=True)
+        return rx.redirect(landing_for(actor.role), replace=True)

@@ -469,7 +469,8 @@ class ThreadPageState(AuthState, mixin=True):
                 conversation, result = conv.create_conversation(
                     session, actor=actor,
                     topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
-                    category=str(form_data.get("category", "check_in")),
+                    reason=str(form_data.get("reason", "")),
+                    category=str(form_data.get("category", "")),
                     client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
                     **self._new_conversation_args(form_data),
                 )

@@ -1,8 +1,10 @@
 """HTTP routes for signing in and out.
 
 Sign-in is a plain HTML form POST: the route checks the password, opens a server-side session
-and sets its token as an HttpOnly, SameSite=Strict cookie, then redirects to the user's landing
-page. The token never passes through Reflex state, so the browser's state tree never holds it.
+and sets its token as an HttpOnly, SameSite=Strict cookie, then redirects to the page the user
+asked for before signing in (only one of our own pages: navigation.safe_next_path) or their
+landing page. The token never passes through Reflex state, so the browser's state tree never
+holds it. The app's address, ``/``, is answered here too: sign-in or the landing page.
 
 The password check (argon2id) and its database writes run in a bounded thread pool
 (``offloop``), never on the event loop that carries every websocket. Before any of that, an
@@ -14,13 +16,15 @@ rides back in a short-lived HttpOnly cookie that only the server reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from care_messaging.db import session_scope
+from care_messaging.navigation import after_sign_in, landing_for, login_url
 from care_messaging.services import auth
 from care_messaging.services.errors import AuthenticationError, SessionInvalidError
 from care_messaging.settings import get_settings
@@ -28,7 +32,6 @@ from care_messaging.state.tab_owner import wipe_session_tabs
 from care_messaging.web import offloop
 from care_messaging.web.login_limits import source_limiter
 
-LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 # The email typed into the sign-in form, kept for the next form (TOTP step, retry) only.
 EMAIL_COOKIE = "care_login_email"
 EMAIL_COOKIE_SECONDS = 300
@@ -66,8 +69,8 @@ def set_session_cookie(response: Response, token: str) -> None:
     )
 
 
-def _back_to_form(email: str, **params: str) -> RedirectResponse:
-    response = _redirect("/login?" + urlencode(params))
+def _back_to_form(email: str, next_path: str, **params: str) -> RedirectResponse:
+    response = _redirect(login_url(next_path=next_path, **params))
     if email:
         response.set_cookie(EMAIL_COOKIE, quote(email, safe="@"), max_age=EMAIL_COOKIE_SECONDS,
                             httponly=True, secure=get_settings().cookie_secure,
@@ -101,28 +104,26 @@ def _sign_in(email: str, password: str, code: str, ip: str) -> _Outcome:
 
 async def login_route(request: Request) -> Response:
     if not same_origin(request):
-        return _redirect("/login?" + urlencode({"error": "invalid"}))
+        return _redirect(login_url(error="invalid"))
     ip = client_ip(request)
     form = await request.form()
     email = str(form.get("email", ""))[:254]
     password = str(form.get("password", ""))[:1024]
     code = str(form.get("code", ""))[:12]
+    next_path = str(form.get("next", ""))  # checked by navigation.safe_next_path
     limiter = source_limiter()
     if await limiter.blocked(ip):
-        return _back_to_form(email, error="locked")
+        return _back_to_form(email, next_path, error="locked")
     try:
         outcome = await offloop.run_sign_in(_sign_in, email, password, code, ip)
     except offloop.Busy:
-        return _back_to_form(email, error="busy")
+        return _back_to_form(email, next_path, error="busy")
     if outcome.needs_totp:
-        return _back_to_form(email, step="totp")
+        return _back_to_form(email, next_path, step="totp")
     if outcome.error:
         await limiter.failed(ip)
-        params = {"error": outcome.error}
-        if code:
-            params["step"] = "totp"
-        return _back_to_form(email, **params)
-    response = _redirect(LANDING.get(outcome.role, "/login"))
+        return _back_to_form(email, next_path, error=outcome.error, step="totp" if code else "")
+    response = _redirect(after_sign_in(outcome.role, next_path))
     set_session_cookie(response, outcome.token)
     response.delete_cookie(EMAIL_COOKIE, path="/")
     return response
@@ -145,7 +146,7 @@ async def logout_route(request: Request) -> Response:
         # Nothing of this user may stay in the server state of their tabs (the tab's Reflex
         # token outlives the sign-out in the browser).
         await wipe_session_tabs(auth.hash_token(token))
-    response = _redirect("/login?" + urlencode({"reason": "signed_out"}))
+    response = _redirect(login_url(notice="signed_out"))
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     # The browser drops the tab's Reflex token (sessionStorage) and anything a page kept:
     # the next user of this tab starts with a new token, so a new, empty state tree.
@@ -153,11 +154,29 @@ async def logout_route(request: Request) -> Response:
     return response
 
 
+def _home_for(token: str | None, ip: str) -> str:
+    with session_scope() as session:
+        try:
+            actor = auth.resolve_session(session, token=token, client_ip=ip, touch=False)
+        except SessionInvalidError:
+            return login_url()
+    return landing_for(actor.role)
+
+
+async def root_route(request: Request) -> Response:
+    """``/``: the sign-in page when signed out, else the user's landing page (a page of
+    its own would be a blank screen)."""
+    target = await run_in_threadpool(_home_for, request.cookies.get(auth.SESSION_COOKIE),
+                                     client_ip(request))
+    return _redirect(target)
+
+
 async def health_route(_request: Request) -> Response:
     return Response("ok", media_type="text/plain")
 
 
 routes = [
+    Route("/", root_route, methods=["GET", "HEAD"]),
     Route("/api/auth/login", login_route, methods=["POST"]),
     Route("/api/auth/logout", logout_route, methods=["POST"]),
     Route("/api/health", health_route, methods=["GET"]),

@@ -58,12 +58,13 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         f'<span class="cm-avatar" aria-hidden="true">{e["initials"]}</span>'
         f'<div class="cm-row-body">'
         f'<div class="cm-row-head"><a class="conversation-link" data-in-app=""'
-        f' href="/dashboard?c={e["id"]}">{e["topic"]}</a>{dot}</div>'
+        f' href="/dashboard?c={e["id"]}">{e["topic"]}</a>'
+        f'{dot}<span class="cm-when">{e["when"]}</span></div>'
         f'<a class="cm-patient" aria-label="Profile of {e["patient_name"]}" data-in-app=""'
         f' href="/patients?id={e["patient_id"]}">{e["patient_name"]}</a>'
         f'<p class="cm-preview">{e["preview"]}</p>'
         f'<div class="cm-row-meta"><span>{count}</span><span>ID {e["mrn"]}</span>{badge}'
-        f'<span class="cm-when">{e["when"]}</span></div>'
+        f'</div>'
         f"</div></div>"
     )
 

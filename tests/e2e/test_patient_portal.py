@@ -137,6 +137,7 @@ def test_start_a_new_conversation(new_context):
     dialog.get_by_label("Category").select_option("medication")
     topic = f"Refill request {uuid.uuid4().hex[:6]}"
     dialog.get_by_label("Topic").fill(topic)
+    dialog.get_by_label("Reason").fill("Running low")
     dialog.get_by_label("Message").fill("I am almost out of lisinopril.")
     dialog.get_by_role("button", name="Send message").click()
     expect(page).to_have_url(re.compile(r"/portal\?c=\d+"))

@@ -29,7 +29,7 @@ def world(session):
     people = clinic(session)
     secret, _ = conv.create_conversation(session, actor=people["lee"],
                                          patient_id=people["maria_patient"].id,
-                                         topic="Biopsy", body=SECRET)
+                                         reason="Test", topic="Biopsy", body=SECRET)
     return people, secret.id
 
 
@@ -137,7 +137,7 @@ async def test_setvar_cannot_promote_the_browser(session, world):
 async def test_browser_state_holds_no_token_hash_or_foreign_body(session, world):
     people, _cid = world
     james_topic, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
-                                              topic="James only", body="JAMES-PRIVATE-99")
+                                              reason="Test", topic="James only", body="JAMES-PRIVATE-99")
     assert james_topic.id
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     state = make_state(PortalState, token=token, path="/portal")

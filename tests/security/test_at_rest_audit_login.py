@@ -37,7 +37,7 @@ def test_no_plaintext_in_raw_database_or_stored_files(session, db_url):
     people = clinic(session)
     conversation, _ = conv.create_conversation(session, actor=people["lee"],
                                                patient_id=people["maria_patient"].id,
-                                               topic="Results", body=KNOWN)
+                                               reason="Test", topic="Results", body=KNOWN)
     marker = b"ATTACHMENT-PLAINTEXT-MARKER-4242"
     stored = attachments.store_upload(session, actor=people["maria"],
                                       conversation_id=conversation.id, filename="labs.pdf",
@@ -55,7 +55,7 @@ def test_flipped_byte_is_detected_not_shown_as_garbage(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(session, actor=people["lee"],
                                                patient_id=people["maria_patient"].id,
-                                               topic="Results", body=KNOWN)
+                                               reason="Test", topic="Results", body=KNOWN)
     row = session.exec(select(Message).where(Message.conversation_id == conversation.id)).one()
     tampered = bytearray(row.body_ct)
     tampered[20] ^= 0x01
@@ -67,7 +67,7 @@ def test_flipped_byte_is_detected_not_shown_as_garbage(session):
     # A ciphertext moved to another conversation does not decrypt there either.
     other, _ = conv.create_conversation(session, actor=people["lee"],
                                         patient_id=people["maria_patient"].id,
-                                        topic="Other", body="fine")
+                                        reason="Test", topic="Other", body="fine")
     moved = session.exec(select(Message).where(Message.conversation_id == other.id)).one()
     moved.body_ct = msg.crypto.encrypt_text(KNOWN, aad=msg.message_aad(
         conversation.id, moved.seq, moved.sender_user_id))[0]
@@ -88,7 +88,7 @@ def test_every_audited_action_writes_exactly_one_row(session):
     people = clinic(session)
     steps = [
         ("conversation_create", lambda: conv.create_conversation(
-            session, actor=people["maria"], patient_id=None, topic="Cough", body="3 days")),
+            session, actor=people["maria"], patient_id=None, reason="Test", topic="Cough", body="3 days")),
     ]
     conversation_id = None
     for action, step in steps:
@@ -120,7 +120,7 @@ def test_every_audited_action_writes_exactly_one_row(session):
                                        "delete from audit_events"])
 def test_audit_rows_cannot_be_updated_or_deleted(session, statement):
     people = clinic(session)
-    conv.create_conversation(session, actor=people["maria"], patient_id=None, topic="x", body="y")
+    conv.create_conversation(session, actor=people["maria"], patient_id=None, reason="Test", topic="x", body="y")
     before = _count(session)
     with pytest.raises(DBAPIError, match="append-only"):
         session.exec(text(statement))

@@ -78,7 +78,7 @@ def test_hostile_message_text_renders_inert(new_context, app_server):
             maria = s.exec(select(User).where(User.email == "maria.garcia@demo.care")).one()
             actor = actor_for_user(s, maria)
             conversation, _ = create_conversation(s, actor=actor, patient_id=None,
-                                                  topic="Hostile text", body={HOSTILE_BODY!r})
+                                                  reason="Test", topic="Hostile text", body={HOSTILE_BODY!r})
             print(conversation.id)
     """)
     for email, url in (("jordan.lee@demo.care", f"/dashboard?c={conversation_id}"),

@@ -17,10 +17,10 @@ from tests.state.helpers import call, deliver, make_state, redirect_path, sign_i
 def _setup(session):
     p = clinic(session)
     mine, _ = conv.create_conversation(session, actor=p["maria"], patient_id=p["maria_patient"].id,
-                                       topic="Refill please", body="Out of pills")
+                                       reason="Test", topic="Refill please", body="Out of pills")
     theirs, _ = conv.create_conversation(session, actor=p["james"],
                                          patient_id=p["james_patient"].id,
-                                         topic="Secret rash", body="Private")
+                                         reason="Test", topic="Secret rash", body="Private")
     token = sign_in_token(session, p["lee"].email, PASSWORD)
     return p, mine.id, theirs.id, token
 
@@ -99,12 +99,18 @@ async def test_create_validates_and_rejects_patients_outside_team(session):
     state = make_state(DashboardState, token=token, path="/dashboard")
     await call(state, "load")
     await call(state, "set_new_open", True)
-    assert [o["label"] for o in state.patient_options] == ["Maria Garcia (P-100200)"]
+    assert [o["label"] for o in state.patient_options] == [
+        "Maria Garcia · ID P-100200 · Date of birth not recorded"]
+    assert state.new_patient_id == ""  # nobody chosen until the provider picks
     before = _count(session, Conversation)
     base = {"patient_id": str(p["maria_patient"].id), "topic": "Hi", "body": "Hello",
-            "category": "check_in", "priority": "routine"}
+            "category": "check_in", "priority": "routine", "reason": "Check in"}
+    await call(state, "create", {**base, "patient_id": ""})
+    assert state.new_error == "Choose a patient."
     await call(state, "create", {**base, "topic": "  "})
     assert state.new_error == "Enter a topic."
+    await call(state, "create", {**base, "reason": ""})
+    assert state.new_error == "Enter a reason: a few words on why you are writing."
     await call(state, "create", {**base, "body": ""})
     assert state.new_error == "Write the first message."
     await call(state, "create", {**base, "patient_id": str(p["james_patient"].id)})
@@ -113,6 +119,46 @@ async def test_create_validates_and_rejects_patients_outside_team(session):
     events = await call(state, "create", base)
     assert _count(session, Conversation) == before + 1
     assert redirect_path(events).startswith("/dashboard?c=")
+
+
+async def test_patient_picker_chooses_only_visible_patients(session):
+    p, _, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard")
+    await call(state, "load")
+    await call(state, "set_new_open", True)
+    await call(state, "search_patients", "smith")  # James: another team's patient
+    assert state.patient_options == []
+    assert state.patient_matches_label == "No patient on your care teams matches."
+    # A forged choice of a patient outside the team is refused like a nonexistent one.
+    for forged in (str(p["james_patient"].id), "999999", "x", "-1"):
+        await call(state, "choose_patient", forged)
+        assert state.new_error == "Patient not found." and state.new_patient_id == ""
+    await call(state, "search_patients", "garcia")
+    await call(state, "choose_patient", state.patient_options[0]["id"])
+    assert state.new_error == ""
+    assert (state.new_patient_id, state.new_patient_name) == (
+        str(p["maria_patient"].id), "Maria Garcia")
+    assert state.new_patient_detail == "ID P-100200 · Date of birth not recorded"
+    await call(state, "clear_patient")
+    assert state.new_patient_id == "" and len(state.patient_options) == 1
+    # Closing the dialog forgets the choice: the next New Message starts with nobody.
+    await call(state, "choose_patient", str(p["maria_patient"].id))
+    await call(state, "set_new_open", False)
+    await call(state, "set_new_open", True)
+    assert state.new_patient_id == ""
+
+
+async def test_new_from_a_patient_profile_chooses_that_patient(session):
+    p, _, _, token = _setup(session)
+    state = make_state(DashboardState, token=token, path="/dashboard",
+                       query=f"new={p['maria_patient'].id}")
+    await call(state, "load")
+    assert state.new_open and state.new_patient_id == str(p["maria_patient"].id)
+    other = make_state(DashboardState, token=token, path="/dashboard",
+                       query=f"new={p['james_patient'].id}")
+    await call(other, "load")
+    assert not other.new_open and other.new_patient_id == ""
+    assert other.thread_error == "Patient not found."
 
 
 async def test_search_and_filters_in_state(session):
@@ -201,7 +247,7 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
     assert [m["body"] for m in thread(state)].count("Any update?") == 1
     # A new conversation elsewhere shows up in the list and counts without opening it.
     other, _ = conv.create_conversation(session, actor=p["maria"],
-                                        patient_id=p["maria_patient"].id, topic="New one",
+                                        patient_id=p["maria_patient"].id, reason="Test", topic="New one",
                                         body="Hello again")
     await deliver(state, realtime.LiveEvent(kind="conversation", conversation_id=other.id))
     assert state.conversations[0]["topic"] == "New one" and state.nav_unread == 1

@@ -20,7 +20,7 @@ def _event(result: msg.SendResult, actor) -> realtime.LiveEvent:
 async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     sent = [msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
                              body=f"m{i}", client_msg_id=uuid.uuid4().hex) for i in range(3)]
     lee = people["lee"].user_id
@@ -36,7 +36,7 @@ async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
 async def test_the_senders_own_tab_records_nothing(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     result = msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
                               body="again", client_msg_id="x")
     maria = people["maria"].user_id

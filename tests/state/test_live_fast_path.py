@@ -63,7 +63,7 @@ async def _lee_reading_marias_thread(session):
     """Maria's conversation, open in Dr. Lee's dashboard tab."""
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     return people, conversation, await _open_dashboard(session, people, conversation.id)
 
 
@@ -71,7 +71,7 @@ async def _maria_reading_her_thread(session):
     """Maria's conversation, open in her own portal tab."""
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     tab = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
     await call(tab, "load")
@@ -111,7 +111,7 @@ async def test_an_event_without_the_message_still_shows_it(session):
 async def test_a_long_burst_folds_the_tail_and_keeps_every_message_once(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="m0")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="m0")
     state = await _open_dashboard(session, people, conversation.id)
     sizes = []
     for i in range(1, 2 * thread_window.RECENT_ROWS + 5):
@@ -140,7 +140,7 @@ async def test_the_senders_own_message_replaces_its_bubble_without_rereading(ses
 async def test_two_tabs_of_one_provider_share_one_list_refresh_per_burst(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     tabs = []
     for _ in range(2):
@@ -198,7 +198,7 @@ async def test_a_follow_up_resends_the_list_and_counters_only_when_they_moved(se
     assigned var even when it is equal: a burst's refreshes resent the same rows each time."""
     people, _conversation, tab = await _lee_reading_marias_thread(session)
     other, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Metformin")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Metformin")
     news = _send(session, people["maria"], other.id, "Any news?")
     await tab._after_live_events([_message_event(news, people["maria"])])
     assert {"conversations", "stat_messages", "stat_unread"} <= tab.dirty_vars

@@ -18,7 +18,7 @@ from tests.state.helpers import call, deliver, make_state, sign_in_token, thread
 async def test_status_moves_from_sending_to_read(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Dizzy", body="Since Monday")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -49,7 +49,7 @@ async def test_status_moves_from_sending_to_read(session):
 async def test_a_repeated_client_id_returns_the_stored_message(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Please")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -85,7 +85,7 @@ async def test_a_tab_that_restarted_with_the_server_acknowledges_a_stored_resend
 async def test_database_down_keeps_the_message_for_the_outbox_to_send_again(session, monkeypatch):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Please")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")

@@ -15,9 +15,9 @@ def _setup(session):
     people = clinic(session)
     mine, _ = conv.create_conversation(session, actor=people["lee"],
                                        patient_id=people["maria_patient"].id,
-                                       topic="Your lab results", body="All normal.")
+                                       reason="Test", topic="Your lab results", body="All normal.")
     theirs, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
-                                         topic="James private", body="Private")
+                                         reason="Test", topic="James private", body="Private")
     return people, mine.id, theirs.id, sign_in_token(session, people["maria"].email, PASSWORD)
 
 
@@ -79,14 +79,19 @@ async def test_new_conversation_needs_topic_and_message(session):
     state = make_state(PortalState, token=token, path="/portal")
     await call(state, "load")
     before = _count(session, Conversation)
-    await call(state, "create", {"topic": "", "body": "hi", "category": "check_in"})
+    base = {"topic": "Hi", "body": "x", "category": "check_in", "reason": "Refill"}
+    await call(state, "create", {**base, "topic": ""})
     assert state.new_error == "Enter a topic."
-    await call(state, "create", {"topic": "Hi", "body": " ", "category": "check_in"})
-    assert state.new_error == "Write the first message."
-    await call(state, "create", {"topic": "Hi", "body": "x", "category": "made_up"})
+    await call(state, "create", {"topic": "Hi", "body": "x", "reason": "Refill"})
+    assert state.new_error == "Choose a category."  # no category sent: no silent default
+    await call(state, "create", {**base, "category": "made_up"})
     assert state.new_error == "Choose a valid category."
+    await call(state, "create", {**base, "reason": " "})
+    assert state.new_error == "Enter a reason: a few words on why you are writing."
+    await call(state, "create", {**base, "body": " "})
+    assert state.new_error == "Write the first message."
     assert _count(session, Conversation) == before
     events = await call(state, "create", {"topic": "Refill", "body": "Need a refill",
-                                          "category": "medication"})
+                                          "category": "medication", "reason": "Before my trip"})
     assert redirect_path(events).startswith("/portal?c=")
     assert _count(session, Conversation) == before + 1

@@ -42,9 +42,9 @@ async def _open(session):
     people = clinic(session)
     mine, _ = conv.create_conversation(session, actor=people["lee"],
                                        patient_id=people["maria_patient"].id,
-                                       topic="Your rash", body="Send a photo please.")
+                                       reason="Test", topic="Your rash", body="Send a photo please.")
     theirs, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
-                                         topic="James private", body="Private")
+                                         reason="Test", topic="James private", body="Private")
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     state = make_state(PortalState, token=token, path="/portal", query=f"c={mine.id}")
     await call(state, "load")

@@ -38,7 +38,7 @@ def _sign_in(client: TestClient, email: str) -> TestClient:
 def shared(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
-                                          topic="Photos", body="Attached")
+                                          reason="Test", topic="Photos", body="Attached")
     image = attachments.store_upload(session, actor=people["maria"],
                                      conversation_id=conversation.id, filename="rash.png",
                                      data=files.png())

@@ -19,7 +19,7 @@ from tests.fixtures import files
 def setup(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
-                                          topic="Rash photo", body="Here it is")
+                                          reason="Test", topic="Rash photo", body="Here it is")
     return people, conversation.id
 
 

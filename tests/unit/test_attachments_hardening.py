@@ -21,7 +21,7 @@ from tests.fixtures import files
 def setup(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
-                                          topic="Rash photo", body="Here it is")
+                                          reason="Test", topic="Rash photo", body="Here it is")
     return people, conversation.id
 
 
@@ -101,7 +101,7 @@ def test_missing_stored_file_is_a_verification_failure_not_a_crash(session, setu
 def test_ciphertext_swapped_between_conversations_is_refused(session, setup):
     people, cid = setup
     other, _ = create_conversation(session, actor=people["maria"], patient_id=None,
-                                   topic="Second", body="Another")
+                                   reason="Test", topic="Second", body="Another")
     mine = _sent(session, people, cid, "a.png", files.png())
     theirs = _sent(session, people, other.id, "b.png", files.png(rgb=(1, 2, 3)))
     folder = get_settings().attachment_dir

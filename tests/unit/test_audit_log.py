@@ -23,7 +23,7 @@ def world(session):
     people = clinic(session)
     admin = actor_of(session, make_admin(session))
     conversation, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
-                                               topic="Knee", body="=HYPERLINK(\"x\")")
+                                               reason="Test", topic="Knee", body="=HYPERLINK(\"x\")")
     for who in ("lee", "patel"):
         audit_log.record_conversation_open(
             session, actor=people[who],

@@ -15,7 +15,7 @@ from tests.factories import clinic
 def people_and_conversation(session):
     people = clinic(session)
     conversation, _ = create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Rash", body="It itches."
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Rash", body="It itches."
     )
     return people, conversation.id
 
@@ -49,5 +49,5 @@ def test_patient_started_conversation_is_scoped_to_the_patient(session, people_a
     assert row.patient_id == people["maria_patient"].id
     # A patient cannot start a conversation for someone else: the id is ignored.
     other, _ = create_conversation(session, actor=people["maria"],
-                                   patient_id=people["james_patient"].id, topic="Hi", body="x")
+                                   patient_id=people["james_patient"].id, reason="Test", topic="Hi", body="x")
     assert other.patient_id == people["maria_patient"].id

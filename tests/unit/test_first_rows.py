@@ -47,11 +47,11 @@ def client(db_url, page_file):
 def people(session):
     people = clinic(session)
     conversation, _ = create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Rash <b>&</b> itch",
+        session, actor=people["maria"], patient_id=None, reason="Test", topic="Rash <b>&</b> itch",
         body='Started "Tuesday" <script>alert(1)</script>')
     people["conversation"] = conversation
     other, _ = create_conversation(session, actor=people["james"], patient_id=None,
-                                   topic="James's knee", body="Sore")
+                                   reason="Test", topic="James's knee", body="Sore")
     people["other"] = other
     return people
 
@@ -92,7 +92,7 @@ def test_the_open_conversation_is_marked_current(client, people):
 
 def test_first_page_only(client, people, session):
     for n in range(PAGE_SIZE + 5):
-        create_conversation(session, actor=people["maria"], patient_id=None, topic=f"Topic {n}",
+        create_conversation(session, actor=people["maria"], patient_id=None, reason="Test", topic=f"Topic {n}",
                             body="Hello")
     _sign_in(client, people["patel"].email)
     assert len(_rows(client.get("/dashboard/").text)) == PAGE_SIZE

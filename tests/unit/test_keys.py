@@ -20,7 +20,7 @@ from tests.fixtures import files
 def test_rotation_moves_everything_to_the_new_key(session, monkeypatch):
     people = clinic(session)
     conversation, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
-                                               topic="Old key", body="Written under k1")
+                                               reason="Test", topic="Old key", body="Written under k1")
     stored = attachments.store_upload(session, actor=people["maria"],
                                       conversation_id=conversation.id, filename="a.pdf",
                                       data=files.pdf())

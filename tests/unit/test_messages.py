@@ -23,7 +23,7 @@ PG_URL = os.environ.get("CARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0
 def _conversation(session, people):
     conversation, _ = create_conversation(
         session, actor=people["lee"], patient_id=people["maria_patient"].id,
-        topic="Lab results", body="Your results are in.",
+        reason="Test", topic="Lab results", body="Your results are in.",
     )
     return conversation.id
 
@@ -53,7 +53,7 @@ def test_a_client_id_reused_in_another_conversation_is_refused_and_nothing_moves
     people = clinic(session)
     first_cid = _conversation(session, people)
     other, _ = create_conversation(session, actor=people["maria"], patient_id=None,
-                                   topic="Billing", body="A question")
+                                   reason="Test", topic="Billing", body="A question")
     send_message(session, actor=people["maria"], conversation_id=first_cid, body="Thanks",
                  client_msg_id="same-id")
     with pytest.raises(ValidationError, match="Invalid message id"):

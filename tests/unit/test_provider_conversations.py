@@ -19,15 +19,15 @@ def data(session):
     add_to_team(session, aisha, _provider(session, p, "patel"))
     maria = p["maria_patient"].id
     c_refill, _ = conv.create_conversation(session, actor=p["maria"], patient_id=maria,
-                                           topic="Medication refill", body="Need a refill")
+                                           reason="Test", topic="Medication refill", body="Need a refill")
     c_labs, _ = conv.create_conversation(session, actor=p["lee"], patient_id=maria,
-                                         topic="Lab results", body="Your labs are fine")
+                                         reason="Test", topic="Lab results", body="Your labs are fine")
     c_aisha, _ = conv.create_conversation(session, actor=p["lee"], patient_id=aisha.id,
-                                          topic="Blood pressure", body="How are readings?")
+                                          reason="Test", topic="Blood pressure", body="How are readings?")
     msg.send_message(session, actor=p["patel"], conversation_id=c_aisha.id, body="Colleague note",
                      client_msg_id="patel-1")
     conv.create_conversation(session, actor=p["james"], patient_id=p["james_patient"].id,
-                             topic="Medication rash", body="Itchy")
+                             reason="Test", topic="Medication rash", body="Itchy")
     return p, {"refill": c_refill.id, "labs": c_labs.id, "aisha": c_aisha.id}
 
 

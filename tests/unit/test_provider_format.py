@@ -21,7 +21,7 @@ def test_rows_name_senders_and_link_to_profile(session):
     p = clinic(session)
     maria_id = p["maria_patient"].id
     c, first = conv.create_conversation(session, actor=p["maria"], patient_id=maria_id,
-                                        topic="Refill", body="<b>hi</b>")
+                                        reason="Test", topic="Refill", body="<b>hi</b>")
     reply = msg.send_message(session, actor=p["patel"], conversation_id=c.id, body="On it",
                              client_msg_id="x1")
     own = msg.send_message(session, actor=p["lee"], conversation_id=c.id, body="Done",

@@ -16,14 +16,14 @@ def _setup(session):
     people = clinic(session)
     maria, _ = create_conversation(
         session, actor=people["lee"], patient_id=people["maria_patient"].id,
-        topic="Dose", body="Please lower the Metformin dose to 500 mg.",
+        reason="Test", topic="Dose", body="Please lower the Metformin dose to 500 mg.",
     )
     for i, body in enumerate(["Dizziness after the dose change?", "Dosage questions", "ok"]):
         send_message(session, actor=people["maria"], conversation_id=maria.id, body=body,
                      client_msg_id=f"m{i}")
     james, _ = create_conversation(
         session, actor=people["outsider"], patient_id=people["james_patient"].id,
-        topic="Dose", body="Your dose of metformin is fine. Ref P-100207",
+        reason="Test", topic="Dose", body="Your dose of metformin is fine. Ref P-100207",
     )
     session.commit()
     return people, maria, james

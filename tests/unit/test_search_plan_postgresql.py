@@ -76,7 +76,7 @@ def test_search_plans_ask_the_index_for_rare_words_and_walk_for_common_ones(
     with Session(pg_engine, expire_on_commit=False) as session:
         people = clinic(session)
         conversation, _ = conv.create_conversation(
-            session, actor=people["maria"], patient_id=None, topic="Readings", body="hello")
+            session, actor=people["maria"], patient_id=None, reason="Test", topic="Readings", body="hello")
         _fill(session, conversation.id, people["maria"].user_id)
 
         hits, plan = _search_and_plan(session, people["lee"], "melbrodal")
