@@ -7,10 +7,11 @@ import reflex as rx
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.db import session_scope
 from care_messaging.models import User
+from care_messaging.navigation import landing_for
 from care_messaging.services import totp
 from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
-from care_messaging.state.auth import LANDING, AuthState
+from care_messaging.state.auth import AuthState
 
 ROLES = ("provider", "admin")
 
@@ -30,7 +31,7 @@ class AccountState(AuthState):
             user = session.get(User, actor.user_id)
             self.totp_on = bool(user and user.totp_enabled)
             self.required = bool(user and totp_required_for(user.role, user.totp_required))
-        self.home = LANDING.get(actor.role, "/dashboard")
+        self.home = landing_for(actor.role)
 
     @rx.event
     def load(self):

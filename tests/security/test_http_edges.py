@@ -41,7 +41,7 @@ def patient(edge_server: EdgeServer) -> dict:
         from care_messaging.services.actors import actor_for_user
 
         actor = actor_for_user(s, user)
-        conversation, _ = create_conversation(s, actor=actor, patient_id=None,
+        conversation, _ = create_conversation(s, reason="Test follow-up", actor=actor, patient_id=None,
                                               topic="Rash", body="Photo attached")
         stored = attachments.store_upload(s, actor=actor, conversation_id=conversation.id,
                                           filename="rash.png", data=files.png())

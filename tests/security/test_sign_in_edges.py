@@ -50,7 +50,7 @@ def owing(edge_server: EdgeServer) -> dict:
         add_to_team(s, patient, pending)
         add_to_team(s, patient, clear)
         patient_actor = actor_for_user(s, patient_user)
-        conversation, _ = create_conversation(s, actor=patient_actor, patient_id=None,
+        conversation, _ = create_conversation(s, reason="Test follow-up", actor=patient_actor, patient_id=None,
                                               topic="Scan", body="My scan")
         stored = attachments.store_upload(s, actor=patient_actor,
                                           conversation_id=conversation.id,
@@ -214,8 +214,11 @@ def test_an_attacker_cannot_keep_a_lock_going_past_its_window(edge_server):
     assert "error=locked" in _location(edge_server.sign_in(victim, PASSWORD, ip="127.0.0.62"))
     # The attacker keeps trying during the lock (before, each try moved its end later).
     while time.monotonic() - started < LOCKOUT_SECONDS - 1:
-        assert "error=locked" in _location(edge_server.sign_in(victim, "wrong",
-                                                               ip="127.0.0.63"))
+        location = _location(edge_server.sign_in(victim, "wrong", ip="127.0.0.63"))
+        # Judged only when the answer came back inside the window (a loaded machine can hold
+        # a request past its end: then the lock has rightly ended).
+        if time.monotonic() - started < LOCKOUT_SECONDS - 0.2:
+            assert "error=locked" in location
         time.sleep(0.5)
     time.sleep(max(0.0, started + LOCKOUT_SECONDS + 0.7 - time.monotonic()))
     # The window from the first failure is over: the real user gets in with the password.

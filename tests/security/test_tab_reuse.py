@@ -52,7 +52,7 @@ def _plant_thread(app_server) -> tuple[int, str]:
         with session_scope() as s:
             lee = actor_for_user(s, s.exec(select(User).where(User.email == "{PROVIDER}")).one())
             patient = next(p for p in my_patients(s, actor=lee) if p.name != "{PATIENT_NAME}")
-            conversation, _ = create_conversation(s, actor=lee, patient_id=patient.id,
+            conversation, _ = create_conversation(s, reason="Test follow-up", actor=lee, patient_id=patient.id,
                                                   topic="Results", body="{body}")
             print(conversation.id)
     """

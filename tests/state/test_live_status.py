@@ -69,7 +69,7 @@ async def test_a_tab_that_restarted_with_the_server_acknowledges_a_stored_resend
     again to a fresh state (nothing open yet) and gets the stored seq back, nothing doubled."""
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+        session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill", body="Please")
     msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
                      body="Before the crash", client_msg_id="crash-1")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
@@ -107,7 +107,7 @@ async def test_database_down_keeps_the_message_for_the_outbox_to_send_again(sess
 async def test_a_refusal_the_sender_can_act_on_is_acknowledged_as_failed(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
-        session, actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+        session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill", body="Please")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")

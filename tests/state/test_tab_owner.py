@@ -21,7 +21,7 @@ async def _loaded_dashboard(session, monkeypatch):
     people = clinic(session)
     from care_messaging.services import conversations as conv
 
-    conv.create_conversation(session, actor=people["maria"], patient_id=None, topic="Refill",
+    conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill",
                              body="Out of pills")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard")

@@ -26,7 +26,7 @@ from tests.fixtures import files
 
 
 def _thread(session, people) -> tuple[int, list[Message]]:
-    conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
+    conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                           topic="Dose", body="Can I take two tablets?")
     msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
                      body="No, only one a day.", client_msg_id="reply-1")
@@ -68,7 +68,7 @@ def test_changing_the_sender_of_a_message_is_detected(session):
 
 def test_swapping_files_between_attachments_is_detected(session):
     people = clinic(session)
-    conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
+    conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                           topic="Photos", body="Two pictures")
     one = attachments.store_upload(session, actor=people["maria"],
                                    conversation_id=conversation.id, filename="a.png",
@@ -108,17 +108,17 @@ def test_rotation_keeps_the_binding(session, monkeypatch):
 
 
 def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
-    """A database at revision 0004 holding a body and a file under the first scheme
+    """A database at revision 0005 holding a body and a file under the first scheme
     (``msg:<conversation>`` / ``att:<conversation>``): after the upgrade both read."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     cfg.attributes["url"] = url
-    command.upgrade(cfg, "0004")
+    command.upgrade(cfg, "0005")  # the revision before the binding (0006)
     engine = create_engine(url)
     with Session(engine, expire_on_commit=False) as session:
         people = clinic(session)
-        conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
+        conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                               topic="Old", body="placeholder")
         stored = attachments.store_upload(session, actor=people["maria"],
                                           conversation_id=conversation.id, filename="a.png",

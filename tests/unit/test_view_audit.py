@@ -35,7 +35,7 @@ def _rows(session, action: str) -> list[AuditEvent]:
 def clinic_data(session):
     people = clinic(session)
     for topic in ("Refill", "Dizziness"):
-        conv.create_conversation(session, actor=people["maria"], patient_id=None, topic=topic,
+        conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic=topic,
                                  body="hello")
     return people
 
