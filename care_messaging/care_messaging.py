@@ -33,6 +33,8 @@ app = rx.App(
         rx.el.meta(name="referrer", content="same-origin"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.el.script(src="/care.js", defer=True),
+        # Times in the reader's own zone and locale (components/local_time.py).
+        rx.el.script(src="/local_time.js", defer=True),
     ],
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.attachments import message_attachments
+from care_messaging.components.local_time import local_time
 
 
 def message_bubble(m: rx.Var, S) -> rx.Component:
@@ -15,7 +16,8 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
-            rx.text(m["when"], size="1", color_scheme="gray", class_name="message-time"),
+            rx.text(local_time(m["when"], "bubble"), size="1", color_scheme="gray",
+                    class_name="message-time"),
             spacing="2",
         ),
         rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
@@ -23,7 +25,10 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         rx.cond(
             mine,
             rx.hstack(
-                rx.text(m["status"], size="1",
+                rx.text(m["status"],
+                        rx.cond(m["read_at"] != "",
+                                rx.fragment(" ", local_time(m["read_at"], "receipt"))),
+                        size="1",
                         color_scheme=rx.cond(m["failed"] == "1", "red", "gray"),
                         class_name="message-status"),
                 rx.cond(m["failed"] == "1",

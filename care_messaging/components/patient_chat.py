@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.local_time import local_time
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import CATEGORY_LABELS
 
@@ -34,7 +35,7 @@ def _conversation_row(row: rx.Var) -> rx.Component:
             rx.text(row["preview"], size="1", color_scheme="gray",
                     style={"overflow": "hidden", "textOverflow": "ellipsis",
                            "whiteSpace": "nowrap", "maxWidth": "100%"}),
-            rx.text(row["when"], size="1", color_scheme="gray"),
+            rx.text(local_time(row["when"], "list"), size="1", color_scheme="gray"),
             spacing="1", width="100%", padding="0.8em",
             border_bottom=f"1px solid {rx.color('gray', 4)}",
         ),
@@ -134,7 +135,7 @@ def viewers_panel(S) -> rx.Component:
         rx.cond(
             S.viewers.length() > 0,
             rx.el.ul(rx.foreach(S.viewers, lambda v: rx.el.li(
-                rx.text(v["name"], " · ", v["when"], size="1")))),
+                rx.text(v["name"], " · ", local_time(v["when"], "bubble"), size="1")))),
             rx.text("Nobody on your care team has opened it yet.", size="1",
                     color_scheme="gray"),
         ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.local_time import local_time
+
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 # The element web/first_rows.py fills with the first rows when it serves the page.
 FIRST_ROWS_ID = "first-rows"
@@ -41,7 +43,7 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                                    row["count"].to(str) + " messages")),
                 rx.el.span("ID ", row["mrn"]),
                 rx.cond(unread, rx.el.span(row["unread"], " unread", class_name="cm-badge")),
-                rx.el.span(row["when"], class_name="cm-when"),
+                rx.el.span(local_time(row["when"], "list"), class_name="cm-when"),
                 class_name="cm-row-meta",
             ),
             class_name="cm-row-body",
