@@ -11,23 +11,18 @@
 //   list     a conversation row: "9:40 PM" | "Yesterday" | "Mon" | "Nov 14" | "Nov 14, 2025"
 //   bubble   a message or a view: "9:40 PM" | "Yesterday, 9:40 PM" | "Nov 14, 9:40 PM"
 //   receipt  after "Read": like bubble, so a receipt older than today carries its date
-//   full     the audit log: "Nov 14, 2026, 9:40:05 PM" (always the date and seconds)
+//   full     the audit log: "Nov 14, 2026, 9:40:05 PM" (always the year and seconds)
 (() => {
   const SELECTOR = "time[data-local-time]";
   const DAY_MS = 24 * 60 * 60 * 1000;
-  const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+  // timeStyle "short" is the locale's own clock: "9:40 PM" (en-US), "21:40" (en-GB, de).
+  const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
   const weekday = new Intl.DateTimeFormat(undefined, { weekday: "short" });
   const monthDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
   const fullDate = new Intl.DateTimeFormat(undefined,
     { month: "short", day: "numeric", year: "numeric" });
-  const monthDayTime = new Intl.DateTimeFormat(undefined,
-    { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
-  const fullDateTime = new Intl.DateTimeFormat(undefined,
-    { month: "short", day: "numeric", year: "numeric", hour: "numeric", minute: "2-digit" });
-  const withSeconds = new Intl.DateTimeFormat(undefined, {
-    month: "short", day: "numeric", year: "numeric",
-    hour: "numeric", minute: "2-digit", second: "2-digit",
-  });
+  const withSeconds = new Intl.DateTimeFormat(undefined,
+    { dateStyle: "medium", timeStyle: "medium" });
   const title = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
   const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
   const capital = (text) => text.charAt(0).toLocaleUpperCase() + text.slice(1);
@@ -52,7 +47,7 @@
     // bubble, receipt
     if (days === 0) return clock.format(date);
     if (days === 1) return `${yesterdayWord}, ${clock.format(date)}`;
-    return sameYear ? monthDayTime.format(date) : fullDateTime.format(date);
+    return `${(sameYear ? monthDay : fullDate).format(date)}, ${clock.format(date)}`;
   };
 
   const format = (element, now) => {

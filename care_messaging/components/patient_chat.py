@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
 from care_messaging.components.local_time import local_time
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import CATEGORY_LABELS
 
-UPLOAD_ID = "chat-upload"
 EMERGENCY = "For emergencies call 911 or your local emergency number."
 
 
@@ -71,40 +71,8 @@ def conversation_list(S) -> rx.Component:
     )
 
 
-def _pending_chip(f: rx.Var, S) -> rx.Component:
-    return rx.badge(
-        rx.icon("paperclip", size=12), f["name"], " (", f["size"], ")",
-        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost",
-                       aria_label=f"Remove {f['name']}",
-                       on_click=lambda: S.remove_pending(f["id"])),
-        variant="soft", size="2",
-    )
-
-
 def _composer(S) -> rx.Component:
-    upload = rx.upload.root(
-        rx.button(rx.icon("paperclip", size=16), "Attach", type="button", variant="soft",
-                  aria_label="Attach files"),
-        id=UPLOAD_ID,
-        # No client-side type filter: the server checks the bytes and explains any refusal.
-        multiple=True,
-        max_files=5,
-        no_drag=True,
-        on_drop=S.handle_upload(
-            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=S.set_upload_progress)
-        ),
-    )
     return rx.vstack(
-        rx.cond(S.upload_error != "",
-                rx.callout(S.upload_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", width="100%")),
-        rx.cond(S.uploading,
-                rx.vstack(rx.text("Uploading…", size="1"),
-                          rx.progress(value=S.upload_progress, max=100, width="100%",
-                                      aria_label="Upload progress"), width="100%")),
-        rx.cond(S.pending_files.length() > 0,
-                rx.hstack(rx.foreach(S.pending_files, lambda f: _pending_chip(f, S)),
-                          wrap="wrap", spacing="2", aria_label="Files to send")),
         rx.cond(S.send_error != "",
                 rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
                            role="alert", width="100%")),
@@ -122,7 +90,7 @@ def _composer(S) -> rx.Component:
             ),
             on_submit=S.send_reply, reset_on_submit=True, width="100%",
         ),
-        upload,
+        attach_bar(S, UPLOAD_ID),
         width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
     )
 

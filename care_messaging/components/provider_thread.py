@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
@@ -71,6 +72,7 @@ def _composer(S) -> rx.Component:
                 rx.button(rx.icon("send", size=16), "Send", type="submit"),
                 width="100%", align="end",
             ),
+            attach_bar(S, UPLOAD_ID),
             width="100%",
         ),
         on_submit=S.send_reply,

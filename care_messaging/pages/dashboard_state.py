@@ -24,6 +24,7 @@ from care_messaging.services.access import access_patient, participant_user_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state import figure_cache
+from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
 
@@ -47,7 +48,7 @@ def chart_bar(day: str, messages: int, peak: int) -> dict[str, str | int]:
     return {"label": bar_label(day, messages), "pct": round(100 * messages / peak)}
 
 
-class DashboardState(ThreadPageState, AuthState):
+class DashboardState(AttachmentUploadsState, ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "provider"
     PAGE_PATH: ClassVar[str] = "/dashboard"
 

@@ -137,7 +137,7 @@ def test_thread_times_and_receipts_are_local_with_dates(new_context, timed_threa
     expect(page.locator("body")).not_to_contain_text("UTC")
     # The full date and time is there on hover.
     assert str(timed_thread["times"][0].astimezone(ZONE).year) in (
-        bubbles.nth(0).locator("time").get_attribute("title") or "")
+        bubbles.nth(0).locator(".message-time time").get_attribute("title") or "")
     screenshot(page, f"local-times-thread-{locale}")
 
 
