@@ -11,6 +11,7 @@ from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
 from care_messaging.pages.login import LoginState, login_page
+from care_messaging.pages.message_search import MessageSearchState, search_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
@@ -35,6 +36,8 @@ app = rx.App(
         rx.el.script(src="/care.js", defer=True),
         # Times in the reader's own zone and locale (components/local_time.py).
         rx.el.script(src="/local_time.js", defer=True),
+        # A thread opened from a search result scrolls to the found message.
+        rx.el.script(src="/jump_to_message.js", defer=True),
     ],
 )
 
@@ -66,6 +69,8 @@ app.add_page(portal_page, route="/portal", title="My messages · Care Messaging"
 app.add_page(help_page, route="/portal/help", title="Help · Care Messaging", on_load=HelpState.load)
 app.add_page(account_page, route="/account", title="Account · Care Messaging",
              on_load=AccountState.load)
+app.add_page(search_page, route="/search", title="Search messages · Care Messaging",
+             on_load=MessageSearchState.load)
 app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging", on_load=AdminState.load)
 
 

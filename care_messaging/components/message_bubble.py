@@ -10,9 +10,10 @@ from care_messaging.components.local_time import local_time
 
 def message_bubble(m: rx.Var, S) -> rx.Component:
     """Sender, time, text (always as text), attachments, and for your own messages the
-    delivery status with Retry when a send failed. ``S`` has ``thread_attachments`` and
-    ``retry_send``."""
+    delivery status with Retry when a send failed. ``S`` has ``thread_attachments``,
+    ``retry_send`` and ``highlight_seq`` (a search result opened: state/message_jump.py)."""
     mine = m["mine"] == "1"
+    found = (m["seq"] != "") & (m["seq"] == S.highlight_seq)
     return rx.box(
         rx.hstack(
             rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
@@ -40,5 +41,9 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         align_self=rx.cond(mine, "flex-end", "flex-start"),
         background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
         padding="0.5em 0.75em", border_radius="10px", max_width="85%",
+        outline=rx.cond(found, f"3px solid {rx.color('amber', 9)}", "none"),
+        outline_offset="2px",
         role="article", data_testid="message",
+        # assets/jump_to_message.js scrolls the found message into view.
+        custom_attrs={"data-found": rx.cond(found, "true", "false")},
     )

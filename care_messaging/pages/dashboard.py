@@ -15,7 +15,8 @@ __all__ = ["DashboardState", "dashboard_page", "provider_nav"]
 
 
 def provider_nav(unread: rx.Var) -> list[rx.Component]:
-    return [nav_link("Messages", "/dashboard", badge=unread), nav_link("Account", "/account")]
+    return [nav_link("Messages", "/dashboard", badge=unread), nav_link("Search", "/search"),
+            nav_link("Account", "/account")]
 
 
 def dashboard_page() -> rx.Component:

@@ -25,13 +25,14 @@ from care_messaging.services.actors import Actor
 from care_messaging.state import figure_cache
 from care_messaging.state.attachment_uploads import NO_OPEN_THREAD, AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import ThreadPageState
 
 COMPLETED_NOTE = ("This conversation has been marked completed by your care team, so it can no "
                   "longer receive replies. Start a new conversation if you need anything else.")
 
 
-class PortalState(AttachmentUploadsState, ThreadPageState, AuthState):
+class PortalState(AttachmentUploadsState, MessageJumpState, ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "patient"
     PAGE_PATH: ClassVar[str] = "/portal"
     EMPTY_SEND_ERROR: ClassVar[str] = "Write a message or attach a file before sending."
@@ -96,6 +97,7 @@ class PortalState(AttachmentUploadsState, ThreadPageState, AuthState):
             if "c" in params:
                 read = self._open_from_address(session, actor, params.get("c"))
             self._refresh(session, actor)
+        self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
         await self._send_read_receipt(actor, read)
         return None
 
