@@ -53,7 +53,7 @@ async def test_patient_results_open_in_the_portal_and_only_their_own(session):
 
 
 async def test_signed_out_cannot_search(session):
-    people, _maria, _james = _setup(session)
+    _people, _maria, _james = _setup(session)
     state = make_state(MessageSearchState, path="/search", query="q=metformin")
     assert redirect_path(await call(state, "load")).startswith("/login")
     assert state.results == []
