@@ -29,7 +29,7 @@ app = rx.App(
     theme=rx.theme(accent_color="teal", radius="medium"),
     # Rows, chart bars, the unread pulse and `.hide-narrow` (on phones the user's name gives way
     # so "Sign out" always stays on screen).
-    stylesheets=["/care.css"],
+    stylesheets=["/care.css", "/a11y.css"],
     head_components=[
         rx.el.meta(name="referrer", content="same-origin"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),

@@ -30,6 +30,15 @@ def _pending_chip(f: rx.Var, S) -> rx.Component:
     )
 
 
+def _label_file_input(component: rx.Component, label: str) -> None:
+    """Name the dropzone's hidden file input (Reflex creates it without a way to pass props):
+    screen readers and WCAG audits require every form field to have a name."""
+    for child in component.children:
+        if getattr(child, "tag", None) == "input":
+            child.custom_attrs["aria-label"] = label
+        _label_file_input(child, label)
+
+
 def attach_bar(S, upload_id: str) -> rx.Component:
     """Upload errors, progress, the waiting files, and the Attach button."""
     upload = rx.upload.root(
@@ -44,6 +53,7 @@ def attach_bar(S, upload_id: str) -> rx.Component:
             rx.upload_files(upload_id=upload_id, on_upload_progress=S.set_upload_progress)
         ),
     )
+    _label_file_input(upload, "Attach files")
     return rx.vstack(
         rx.cond(S.upload_error != "",
                 rx.callout(S.upload_error, icon="triangle-alert", color_scheme="red",

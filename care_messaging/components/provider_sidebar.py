@@ -62,6 +62,9 @@ def provider_sidebar(S) -> rx.Component:
             rx.tabs.trigger("Unread", value="unread"),
             rx.tabs.trigger("Read", value="read"),
         ),
+        # Each tab names the panel it controls (aria-controls): without one, that is an
+        # invalid reference (axe-core, critical). The list below is what the tab filters.
+        *[rx.tabs.content(value=v) for v in ("all", "unread", "read")],
         value=S.filter_by,
         on_change=S.set_filter,
     )
