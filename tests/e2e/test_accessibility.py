@@ -31,13 +31,6 @@ def serious_violations(page: Page) -> list[str]:
     page.evaluate(AXE)
     result = page.evaluate(
         "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG)
-    import json, os  # noqa
-    if os.environ.get("AXE_DUMP"):
-        with open(os.environ["AXE_DUMP"], "a") as f:
-            f.write(json.dumps([{"id": v["id"], "impact": v["impact"], "nodes": [
-                {"t": n["target"], "s": n["failureSummary"][:300], "h": n["html"][:200]}
-                for n in v["nodes"][:8]]} for v in result["violations"]
-                if v["impact"] in ("serious", "critical")]) + "\n")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} -> "
         + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
