@@ -141,21 +141,11 @@ def test_open_a_conversation_and_send_with_the_keyboard_only(new_context, lee_th
     link = page.get_by_role("link", name=topic)
     expect(link).to_be_visible()
     # Tab through the page to the conversation's link, then Enter.
-    for _ in range(200):
-        page.keyboard.press("Tab")
-        if link.evaluate("el => el === document.activeElement"):
-            break
-    else:
-        pytest.fail("the conversation link is not reachable with Tab")
+    _tab_to(page, link)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=topic)).to_be_visible()
     reply = page.get_by_label("Reply", exact=True)
-    for _ in range(200):
-        page.keyboard.press("Tab")
-        if reply.evaluate("el => el === document.activeElement"):
-            break
-    else:
-        pytest.fail("the reply box is not reachable with Tab")
+    _tab_to(page, reply)
     text = f"Typed without a mouse {uuid.uuid4().hex[:6]}"
     page.keyboard.type(text)
     page.keyboard.press("Enter")
@@ -163,3 +153,32 @@ def test_open_a_conversation_and_send_with_the_keyboard_only(new_context, lee_th
     expect(mine).to_be_visible()
     expect(mine.locator(".message-status")).to_contain_text(re.compile(r"Sent|Delivered|Read"))
     screenshot(page, "a11y-keyboard-sent")
+
+
+def _tab_to(page: Page, target) -> None:
+    """Press Tab until ``target`` has the focus (fails when it never gets it)."""
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    pytest.fail("not reachable with Tab")
+
+
+def test_patient_opens_and_replies_with_the_keyboard_only(new_context, lee_thread):
+    _cid, topic = lee_thread
+    page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    sign_in(page, MARIA)
+    expect(page).to_have_url(re.compile(r"/portal/?$"))
+    row = page.get_by_role("listitem", name=topic)
+    expect(row).to_be_visible()
+    _tab_to(page, row)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=topic)).to_be_visible()
+    box = page.get_by_role("textbox", name="Message")
+    _tab_to(page, box)
+    text = f"Patient typed this {uuid.uuid4().hex[:6]}"
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    mine = page.get_by_role("log", name="Messages").get_by_role("article").filter(has_text=text)
+    expect(mine).to_be_visible()
+    screenshot(page, "a11y-keyboard-patient-sent-phone")
