@@ -12,6 +12,7 @@ from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
 from care_messaging.pages.login import LoginState, login_page
+from care_messaging.pages.message_search import MessageSearchState, search_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
@@ -40,12 +41,16 @@ app = rx.App(
     theme=rx.theme(accent_color="teal", radius="medium"),
     # Rows, chart bars, the unread pulse and `.hide-narrow` (on phones the user's name gives way
     # so "Sign out" always stays on screen).
-    stylesheets=["/care.css"],
+    stylesheets=["/care.css", "/a11y.css"],
     head_components=[
         rx.el.meta(name="referrer", content="same-origin"),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.el.script(src="/care.js", defer=True),
         rx.el.script(src="/outbox.js", defer=True),
+        # Times in the reader's own zone and locale (components/local_time.py).
+        rx.el.script(src="/local_time.js", defer=True),
+        # A thread opened from a search result scrolls to the found message.
+        rx.el.script(src="/jump_to_message.js", defer=True),
     ],
     # Reflex's wraps, with its connection toast replaced by a notice that never covers the
     # reply box (components/connection.py).
@@ -91,6 +96,8 @@ app.add_page(portal_page, route="/portal", title="My messages · Care Messaging"
 app.add_page(help_page, route="/portal/help", title="Help · Care Messaging", on_load=HelpState.load)
 app.add_page(account_page, route="/account", title="Account · Care Messaging",
              on_load=AccountState.load)
+app.add_page(search_page, route="/search", title="Search messages · Care Messaging",
+             on_load=MessageSearchState.load)
 app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging", on_load=AdminState.load)
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.attachments import message_attachments
+from care_messaging.components.local_time import local_time
 
 
 def message_bubble(m: rx.Var, S) -> rx.Component:
     """Sender, time, text (always as text), attachments, and for your own messages the
-    delivery status. ``S`` has ``thread_attachments``. A stored message of your own carries
-    its client id: the outbox script (assets/outbox.js) drops its bubble when it appears."""
+    delivery status. ``S`` has ``thread_attachments`` and ``highlight_seq`` (a search result
+    opened: state/message_jump.py). A stored message of your own carries its client id: the
+    outbox script (assets/outbox.js) drops its bubble when it appears."""
     mine = m["mine"] == "1"
+    found = (m["seq"] != "") & (m["seq"] == S.highlight_seq)
     return rx.box(
         rx.hstack(
             rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
-            rx.text(m["when"], size="1", color_scheme="gray", class_name="message-time"),
+            rx.text(local_time(m["when"], "bubble"), size="1", color_scheme="gray",
+                    class_name="message-time"),
             spacing="2",
         ),
         rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
@@ -23,13 +27,20 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         rx.cond(
             mine,
             rx.hstack(
-                rx.text(m["status"], size="1", color_scheme="gray", class_name="message-status"),
+                rx.text(m["status"],
+                        rx.cond(m["read_at"] != "",
+                                rx.fragment(" ", local_time(m["read_at"], "receipt"))),
+                        size="1", color_scheme="gray", class_name="message-status"),
                 justify="end", align="center", spacing="2",
             ),
         ),
         align_self=rx.cond(mine, "flex-end", "flex-start"),
         background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
         padding="0.5em 0.75em", border_radius="10px", max_width="85%",
+        outline=rx.cond(found, f"3px solid {rx.color('amber', 9)}", "none"),
+        outline_offset="2px",
         role="article", data_testid="message",
-        custom_attrs={"data-client-id": m["client_id"]},
+        # assets/jump_to_message.js scrolls the found message into view.
+        custom_attrs={"data-client-id": m["client_id"],
+                      "data-found": rx.cond(found, "true", "false")},
     )

@@ -50,5 +50,7 @@ def message_log(S) -> rx.Component:
         ),
         display="flex", flex_direction="column-reverse", width="100%", padding="0.75em",
         flex="1", min_height="0", overflow_y="auto", role="log", aria_label="Messages",
+        # Screen readers announce each new message without taking the reader's place.
+        aria_live="polite", aria_relevant="additions",
         aria_busy=rx.cond(S.loading_older, "true", "false"),
     )

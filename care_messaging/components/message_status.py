@@ -5,37 +5,31 @@ Shared by the provider dashboard and the patient portal so both say the same thi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from care_messaging.components.instant import iso_utc
 from care_messaging.services.messages import Receipt
 
 SENT = "Sent"
 DELIVERED = "Delivered"
+READ = "Read"
 
 
-def clock(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%H:%M")
-
-
-def status_text(seq: int, receipt: Receipt) -> str:
-    """"Read 10:42", "Delivered" or "Sent" for the message with sequence number ``seq``."""
+def status_of(seq: int, receipt: Receipt) -> tuple[str, str]:
+    """("Read", when it was read as ISO-8601 UTC), ("Delivered", "") or ("Sent", "") for the
+    message with sequence number ``seq``. The bubble shows the time after "Read" in the
+    reader's own zone, with its date when it is not today (components/local_time.py)."""
     if receipt.read_seq >= seq:
-        return f"Read {clock(receipt.read_at)}".strip()
+        return READ, iso_utc(receipt.read_at)
     if receipt.delivered_seq >= seq:
-        return DELIVERED
-    return SENT
+        return DELIVERED, ""
+    return SENT, ""
 
 
 def with_status(row: dict[str, str], receipt: Receipt) -> dict[str, str]:
     """The row with its status text refreshed when it is a stored own message (the same row
     object when nothing changes)."""
     if row.get("mine") == "1" and row.get("seq"):
-        status = status_text(int(row["seq"]), receipt)
-        if status != row.get("status"):
-            return {**row, "status": status}
+        status, read_at = status_of(int(row["seq"]), receipt)
+        if status != row.get("status") or read_at != row.get("read_at", ""):
+            return {**row, "status": status, "read_at": read_at}
     return row
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
 from care_messaging.components.composer import composer_form
+from care_messaging.components.local_time import local_time
 from care_messaging.components.message_log import message_log
 from care_messaging.services.conversations import MAX_REASON_CHARS
 
-UPLOAD_ID = "chat-upload"
 EMERGENCY = "For emergencies call 911 or your local emergency number."
 # The message types of the patient guide, in its words (values are the categories).
 PATIENT_MESSAGE_TYPES = {
@@ -30,8 +31,9 @@ def _conversation_row(row: rx.Var) -> rx.Component:
                 rx.text(row["topic"], weight="bold", size="3", flex="1", min_width="0"),
                 # The date sits in the same place on every row (top right, level with the
                 # topic's first line, as messengers do), whatever the topic's length.
-                rx.text(row["when"], size="1", color_scheme="gray", white_space="nowrap",
-                        line_height="var(--line-height-3)", class_name="row-when"),
+                rx.text(local_time(row["when"], "list"), size="1", color_scheme="gray",
+                        white_space="nowrap", line_height="var(--line-height-3)",
+                        class_name="row-when"),
                 width="100%", align="start",
             ),
             rx.hstack(
@@ -91,40 +93,8 @@ def conversation_list(S) -> rx.Component:
     )
 
 
-def _pending_chip(f: rx.Var, S) -> rx.Component:
-    return rx.badge(
-        rx.icon("paperclip", size=12), f["name"], " (", f["size"], ")",
-        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost",
-                       aria_label=f"Remove {f['name']}",
-                       on_click=lambda: S.remove_pending(f["id"])),
-        variant="soft", size="2",
-    )
-
-
 def _composer(S) -> rx.Component:
-    upload = rx.upload.root(
-        rx.button(rx.icon("paperclip", size=16), "Attach", type="button", variant="soft",
-                  aria_label="Attach files"),
-        id=UPLOAD_ID,
-        # No client-side type filter: the server checks the bytes and explains any refusal.
-        multiple=True,
-        max_files=5,
-        no_drag=True,
-        on_drop=S.handle_upload(
-            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=S.set_upload_progress)
-        ),
-    )
     return rx.vstack(
-        rx.cond(S.upload_error != "",
-                rx.callout(S.upload_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", width="100%")),
-        rx.cond(S.uploading,
-                rx.vstack(rx.text("Uploading…", size="1"),
-                          rx.progress(value=S.upload_progress, max=100, width="100%",
-                                      aria_label="Upload progress"), width="100%")),
-        rx.cond(S.pending_files.length() > 0,
-                rx.hstack(rx.foreach(S.pending_files, lambda f: _pending_chip(f, S)),
-                          wrap="wrap", spacing="2", aria_label="Files to send")),
         rx.cond(S.send_error != "",
                 rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
                            role="alert", width="100%")),
@@ -132,7 +102,7 @@ def _composer(S) -> rx.Component:
                 aria_live="polite", min_height="1.2em"),
         composer_form(S, label="Message", placeholder="Type your message… (Enter sends)",
                       has_files=S.pending_files.length() > 0),
-        upload,
+        attach_bar(S, UPLOAD_ID),
         width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
     )
 
@@ -144,7 +114,8 @@ def viewers_panel(S) -> rx.Component:
                               size="1", as_="span")),
         rx.cond(
             S.viewers.length() > 0,
-            rx.el.ul(rx.foreach(S.viewers, lambda v: rx.el.li(rx.text(v["label"], size="1")))),
+            rx.el.ul(rx.foreach(S.viewers, lambda v: rx.el.li(
+                rx.text(v["name"], " · ", local_time(v["when"], "bubble"), size="1")))),
             rx.text("Nobody on your care team has opened it yet.", size="1",
                     color_scheme="gray"),
         ),

@@ -6,9 +6,10 @@ No Reflex import: these run in handlers and are unit-tested on their own.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from care_messaging.components import message_status
+from care_messaging.components.instant import iso_utc
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.messages import MessageView
@@ -53,12 +54,9 @@ def patient_option(match: PatientMatch) -> dict[str, str]:
 
 
 def when(value: datetime | None) -> str:
-    """A compact UTC timestamp, e.g. "Nov 22, 14:05 UTC"."""
-    if value is None:
-        return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%b %d, %H:%M UTC").replace(" 0", " ")
+    """The instant as ISO-8601 UTC for the page to show in the reader's own time zone
+    (components/local_time.py)."""
+    return iso_utc(value)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -114,5 +112,6 @@ def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
         "body": view.body,
         "when": when(view.created_at),
         "status": message_status.SENT if mine else "",
+        "read_at": "",
         "client_id": view.client_msg_id if mine else "",
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.local_time import local_time
+
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 # The element web/first_rows.py fills with the first rows when it serves the page.
 FIRST_ROWS_ID = "first-rows"
@@ -31,7 +33,7 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                 rx.cond(unread, rx.el.span(class_name="unread-dot", aria_label="unread",
                                            role="status")),
                 # Top right on every row (as messengers do), never wrapped under the meta.
-                rx.el.span(row["when"], class_name="cm-when"),
+                rx.el.span(local_time(row["when"], "list"), class_name="cm-when"),
                 class_name="cm-row-head",
             ),
             _in_app_link(row["patient_name"], "/patients?id=" + row["patient_id"].to(str),
@@ -61,6 +63,9 @@ def provider_sidebar(S) -> rx.Component:
             rx.tabs.trigger("Unread", value="unread"),
             rx.tabs.trigger("Read", value="read"),
         ),
+        # Each tab names the panel it controls (aria-controls): without one, that is an
+        # invalid reference (axe-core, critical). The list below is what the tab filters.
+        *[rx.tabs.content(value=v) for v in ("all", "unread", "read")],
         value=S.filter_by,
         on_change=S.set_filter,
     )

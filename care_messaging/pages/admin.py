@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
+from care_messaging.components.local_time import local_time
 from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
 from care_messaging.services import audit_log, users
@@ -175,12 +176,13 @@ def _filters() -> rx.Component:
 
 def _audit_table() -> rx.Component:
     S = AdminState
-    cols = ["When (UTC)", "Who", "Action", "Object", "Patient", "Outcome", "Client", "Detail"]
+    cols = ["When", "Who", "Action", "Object", "Patient", "Outcome", "Client", "Detail"]
     keys = ["at", "actor", "action", "object", "patient", "outcome", "ip", "detail"]
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(c) for c in cols])),
         rx.table.body(rx.foreach(S.rows, lambda r: rx.table.row(
-            *[rx.table.cell(rx.text(r[k], size="1")) for k in keys]))),
+            rx.table.cell(rx.text(local_time(r["at"], "full"), size="1")),
+            *[rx.table.cell(rx.text(r[k], size="1")) for k in keys[1:]]))),
         size="1", variant="surface", aria_label="Audit log",
     )
 

@@ -10,13 +10,15 @@ from care_messaging.components.provider_new_message import new_message_dialog
 from care_messaging.components.provider_sidebar import provider_sidebar
 from care_messaging.components.provider_stats import provider_stats
 from care_messaging.components.provider_thread import provider_thread
+from care_messaging.components.search_link import search_link
 from care_messaging.pages.dashboard_state import DashboardState
 
 __all__ = ["DashboardState", "dashboard_page", "provider_nav"]
 
 
 def provider_nav(unread: rx.Var) -> list[rx.Component]:
-    return [nav_link("Messages", "/dashboard", badge=unread), nav_link("Account", "/account")]
+    return [nav_link("Messages", "/dashboard", badge=unread), search_link(),
+            nav_link("Account", "/account")]
 
 
 def dashboard_page() -> rx.Component:

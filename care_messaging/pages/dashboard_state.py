@@ -31,7 +31,9 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.patients import PatientMatch
 from care_messaging.state import figure_cache
+from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
 
 
@@ -54,7 +56,7 @@ def chart_bar(day: str, messages: int, peak: int) -> dict[str, str | int]:
     return {"label": bar_label(day, messages), "pct": round(100 * messages / peak)}
 
 
-class DashboardState(ThreadPageState, AuthState):
+class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "provider"
     PAGE_PATH: ClassVar[str] = "/dashboard"
 
@@ -172,6 +174,7 @@ class DashboardState(ThreadPageState, AuthState):
                 except ServiceError as error:
                     self.thread_error = str(error)
             self._refresh(session, actor)
+        self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
         yield  # the list, counters and thread reach the browser before the chart is computed
         await self._send_read_receipt(actor, read)
         with session_scope() as session:

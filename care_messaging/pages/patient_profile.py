@@ -8,6 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.layout import app_shell
+from care_messaging.components.local_time import local_time
 from care_messaging.components.provider_format import conversation_row
 from care_messaging.db import session_scope
 from care_messaging.pages.dashboard import provider_nav
@@ -76,7 +77,7 @@ def _conversation(row: rx.Var) -> rx.Component:
             ),
             rx.spacer(),
             rx.vstack(
-                rx.text(row["when"], size="1", color_scheme="gray"),
+                rx.text(local_time(row["when"], "list"), size="1", color_scheme="gray"),
                 rx.text(row["count_label"], " · ", row["status"], size="1"),
                 align="end", spacing="1",
             ),

@@ -7,13 +7,15 @@ import reflex as rx
 from care_messaging.components.composer import outbox_link
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.patient_chat import chat, conversation_list, new_conversation_dialog
+from care_messaging.components.search_link import search_link
 from care_messaging.pages.portal_state import PortalState
 
 __all__ = ["PortalState", "patient_nav", "portal_page"]
 
 
 def patient_nav(unread: rx.Var) -> list[rx.Component]:
-    return [nav_link("Messages", "/portal", badge=unread), nav_link("Help", "/portal/help")]
+    return [nav_link("Messages", "/portal", badge=unread), search_link(),
+            nav_link("Help", "/portal/help")]
 
 
 def portal_page() -> rx.Component:

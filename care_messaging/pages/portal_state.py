@@ -9,33 +9,30 @@ re-checked by a service (forbidden and nonexistent look the same).
 
 from __future__ import annotations
 
-import contextlib
 from typing import ClassVar
 
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.components.patient_format import patient_conversation_row, size_label
+from care_messaging.components.patient_format import patient_conversation_row
 from care_messaging.components.provider_format import joined, when
 from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
-from care_messaging.services import attachments as attachment_service
 from care_messaging.services import audit_log, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import Actor
-from care_messaging.services.errors import ServiceError
-from care_messaging.settings import get_settings
 from care_messaging.state import figure_cache
+from care_messaging.state.attachment_uploads import NO_OPEN_THREAD, AttachmentUploadsState
 from care_messaging.state.auth import AuthState
-from care_messaging.state.thread_page import ThreadPageState, parse_id
+from care_messaging.state.message_jump import MessageJumpState
+from care_messaging.state.thread_page import ThreadPageState
 
-MAX_PENDING_FILES = 5
 COMPLETED_NOTE = ("This conversation has been marked completed by your care team, so it can no "
                   "longer receive replies. Start a new conversation if you need anything else.")
 
 
-class PortalState(ThreadPageState, AuthState):
+class PortalState(AttachmentUploadsState, MessageJumpState, ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "patient"
     PAGE_PATH: ClassVar[str] = "/portal"
     EMPTY_SEND_ERROR: ClassVar[str] = "Write a message or attach a file before sending."
@@ -43,11 +40,7 @@ class PortalState(ThreadPageState, AuthState):
     # Chat
     read_only: bool = False
     viewers: list[dict[str, str]] = rx.field(default_factory=list)
-    # Attachments waiting to be sent with the next message
-    pending_files: list[dict[str, str]] = rx.field(default_factory=list)
-    upload_error: str = ""
-    upload_progress: int = 0
-    uploading: bool = False
+    # Files waiting to be sent: state/attachment_uploads.py
     # New conversation dialog
 
     # ----- page hooks (backend only) -----
@@ -88,11 +81,8 @@ class PortalState(ThreadPageState, AuthState):
     def _send_refusal(self) -> str:
         return COMPLETED_NOTE if self.read_only else ""
 
-    def _attachment_ids(self) -> list[int]:
-        return [int(f["id"]) for f in self.pending_files]
-
-    def _after_stored(self) -> None:
-        self.pending_files = []
+    def _upload_refusal(self) -> str:
+        return NO_OPEN_THREAD if self.read_only else AttachmentUploadsState._upload_refusal(self)
 
     def _new_conversation_args(self, form_data: dict) -> dict:
         return {"patient_id": None}  # always the signed-in patient's own
@@ -116,71 +106,13 @@ class PortalState(ThreadPageState, AuthState):
             if "c" in params:
                 read = self._open_from_address(session, actor, params.get("c"))
             self._refresh(session, actor)
+        self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
         await self._send_read_receipt(actor, read)
         return None
 
     @rx.event
     def close_chat(self):
         return rx.redirect("/portal")
-
-    # ----- attachments -----
-    @rx.event
-    def set_upload_progress(self, progress: dict):
-        _actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
-        fraction = float(progress.get("progress", 0) or 0) if isinstance(progress, dict) else 0.0
-        self.upload_progress = max(0, min(100, int(fraction * 100)))
-        self.uploading = self.upload_progress < 100
-        return None
-
-    @rx.event
-    async def handle_upload(self, files: list[rx.UploadFile]):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
-        self.upload_error = ""
-        conversation_id = parse_id(self.open_id)
-        if conversation_id is None or self.read_only:
-            self.upload_error = "Open a conversation that is still active to attach files."
-            self.uploading = False
-            return None
-        errors = []
-        for upload in files:
-            if len(self.pending_files) >= MAX_PENDING_FILES:
-                errors.append(f"At most {MAX_PENDING_FILES} files per message.")
-                break
-            # Read at most one byte past the limit: the service refuses it as too large
-            # without a huge upload ever being held in memory whole.
-            data = await upload.read(get_settings().max_attachment_bytes + 1)
-            with session_scope() as session:
-                try:
-                    stored = attachment_service.store_upload(
-                        session, actor=actor, conversation_id=conversation_id,
-                        filename=upload.name or upload.filename or "", data=data)
-                except ServiceError as error:
-                    errors.append(str(error))
-                    continue
-            self.pending_files = [*self.pending_files, {
-                "id": str(stored.id), "name": stored.display_name,
-                "size": size_label(stored.size_bytes)}]
-        self.upload_error = " ".join(errors)
-        self.uploading = False
-        self.upload_progress = 0
-        return None
-
-    @rx.event
-    def remove_pending(self, attachment_id: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
-        attachment = parse_id(attachment_id)
-        if attachment is None:
-            return None
-        with session_scope() as session, contextlib.suppress(ServiceError):
-            attachment_service.discard_upload(session, actor=actor, attachment_id=attachment)
-        self.pending_files = [f for f in self.pending_files if f["id"] != str(attachment)]
-        return None
 
     # ----- new conversation -----
     @rx.event

@@ -23,6 +23,7 @@ class Action:
     CONVERSATION_CREATE = "conversation_create"
     MESSAGE_SEND = "message_send"
     MESSAGE_READ = "message_read"
+    MESSAGE_SEARCH = "message_search"
     STATUS_CHANGE = "status_change"
     PRIORITY_CHANGE = "priority_change"
     ATTACHMENT_UPLOAD = "attachment_upload"

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from care_messaging.components.local_time import time_html
 from care_messaging.components.provider_format import sidebar_row
 from care_messaging.components.provider_sidebar import FIRST_ROWS_ID
 from care_messaging.db import session_scope
@@ -47,6 +48,7 @@ _PLACEHOLDER = re.compile(rf'(<div\b[^>]*\bid="{FIRST_ROWS_ID}"[^>]*>)(</div>)')
 def _row_html(row: dict[str, str], selected_id: str) -> str:
     """One row, the same elements and classes as provider_sidebar._row renders."""
     e = {key: html.escape(value, quote=True) for key, value in row.items()}
+    when = time_html(row["when"], "list")
     unread = row["unread"] != "0"
     dot = '<span class="unread-dot" aria-label="unread" role="status"></span>' if unread else ""
     badge = f'<span class="cm-badge">{e["unread"]} unread</span>' if unread else ""
@@ -59,7 +61,7 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         f'<div class="cm-row-body">'
         f'<div class="cm-row-head"><a class="conversation-link" data-in-app=""'
         f' href="/dashboard?c={e["id"]}">{e["topic"]}</a>'
-        f'{dot}<span class="cm-when">{e["when"]}</span></div>'
+        f'{dot}<span class="cm-when">{when}</span></div>'
         f'<a class="cm-patient" aria-label="Profile of {e["patient_name"]}" data-in-app=""'
         f' href="/patients?id={e["patient_id"]}">{e["patient_name"]}</a>'
         f'<p class="cm-preview">{e["preview"]}</p>'

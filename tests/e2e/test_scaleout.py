@@ -106,7 +106,7 @@ def test_patient_on_another_worker_gets_the_reply_live_with_receipts(browser, sc
         expect(maria.get_by_role("log", name="Messages")).to_contain_text(text)
         bubble = lee.get_by_role("log", name="Messages").get_by_role("article").filter(
             has_text=text)
-        expect(bubble.locator(".message-status")).to_have_text(re.compile(r"Read \d\d:\d\d"))
+        expect(bubble.locator(".message-status")).to_have_text(re.compile(r"Read \d{1,2}:\d\d( [AP]M)?"))
     finally:
         lee_ctx.close()
         maria_ctx.close()

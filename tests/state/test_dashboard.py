@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import func, select
 
 from care_messaging import realtime
@@ -86,7 +88,7 @@ async def test_reply_appears_as_you(session):
     await call(state, "send_reply", {"body": "Sent to pharmacy", "client_msg_id": "r-1"})
     assert state.send_error == ""
     assert thread(state)[-1]["sender"] == "You" and thread(state)[-1]["body"] == "Sent to pharmacy"
-    assert "UTC" in thread(state)[-1]["when"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", thread(state)[-1]["when"])
     assert state.stat_messages == 2
     await call(state, "set_status", "needs_attention")
     session.expire_all()

@@ -41,7 +41,8 @@ async def test_status_moves_from_sending_to_read(session):
     msg.mark_read(session, actor=people["maria"],
                   conversation=session.get(Conversation, conversation.id))
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
-    assert re.fullmatch(r"Read \d\d:\d\d", thread(state)[-1]["status"])
+    assert thread(state)[-1]["status"] == message_status.READ
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", thread(state)[-1]["read_at"])
     # The patient's own message never shows a status on the provider's screen.
     assert thread(state)[0]["status"] == ""
 

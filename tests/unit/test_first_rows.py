@@ -149,6 +149,7 @@ def test_new_messages_show_in_the_next_page_load(client, people, session):
 def test_placeholder_missing_leaves_the_page_alone():
     assert with_first_rows("<main></main>", rows_html([])) == "<main></main>"
     row = {"id": "7", "topic": "T", "patient_id": "3", "patient_name": "A B", "mrn": "P-1",
-           "initials": "AB", "preview": "p", "unread": "0", "count": "1", "when": "Nov 3"}
+           "initials": "AB", "preview": "p", "unread": "0", "count": "1",
+           "when": "2026-11-03T04:14:00Z"}
     html = rows_html([row], selected_id="7")
     assert "1 message<" in html and "unread" not in html and 'aria-current="true"' in html

@@ -10,10 +10,12 @@ from care_messaging.services import messages as msg
 from tests.factories import clinic
 
 
-def test_when_is_utc_and_compact():
-    assert when(datetime(2026, 3, 5, 9, 7, tzinfo=UTC)) == "Mar 5, 9:07 UTC"
+def test_when_is_an_iso_utc_instant_for_the_browser_to_show_locally():
+    assert when(datetime(2026, 3, 5, 9, 7, 4, tzinfo=UTC)) == "2026-03-05T09:07:04Z"
     plus2 = timezone(timedelta(hours=2))
-    assert when(datetime(2026, 3, 5, 11, 7, tzinfo=plus2)) == "Mar 5, 9:07 UTC"
+    assert when(datetime(2026, 3, 5, 11, 7, tzinfo=plus2)) == "2026-03-05T09:07:00Z"
+    # SQLite hands back naive datetimes, which are UTC.
+    assert when(datetime(2026, 3, 5, 9, 7)) == "2026-03-05T09:07:00Z"
     assert when(None) == ""
 
 
