@@ -7,6 +7,7 @@ import gc
 import reflex as rx
 from starlette.applications import Starlette
 
+from care_messaging.jobs.in_app import job_worker
 from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
@@ -47,6 +48,8 @@ def freeze_startup_heap() -> None:
 
 
 app.register_lifespan_task(freeze_startup_heap)
+# Durable jobs (notifications, reminders, digest) run here too: no tab needs to be open.
+app.register_lifespan_task(job_worker)
 
 
 def index() -> rx.Component:

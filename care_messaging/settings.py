@@ -51,6 +51,22 @@ class Settings:
     encryption_keys: dict[str, bytes] = field(repr=False)
     active_key_id: str = ""
     cookie_secure: bool = False
+    # Notifications (services/notifications.py): email after this long unseen, at most one
+    # per user per this window; no SMTP URL = written to data/mail.log (the embedded default).
+    notify_delay_seconds: int = 300
+    smtp_url: str = field(default="", repr=False)  # may hold a password
+    mail_from: str = "Care Messaging <no-reply@localhost>"
+    reminder_hours: int = 48  # 0 turns reminders off
+    digest_hour_utc: int = 13
+    # Durable jobs (care_messaging/jobs): the in-app runner polls this often; a claimed job
+    # whose worker died is taken again after the lease.
+    jobs_in_app: bool = True
+    job_poll_seconds: float = 1.0
+    job_lease_seconds: int = 120
+
+    @property
+    def mail_log(self) -> Path:
+        return self.data_dir / "mail.log"
 
     @property
     def is_dev(self) -> bool:
@@ -131,6 +147,14 @@ def load_settings() -> Settings:
         encryption_keys=keys,
         active_key_id=active,
         cookie_secure=os.environ.get("CARE_PUBLIC_ORIGIN", "").startswith("https://"),
+        notify_delay_seconds=_env_int("CARE_NOTIFY_DELAY_SECONDS", 300),
+        smtp_url=os.environ.get("CARE_SMTP_URL", ""),
+        mail_from=os.environ.get("CARE_MAIL_FROM", "") or "Care Messaging <no-reply@localhost>",
+        reminder_hours=_env_int("CARE_REMINDER_HOURS", 48),
+        digest_hour_utc=_env_int("CARE_DIGEST_HOUR_UTC", 13) % 24,
+        jobs_in_app=os.environ.get("CARE_JOBS_IN_APP", "1") not in {"0", "false", "no"},
+        job_poll_seconds=float(os.environ.get("CARE_JOB_POLL_SECONDS", "") or 1.0),
+        job_lease_seconds=_env_int("CARE_JOB_LEASE_SECONDS", 120),
     )
     return settings
 

@@ -130,6 +130,8 @@ def _after_commit_hook(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint a consumer used (a duplicate job): the change itself stands
     session.info.pop(_KEY, None)
 
 
