@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.native_form import native_form
-from care_messaging.state.auth import AuthState
+from care_messaging.services.auth import safe_next
+from care_messaging.state.auth import LANDING, LOGIN_PATH, AuthState, resolve_actor
 
 ERRORS = {
     "invalid": "Incorrect email or password.",
@@ -24,6 +25,8 @@ class LoginState(AuthState):
     notice: str = ""
     totp_step: bool = False
     prefill_email: str = ""
+    # A page a sign-in link asked for (checked again by the sign-in route for the role).
+    next_path: str = ""
 
     @rx.event
     def load(self):
@@ -32,7 +35,20 @@ class LoginState(AuthState):
         self.notice = NOTICES.get(str(params.get("reason", "")), "")
         self.totp_step = params.get("step") == "totp"
         self.prefill_email = str(params.get("email", ""))[:254]
-        return AuthState.redirect_if_signed_in
+        raw_next = str(params.get("next", ""))[:64]
+        self.next_path = raw_next if safe_next(raw_next, "patient") or safe_next(
+            raw_next, "provider") else ""
+        return LoginState.go_if_signed_in
+
+    @rx.event
+    def go_if_signed_in(self):
+        """A user who still has a session goes straight to the linked page or their own."""
+        actor = resolve_actor(self, touch=False)
+        if actor is not None:
+            target = safe_next(self.next_path, actor.role) or LANDING.get(actor.role, LOGIN_PATH)
+            return rx.redirect(target, replace=True)
+        self._forget()
+        return None
 
 
 def _field(label: str, **props) -> rx.Component:
@@ -67,6 +83,7 @@ def login_page() -> rx.Component:
                 ),
                 native_form(
                     rx.vstack(
+                        rx.el.input(type="hidden", name="next", value=LoginState.next_path),
                         _field("Email", id="email", name="email", type="email",
                                auto_complete="username", required=True,
                                default_value=LoginState.prefill_email),

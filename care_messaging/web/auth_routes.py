@@ -66,7 +66,10 @@ async def login_route(request: Request) -> Response:
                 session, email=email, password=password, totp_code=code, client_ip=client_ip(request)
             )
             if result.needs_totp:
-                return _redirect("/login?" + urlencode({"step": "totp", "email": email}))
+                step = {"step": "totp", "email": email}
+                if form.get("next"):
+                    step["next"] = str(form.get("next"))[:64]
+                return _redirect("/login?" + urlencode(step))
             token, role = auth.exchange_handoff(session, ticket=result.ticket)
     except AuthenticationError as exc:
         error = "locked" if str(exc) == auth.LOCKED_ERROR else "invalid"
@@ -76,7 +79,7 @@ async def login_route(request: Request) -> Response:
         return _redirect("/login?" + urlencode(params))
     except SessionInvalidError:
         return _redirect("/login?" + urlencode({"error": "invalid"}))
-    response = _redirect(LANDING.get(role, "/login"))
+    response = _redirect(auth.safe_next(form.get("next"), role) or LANDING.get(role, "/login"))
     set_session_cookie(response, token)
     return response
 
