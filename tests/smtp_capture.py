@@ -4,6 +4,7 @@ it accepts."""
 from __future__ import annotations
 
 import email
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +13,11 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
-from tests.browser import free_port
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass

@@ -103,8 +103,11 @@ async def retry_stalled(app) -> int:
     return len(stalled)
 
 
-async def run_worker(url: str, *, concurrency: int = 2) -> None:
-    """Run a procrastinate worker until cancelled (in the app process or ``cli jobs``)."""
+async def run_worker(url: str, *, concurrency: int = 1) -> None:
+    """Run a procrastinate worker until cancelled (in the app process or ``cli jobs``).
+
+    One job at a time per worker (scale by running more workers): a worker killed mid-job
+    then has at most one email in flight, the one whose SMTP conversation it was in."""
     app = make_app(url)
     lease = get_settings().job_lease_seconds
     async with app.open_async():

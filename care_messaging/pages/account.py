@@ -1,4 +1,4 @@
-"""Account settings for care team members: two-step sign-in (TOTP)."""
+"""Account settings: email notifications (everyone), two-step sign-in (care team members)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import reflex as rx
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.db import session_scope
 from care_messaging.models import User
-from care_messaging.services import totp
+from care_messaging.services import notifications, totp
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 
@@ -20,20 +20,42 @@ class AccountState(AuthState):
     enroll_uri: str = ""
     message: str = ""
     error: str = ""
+    # Email notifications (the portal and dashboard show everything either way).
+    email_on: bool = True
+    digest_on: bool = True
+    is_provider: bool = False
 
     def _sync(self, actor) -> None:
         with session_scope() as session:
             user = session.get(User, actor.user_id)
             self.totp_on = bool(user and user.totp_enabled)
             self.required = bool(user and user.totp_required)
+            choices = notifications.preferences(session, actor.user_id)
+            self.email_on, self.digest_on = choices.email_on, choices.digest_on
+        self.is_provider = actor.role == "provider"
 
     @rx.event
     def load(self):
-        actor, redirect = self._guard("provider", enrolling=True)
+        actor, redirect = self._guard("provider", "patient", enrolling=True)
         if redirect:
             return redirect
         self.message = self.error = ""
         self.enroll_secret = self.enroll_uri = ""
+        self._sync(actor)
+        return None
+
+    @rx.event
+    def save_notifications(self, form: dict):
+        """Email notifications and (care team) the daily digest, from the checkboxes."""
+        actor, redirect = self._guard("provider", "patient", enrolling=True)
+        if redirect:
+            return redirect
+        self.error = ""
+        with session_scope() as session:
+            notifications.set_preferences(
+                session, actor=actor, email_on=bool(form.get("email_on")),
+                digest_on=bool(form.get("digest_on")) and actor.role == "provider")
+        self.message = "Your email choices are saved."
         self._sync(actor)
         return None
 
@@ -97,35 +119,73 @@ def _code_form(label: str, handler, button: str) -> rx.Component:
     )
 
 
+def _checkbox(name: str, label: str, checked: rx.Var) -> rx.Component:
+    return rx.el.label(
+        rx.el.input(type="checkbox", name=name, default_checked=checked, id=f"pref-{name}"),
+        " ", label, html_for=f"pref-{name}",
+    )
+
+
+def _notification_section() -> rx.Component:
+    S = AccountState
+    return rx.form(
+        rx.vstack(
+            rx.heading("Email notifications", size="4", as_="h2"),
+            rx.text("Emails never include the message or anyone's name: only that there is "
+                    "something new for you, and a link to sign in.", size="2"),
+            _checkbox("email_on", "Email me when I have a new secure message", S.email_on),
+            rx.cond(S.is_provider,
+                    _checkbox("digest_on", "Send me a daily summary of patient conversations "
+                              "waiting for a reply", S.digest_on)),
+            rx.button("Save email choices", type="submit"),
+            spacing="2",
+        ),
+        on_submit=S.save_notifications,
+        # Remounted with the saved values after a load (default_checked is read once).
+        key=S.email_on.to_string() + S.digest_on.to_string(),
+    )
+
+
 def account_page() -> rx.Component:
     S = AccountState
     return app_shell(
         rx.vstack(
-            rx.heading("Account security", size="6", as_="h1"),
-            rx.cond(S.required & ~S.totp_on,
-                    rx.callout("Your administrator requires two-step sign-in. Set it up to "
-                               "continue to your messages.", color_scheme="amber", role="alert")),
+            rx.heading("Account", size="6", as_="h1"),
             rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", role="alert")),
             rx.cond(S.message != "", rx.callout(S.message, color_scheme="green", role="status")),
-            rx.text("Two-step sign-in: ", rx.text.strong(rx.cond(S.totp_on, "on", "off"))),
-            rx.cond(
-                S.totp_on,
-                _code_form("Current code to turn it off", S.turn_off, "Turn off"),
-                rx.cond(
-                    S.enroll_secret != "",
-                    rx.vstack(
-                        rx.text("Add this key to your authenticator app (or open the link on "
-                                "your phone), then enter the 6-digit code it shows."),
-                        rx.code(S.enroll_secret, size="4", aria_label="Setup key"),
-                        rx.link("Open in authenticator app", href=S.enroll_uri),
-                        _code_form("Code from the app", S.confirm, "Confirm"),
-                    ),
-                    rx.button("Set up two-step sign-in", on_click=S.start),
-                ),
-            ),
-            rx.link("Back to messages", href="/dashboard"),
-            padding="1em", spacing="3", max_width="640px",
+            _notification_section(),
+            rx.cond(S.is_provider, _security_section()),
+            rx.link("Back to messages", href=rx.cond(S.is_provider, "/dashboard", "/portal")),
+            padding="1em", spacing="4", max_width="640px",
         ),
         user_name=S.user_name,
-        nav=[nav_link("Messages", "/dashboard"), nav_link("Account", "/account")],
+        nav=[nav_link("Messages", rx.cond(S.is_provider, "/dashboard", "/portal")),
+             nav_link("Account", "/account")],
+    )
+
+
+def _security_section() -> rx.Component:
+    S = AccountState
+    return rx.vstack(
+        rx.heading("Account security", size="4", as_="h2"),
+        rx.cond(S.required & ~S.totp_on,
+                rx.callout("Your administrator requires two-step sign-in. Set it up to "
+                           "continue to your messages.", color_scheme="amber", role="alert")),
+        rx.text("Two-step sign-in: ", rx.text.strong(rx.cond(S.totp_on, "on", "off"))),
+        rx.cond(
+            S.totp_on,
+            _code_form("Current code to turn it off", S.turn_off, "Turn off"),
+            rx.cond(
+                S.enroll_secret != "",
+                rx.vstack(
+                    rx.text("Add this key to your authenticator app (or open the link on "
+                            "your phone), then enter the 6-digit code it shows."),
+                    rx.code(S.enroll_secret, size="4", aria_label="Setup key"),
+                    rx.link("Open in authenticator app", href=S.enroll_uri),
+                    _code_form("Code from the app", S.confirm, "Confirm"),
+                ),
+                rx.button("Set up two-step sign-in", on_click=S.start),
+            ),
+        ),
+        spacing="3",
     )

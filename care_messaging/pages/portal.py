@@ -12,7 +12,8 @@ __all__ = ["PortalState", "patient_nav", "portal_page"]
 
 
 def patient_nav(unread: rx.Var) -> list[rx.Component]:
-    return [nav_link("Messages", "/portal", badge=unread), nav_link("Help", "/portal/help")]
+    return [nav_link("Messages", "/portal", badge=unread), nav_link("Help", "/portal/help"),
+            nav_link("Account", "/account")]
 
 
 def portal_page() -> rx.Component:
