@@ -7,6 +7,7 @@ import gc
 import reflex as rx
 from starlette.applications import Starlette
 
+from care_messaging import realtime
 from care_messaging.jobs.in_app import job_worker
 from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
@@ -15,6 +16,7 @@ from care_messaging.pages.login import LoginState, login_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.services import events
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.first_rows import first_rows
@@ -50,6 +52,9 @@ def freeze_startup_heap() -> None:
 app.register_lifespan_task(freeze_startup_heap)
 # Durable jobs (notifications, reminders, digest) run here too: no tab needs to be open.
 app.register_lifespan_task(job_worker)
+# Live delivery is one consumer of the committed domain events (services/events.py).
+events.on_commit(realtime.on_domain_events)
+app.register_lifespan_task(realtime.remember_loop)
 
 
 def index() -> rx.Component:

@@ -20,7 +20,7 @@ from care_messaging.components.provider_format import conversation_row, sidebar_
 from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
 from care_messaging.services import stats as stats_service
-from care_messaging.services.access import access_patient, participant_user_ids
+from care_messaging.services.access import access_patient
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state import figure_cache
@@ -130,10 +130,9 @@ class DashboardState(ThreadPageState, AuthState):
         self.thread_error = self.send_error = self.new_error = ""
         self.compose_id = uuid.uuid4().hex
         self._close_thread()
-        read = None
         with session_scope() as session:
             if "c" in params:
-                read = self._open_from_address(session, actor, params.get("c"))
+                self._open_from_address(session, actor, params.get("c"))
             if "new" in params:
                 self.patient_query = ""
                 try:
@@ -144,7 +143,6 @@ class DashboardState(ThreadPageState, AuthState):
                     self.thread_error = str(error)
             self._refresh(session, actor)
         yield  # the list, counters and thread reach the browser before the chart is computed
-        await self._send_read_receipt(actor, read)
         with session_scope() as session:
             self._load_analytics(session, actor)
 
@@ -190,9 +188,7 @@ class DashboardState(ThreadPageState, AuthState):
                 return None
             self._show_header(session, actor, conversation)
             self._refresh(session, actor)
-            users = participant_user_ids(session, conversation.patient_id)
-        await self._publish(actor, "conversation", conversation_id, conversation.patient_id,
-                            users)
+        # The other tabs hear of it from the change's domain event.
         return None
 
     @rx.event

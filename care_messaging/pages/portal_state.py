@@ -102,12 +102,10 @@ class PortalState(ThreadPageState, AuthState):
         if "new" in params:  # never close it here: a click may already have opened it
             self.new_open = True
         self._close_thread()
-        read = None
         with session_scope() as session:
             if "c" in params:
-                read = self._open_from_address(session, actor, params.get("c"))
+                self._open_from_address(session, actor, params.get("c"))
             self._refresh(session, actor)
-        await self._send_read_receipt(actor, read)
         return None
 
     @rx.event

@@ -15,6 +15,7 @@ import reflex as rx
 
 from care_messaging.db import session_scope
 from care_messaging.services import auth
+from care_messaging.services import events as domain_events
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import SessionInvalidError
 
@@ -59,6 +60,8 @@ _live_actors: dict[str, tuple[float, Actor]] = {}
 
 def live_actor(state: rx.State) -> Actor | None:
     """The tab's Actor for applying a live event (no activity touch; cached for a second)."""
+    # What this tab changes now (marking read, delivered) is live news for the others only.
+    domain_events.origin_tab.set(state.router.session.client_token)
     token = session_token_from_cookie_header(state.router.headers.cookie)
     if not token:
         return None
@@ -109,6 +112,8 @@ class AuthState(rx.State):
         Returns (actor, None) when allowed, else (None, redirect): to the login page without a
         valid session, to the user's own landing page for the wrong role.
         """
+        # Live delivery skips this tab for the changes this event makes (it shows its own).
+        domain_events.origin_tab.set(self.router.session.client_token)
         actor = resolve_actor(self)
         if actor is None:
             self._forget()
