@@ -7,7 +7,9 @@ import gc
 import reflex as rx
 from starlette.applications import Starlette
 
+from care_messaging import realtime
 from care_messaging.components.connection import overlay as connection_overlay
+from care_messaging.jobs.in_app import job_worker
 from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
@@ -16,6 +18,7 @@ from care_messaging.pages.message_search import MessageSearchState, search_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
 from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.services import events
 from care_messaging.state.auth import AuthState
 from care_messaging.state.restore import RestoreViewOnHydrate
 from care_messaging.state.sealed_redis import seal_redis_states
@@ -77,6 +80,11 @@ app.add_middleware(TabOwnerMiddleware())
 app.register_lifespan_task(sweep_ended_sessions)
 app.add_middleware(RestoreViewOnHydrate(pages={"/dashboard": DashboardState,
                                                "/portal": PortalState}))
+# Durable jobs (notifications, reminders, digest) run here too: no tab needs to be open.
+app.register_lifespan_task(job_worker)
+# Live delivery is one consumer of the committed domain events (services/events.py).
+events.on_commit(realtime.on_domain_events)
+app.register_lifespan_task(realtime.remember_loop)
 
 
 def index() -> rx.Component:

@@ -5,6 +5,9 @@
 - ``make-key``     print a new encryption key entry
 - ``ensure-dev-key`` write data/encryption.keys for local development if missing
 - ``rotate-keys``  re-encrypt all data under the active (first) key; rebuild the search index
+- ``jobs``         run a background-job worker in the foreground (the app runs one itself
+                   unless CARE_JOBS_IN_APP=0): the embedded runner on SQLite, a procrastinate
+                   worker on PostgreSQL
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from care_messaging.settings import get_settings
 
 
 def migrate(url: str | None = None) -> None:
@@ -25,6 +30,36 @@ def migrate(url: str | None = None) -> None:
     if url:
         cfg.attributes["url"] = url
     command.upgrade(cfg, "head")
+    target = url or get_settings().database_url
+    if target.startswith("postgresql"):
+        from care_messaging.jobs import pg
+
+        pg.install_schema(target)  # procrastinate's tables (the scale-out job queue)
+
+
+def run_jobs() -> None:
+    """A job worker in the foreground until SIGTERM/SIGINT (or SIGKILL: at-least-once)."""
+    import asyncio
+    import logging
+    import signal
+    import threading
+
+    from care_messaging.db import get_engine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    if settings.database_url.startswith("postgresql"):
+        from care_messaging.jobs import pg
+
+        asyncio.run(pg.run_worker(settings.database_url))
+        return
+    from care_messaging.jobs.embedded import Runner
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Runner(get_engine(), lease_seconds=settings.job_lease_seconds,
+           poll_seconds=settings.job_poll_seconds).run_forever(stop)
 
 
 def ensure_dev_key(data_dir: Path) -> Path:
@@ -48,7 +83,8 @@ def print_logins() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="care_messaging.cli")
-    parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key", "rotate-keys"])
+    parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key", "rotate-keys",
+                                            "jobs"])
     args = parser.parse_args(argv)
     if args.command == "ensure-dev-key":
         import os
@@ -66,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         migrate()
+        return 0
+    if args.command == "jobs":
+        run_jobs()
         return 0
     if args.command == "rotate-keys":
         from care_messaging.db import session_scope

@@ -1,9 +1,11 @@
-"""Live delivery: who is connected, and pushing changes into their sessions.
+"""Live delivery: who is connected, and moving committed changes into their tabs.
 
-Each page state registers its tab (Reflex client token) for the signed-in user when it loads.
-After a change commits, the handler calls ``publish`` with the users who must see it; every
-registered tab of those users gets ``_apply_live_event`` run on its page state through
-``app.modify_state``, which sends the resulting delta over that tab's websocket.
+Transport only: it writes nothing to the database and knows no page's internals. The services
+record domain events in their transactions (services/events.py); ``on_domain_events``, an
+after-commit consumer, turns each into a ``LiveEvent`` for the users it concerns, and every
+registered tab of those users (but the tab that made the change) gets it through the page
+state's public live interface (``apply_live_event``, then a coalesced ``after_live_events``),
+run via ``app.modify_state``, which sends the resulting delta over that tab's websocket.
 
 Single process (default): the registry is a dict in memory. Scale-out: with a Redis URL the
 registry lives in Redis, so any worker can find every tab; Reflex's Redis state manager and
@@ -13,6 +15,7 @@ token manager then route the delta to the worker that holds the tab's socket.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import reflex as rx
 
+from care_messaging.services import events as domain
 from care_messaging.settings import get_settings
 
 if TYPE_CHECKING:
@@ -158,16 +162,6 @@ def _app():
     return app
 
 
-def _record_delivery(user_id: int, event: LiveEvent) -> bool:
-    """A tab of ``user_id`` has the message: mark it delivered (True when that is news)."""
-    from care_messaging.db import session_scope
-    from care_messaging.services.messages import mark_delivered
-
-    with session_scope() as session:
-        return mark_delivered(session, user_id=user_id, conversation_id=event.conversation_id,
-                              seq=event.seq)
-
-
 async def _is_connected(app, token: str) -> bool:
     """Whether a tab's websocket is open on some worker.
 
@@ -200,7 +194,7 @@ def _state_class(state_name: str):
 async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
     """Phase one: the tab shows what is urgent (a new message in its open thread) at once.
 
-    The page state's ``_apply_live_event`` does only that and returns True when the rest
+    The page's ``apply_live_event`` does only that and returns True when the rest
     (marking delivered and read, header, receipts, the list and counters) is needed; that rest
     runs as a coalesced follow-up (``schedule_follow_up``), so a burst of messages costs one
     refresh and one delivered mark per tab instead of one per message, and never delays the
@@ -219,32 +213,12 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
     try:
         async with app.modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
             state = await root.get_state(state_cls)
-            needs_follow_up = await state._apply_live_event(event)
+            needs_follow_up = await state_cls.apply_live_event(state, event)
     except Exception:  # one broken tab must never stop delivery to the others
         log.exception("live delivery to a tab failed")
         return
     if needs_follow_up:
         schedule_follow_up(token=token, state_name=state_name, event=event, user_id=user_id)
-
-
-async def _record_deliveries(user_id: int, events: list[LiveEvent]) -> None:
-    """A tab of ``user_id`` has shown these events: move the delivered marks of the incoming
-    messages (newest per conversation) and tell each sender's screen ("Delivered")."""
-    newest: dict[int, LiveEvent] = {}
-    for event in events:
-        incoming = event.kind == "message" and event.seq and event.actor_user_id != user_id
-        known = newest.get(event.conversation_id)
-        if incoming and (known is None or event.seq > known.seq):
-            newest[event.conversation_id] = event
-    for event in newest.values():
-        # On the loop thread, not a worker thread: a sub-millisecond write, and SQLite
-        # writers on two threads would wait on each other's lock with the busy handler.
-        if _record_delivery(user_id, event):
-            await publish(
-                LiveEvent(kind="receipt", conversation_id=event.conversation_id,
-                          patient_id=event.patient_id, actor_user_id=user_id, seq=event.seq),
-                user_ids=[event.actor_user_id],
-            )
 
 
 _pending: set[asyncio.Task] = set()  # strong references: tasks must not be collected early
@@ -267,8 +241,8 @@ _last_batch: dict[str, int] = {}
 
 def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent,
                        user_id: int = 0) -> None:
-    """Run the page state's ``_after_live_events`` for this tab soon, once for a burst, then
-    record what the tab's user (``user_id``) has received."""
+    """Run the page's ``after_live_events`` for this tab soon, once for a burst (``user_id``
+    is the tab's user; the page records what it received through the services)."""
     waiting = _follow_ups.get(token)
     if waiting is not None:
         waiting.append(event)
@@ -299,12 +273,9 @@ def schedule_follow_up(*, token: str, state_name: str, event: LiveEvent,
         try:
             async with _app().modify_state(rx.BaseStateToken(ident=token, cls=state_cls)) as root:
                 state = await root.get_state(state_cls)
-                await state._after_live_events(events)
+                await state_cls.after_live_events(state, events)
         except Exception:
             log.exception("live follow-up for a tab failed")
-            return
-        if user_id:
-            await _record_deliveries(user_id, events)
 
     _spawn(run())
 
@@ -317,7 +288,7 @@ async def follow_up_own_send(state, event: LiveEvent) -> None:
         schedule_follow_up(token=token, state_name=type(state).get_full_name(), event=event,
                            user_id=event.actor_user_id)
     else:
-        await state._after_live_events([event])
+        await type(state).after_live_events(state, [event])
 
 
 def _spawn(coroutine) -> None:
@@ -326,12 +297,13 @@ def _spawn(coroutine) -> None:
     task.add_done_callback(_pending.discard)
 
 
-async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
-                  exclude_token: str = "") -> int:
+def publish_now(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
+                exclude_token: str = "") -> int:
     """Push ``event`` to every registered tab of ``user_ids``; returns how many were scheduled.
 
-    Deliveries run as tasks so the sender's handler (which holds its own state lock) returns
-    at once; a tab that is the sender's own is skipped via ``exclude_token``.
+    Deliveries run as tasks on the running loop, so the caller (a handler holding its own
+    state lock, or a commit) returns at once; the tab that made the change is skipped via
+    ``exclude_token``.
     """
     if _app().event_namespace is None:  # no running server (unit tests)
         return 0
@@ -339,6 +311,54 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
     for user_id, token, state_name in targets:
         _spawn(_deliver(user_id, token, state_name, event))
     return len(targets)
+
+
+async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
+                  exclude_token: str = "") -> int:
+    """``publish_now`` for async callers (typing indicators)."""
+    return publish_now(event, user_ids=user_ids, exclude_token=exclude_token)
+
+
+# What each committed domain event is on a live screen.
+_LIVE_KIND = {
+    domain.Kind.MESSAGE_SENT: "message",
+    domain.Kind.CONVERSATION_CREATED: "conversation",
+    domain.Kind.CONVERSATION_CHANGED: "conversation",
+    domain.Kind.READ: "receipt",  # the senders' "Delivered" turns into "Read <time>"
+    domain.Kind.DELIVERED: "receipt",  # the senders' "Sent" turns into "Delivered"
+}
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def on_domain_events(batch: list[domain.DomainEvent]) -> None:
+    """The live consumer of committed domain events (registered by the app): each goes to
+    the connected tabs of the users it concerns. Called in the committing thread; a commit
+    off the event loop (a job thread) hands the deliveries to the loop."""
+    # A new conversation's first message reaches the others as the new conversation.
+    created = {e.conversation_id for e in batch if e.kind == domain.Kind.CONVERSATION_CREATED}
+    live = [(LiveEvent(kind=_LIVE_KIND[e.kind], conversation_id=e.conversation_id,
+                       patient_id=e.patient_id, actor_user_id=e.actor_user_id, seq=e.seq,
+                       message=e.message if e.kind == domain.Kind.MESSAGE_SENT else None), e)
+            for e in batch if e.kind in _LIVE_KIND
+            and not (e.kind == domain.Kind.MESSAGE_SENT and e.conversation_id in created)]
+    if not live:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        if _loop is not None and not _loop.is_closed():
+            for event, source in live:
+                _loop.call_soon_threadsafe(functools.partial(
+                    publish_now, event, user_ids=source.user_ids, exclude_token=source.origin))
+        return
+    for event, source in live:
+        publish_now(event, user_ids=source.user_ids, exclude_token=source.origin)
+
+
+async def remember_loop() -> None:
+    """Lifespan task: the app's event loop, for commits made on other threads."""
+    global _loop
+    _loop = asyncio.get_running_loop()
 
 
 TYPING_IDLE_SECONDS = 5.0

@@ -57,6 +57,22 @@ class Settings:
     # Administrators must set up two-step sign-in before using the admin page; on by default
     # outside development (CARE_ADMIN_TOTP_REQUIRED=0 turns it off, =1 on in development).
     admin_totp_required: bool = False
+    # Notifications (services/notifications.py): email after this long unseen, at most one
+    # per user per this window; no SMTP URL = written to data/mail.log (the embedded default).
+    notify_delay_seconds: int = 300
+    smtp_url: str = field(default="", repr=False)  # may hold a password
+    mail_from: str = "Care Messaging <no-reply@localhost>"
+    reminder_hours: int = 48  # 0 turns reminders off
+    digest_hour_utc: int = 13
+    # Durable jobs (care_messaging/jobs): the in-app runner polls this often; a claimed job
+    # whose worker died is taken again after the lease.
+    jobs_in_app: bool = True
+    job_poll_seconds: float = 1.0
+    job_lease_seconds: int = 120
+
+    @property
+    def mail_log(self) -> Path:
+        return self.data_dir / "mail.log"
 
     @property
     def is_dev(self) -> bool:
@@ -140,6 +156,14 @@ def load_settings() -> Settings:
         login_ip_limit=os.environ.get("CARE_LOGIN_IP_LIMIT", "") or "30 per 10 minutes",
         admin_totp_required=os.environ.get(
             "CARE_ADMIN_TOTP_REQUIRED", "0" if env in {"dev", "test"} else "1") == "1",
+        notify_delay_seconds=_env_int("CARE_NOTIFY_DELAY_SECONDS", 300),
+        smtp_url=os.environ.get("CARE_SMTP_URL", ""),
+        mail_from=os.environ.get("CARE_MAIL_FROM", "") or "Care Messaging <no-reply@localhost>",
+        reminder_hours=_env_int("CARE_REMINDER_HOURS", 48),
+        digest_hour_utc=_env_int("CARE_DIGEST_HOUR_UTC", 13) % 24,
+        jobs_in_app=os.environ.get("CARE_JOBS_IN_APP", "1") not in {"0", "false", "no"},
+        job_poll_seconds=float(os.environ.get("CARE_JOB_POLL_SECONDS", "") or 1.0),
+        job_lease_seconds=_env_int("CARE_JOB_LEASE_SECONDS", 120),
     )
     return settings
 

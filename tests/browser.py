@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from tests.smtp_capture import SmtpCapture
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -116,9 +118,25 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> App
     return server
 
 
+# The shared app emails through a real SMTP server on localhost (tests/smtp_capture.py) after
+# a short delay, so the notification tests need no second server (a build takes minutes).
+NOTIFY_DELAY_SECONDS = 3
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    server = start_server(tmp_path_factory.mktemp("e2e-app"))
+def mail_server() -> Iterator[SmtpCapture]:
+    with SmtpCapture() as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory,
+               mail_server: SmtpCapture) -> Iterator[AppServer]:
+    server = start_server(tmp_path_factory.mktemp("e2e-app"), extra_env={
+        "CARE_SMTP_URL": mail_server.url,
+        "CARE_NOTIFY_DELAY_SECONDS": str(NOTIFY_DELAY_SECONDS),
+        "CARE_JOB_POLL_SECONDS": "0.5",
+    })
     yield server
     server.stop()
 

@@ -1,4 +1,5 @@
-"""Account settings for care team members and administrators: two-step sign-in (TOTP)."""
+"""Account settings: email notifications (patients and care team), two-step sign-in (care
+team members and administrators)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.db import session_scope
 from care_messaging.models import User
 from care_messaging.navigation import landing_for
-from care_messaging.services import totp
+from care_messaging.services import notifications, totp
 from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 
-ROLES = ("provider", "admin")
+ROLES = ("provider", "admin")  # two-step sign-in
+EMAIL_ROLES = ("provider", "patient")
+PAGE_ROLES = ("provider", "patient", "admin")
 
 
 class AccountState(AuthState):
@@ -25,21 +28,47 @@ class AccountState(AuthState):
     message: str = ""
     error: str = ""
     home: str = "/dashboard"
+    # Email notifications (the portal and dashboard show everything either way).
+    email_on: bool = True
+    digest_on: bool = True
+    is_provider: bool = False
+    gets_email: bool = False  # patients and the care team; administrators get no messages
+    can_use_totp: bool = False
 
     def _sync(self, actor) -> None:
         with session_scope() as session:
             user = session.get(User, actor.user_id)
             self.totp_on = bool(user and user.totp_enabled)
             self.required = bool(user and totp_required_for(user.role, user.totp_required))
+            choices = notifications.preferences(session, actor.user_id)
+            self.email_on, self.digest_on = choices.email_on, choices.digest_on
         self.home = landing_for(actor.role)
+        self.is_provider = actor.role == "provider"
+        self.gets_email = actor.role in EMAIL_ROLES
+        self.can_use_totp = actor.role in ROLES
 
     @rx.event
     def load(self):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
+        actor, redirect = self._guard(*PAGE_ROLES, enrolling=True)
         if redirect:
             return redirect
         self.message = self.error = ""
         self.enroll_secret = self.enroll_uri = ""
+        self._sync(actor)
+        return None
+
+    @rx.event
+    def save_notifications(self, form: dict):
+        """Email notifications and (care team) the daily digest, from the checkboxes."""
+        actor, redirect = self._guard(*EMAIL_ROLES, enrolling=True)
+        if redirect:
+            return redirect
+        self.error = ""
+        with session_scope() as session:
+            notifications.set_preferences(
+                session, actor=actor, email_on=bool(form.get("email_on")),
+                digest_on=bool(form.get("digest_on")) and actor.role == "provider")
+        self.message = "Your email choices are saved."
         self._sync(actor)
         return None
 
@@ -103,38 +132,75 @@ def _code_form(label: str, handler, button: str) -> rx.Component:
     )
 
 
+def _checkbox(name: str, label: str, checked: rx.Var) -> rx.Component:
+    return rx.el.label(
+        rx.el.input(type="checkbox", name=name, default_checked=checked, id=f"pref-{name}"),
+        " ", label, html_for=f"pref-{name}",
+    )
+
+
+def _notification_section() -> rx.Component:
+    S = AccountState
+    return rx.form(
+        rx.vstack(
+            rx.heading("Email notifications", size="4", as_="h2"),
+            rx.text("Emails never include the message or anyone's name: only that there is "
+                    "something new for you, and a link to sign in.", size="2"),
+            _checkbox("email_on", "Email me when I have a new secure message", S.email_on),
+            rx.cond(S.is_provider,
+                    _checkbox("digest_on", "Send me a daily summary of patient conversations "
+                              "waiting for a reply", S.digest_on)),
+            rx.button("Save email choices", type="submit"),
+            spacing="2",
+        ),
+        on_submit=S.save_notifications,
+        # Remounted with the saved values after a load (default_checked is read once).
+        key=S.email_on.to_string() + S.digest_on.to_string(),
+    )
+
+
 def account_page() -> rx.Component:
     S = AccountState
     return app_shell(
         rx.vstack(
-            rx.heading("Account security", size="6", as_="h1"),
-            rx.cond(S.required & ~S.totp_on,
-                    rx.callout("Two-step sign-in is required for your account. Set it up to "
-                               "continue.", color_scheme="amber", role="alert")),
+            rx.heading("Account", size="6", as_="h1"),
             rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", role="alert")),
             rx.cond(S.message != "", rx.callout(S.message, color_scheme="green", role="status")),
-            rx.text("Two-step sign-in: ", rx.text.strong(rx.cond(S.totp_on, "on", "off"))),
-            rx.cond(
-                S.totp_on,
-                _code_form("Current code to turn it off", S.turn_off, "Turn off"),
-                rx.cond(
-                    S.enroll_secret != "",
-                    rx.vstack(
-                        rx.text("Add this key to your authenticator app (or open the link on "
-                                "your phone), then enter the 6-digit code it shows."),
-                        rx.code(S.enroll_secret, size="4", aria_label="Setup key"),
-                        rx.link("Open in authenticator app", href=S.enroll_uri),
-                        _code_form("Code from the app", S.confirm, "Confirm"),
-                    ),
-                    rx.button("Set up two-step sign-in", on_click=S.start),
-                ),
-            ),
+            rx.cond(S.gets_email, _notification_section()),
+            rx.cond(S.can_use_totp, _security_section()),
             rx.link(rx.cond(S.home == "/admin", "Back to the audit log", "Back to messages"),
                     href=S.home),
-            padding="1em", spacing="3", max_width="640px",
+            padding="1em", spacing="4", max_width="640px",
         ),
         user_name=S.user_name,
         nav=[rx.cond(S.home == "/admin", nav_link("Audit log", "/admin"),
-                     nav_link("Messages", "/dashboard")),
+                     nav_link("Messages", S.home)),
              nav_link("Account", "/account")],
+    )
+
+
+def _security_section() -> rx.Component:
+    S = AccountState
+    return rx.vstack(
+        rx.heading("Account security", size="4", as_="h2"),
+        rx.cond(S.required & ~S.totp_on,
+                rx.callout("Two-step sign-in is required for your account. Set it up to "
+                           "continue.", color_scheme="amber", role="alert")),
+        rx.text("Two-step sign-in: ", rx.text.strong(rx.cond(S.totp_on, "on", "off"))),
+        rx.cond(
+            S.totp_on,
+            _code_form("Current code to turn it off", S.turn_off, "Turn off"),
+            rx.cond(
+                S.enroll_secret != "",
+                rx.vstack(
+                    rx.text("Add this key to your authenticator app (or open the link on "
+                            "your phone), then enter the 6-digit code it shows."),
+                    rx.code(S.enroll_secret, size="4", aria_label="Setup key"),
+                    rx.link("Open in authenticator app", href=S.enroll_uri),
+                    _code_form("Code from the app", S.confirm, "Confirm"),
+                ),
+                rx.button("Set up two-step sign-in", on_click=S.start),
+            ),
+        ),
+        spacing="3",
     )

@@ -26,7 +26,7 @@ from care_messaging.services import conversations as conv
 from care_messaging.services import patients as patient_service
 from care_messaging.services import stats as stats_service
 from care_messaging.services import view_audit
-from care_messaging.services.access import access_patient, participant_user_ids
+from care_messaging.services.access import access_patient
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.patients import PatientMatch
@@ -160,10 +160,9 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
         self.thread_error = self.send_error = self.new_error = ""
         self.outbox_owner = outbox_owner(actor.user_id)
         self._close_thread()
-        read = None
         with session_scope() as session:
             if "c" in params:
-                read = self._open_from_address(session, actor, params.get("c"))
+                self._open_from_address(session, actor, params.get("c"))
             if "new" in params:
                 # From a patient's profile ("New Message" there): that patient, chosen on
                 # purpose. The plain dashboard button opens the dialog with nobody chosen.
@@ -176,7 +175,6 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
             self._refresh(session, actor)
         self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
         yield  # the list, counters and thread reach the browser before the chart is computed
-        await self._send_read_receipt(actor, read)
         with session_scope() as session:
             self._load_analytics(session, actor)
 
@@ -222,9 +220,7 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
                 return None
             self._show_header(session, actor, conversation)
             self._refresh(session, actor)
-            users = participant_user_ids(session, conversation.patient_id)
-        await self._publish(actor, "conversation", conversation_id, conversation.patient_id,
-                            users)
+        # The other tabs hear of it from the change's domain event.
         return None
 
     @rx.event

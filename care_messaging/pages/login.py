@@ -31,7 +31,8 @@ class LoginState(AuthState):
     notice: str = ""
     totp_step: bool = False
     prefill_email: str = ""
-    # The page to go on to after signing in (only one of ours; the route checks it again).
+    # The page to go on to after signing in (only one of ours; the route checks it again):
+    # the page asked for before signing in, or a sign-in link's conversation.
     next_path: str = ""
 
     @rx.event

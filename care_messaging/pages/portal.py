@@ -15,7 +15,7 @@ __all__ = ["PortalState", "patient_nav", "portal_page"]
 
 def patient_nav(unread: rx.Var) -> list[rx.Component]:
     return [nav_link("Messages", "/portal", badge=unread), search_link(),
-            nav_link("Help", "/portal/help")]
+            nav_link("Help", "/portal/help"), nav_link("Account", "/account")]
 
 
 def portal_page() -> rx.Component:

@@ -101,13 +101,11 @@ class PortalState(AttachmentUploadsState, MessageJumpState, ThreadPageState, Aut
         if "new" in params:  # never close it here: a click may already have opened it
             self.new_open = True
         self._close_thread()
-        read = None
         with session_scope() as session:
             if "c" in params:
-                read = self._open_from_address(session, actor, params.get("c"))
+                self._open_from_address(session, actor, params.get("c"))
             self._refresh(session, actor)
         self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
-        await self._send_read_receipt(actor, read)
         return None
 
     @rx.event

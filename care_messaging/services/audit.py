@@ -37,6 +37,8 @@ class Action:
     TOTP_CHANGE = "totp_change"
     USER_DISABLE = "user_disable"
     KEY_ROTATION = "key_rotation"
+    NOTIFICATION_EMAIL = "notification_email"
+    PREFERENCES_CHANGE = "preferences_change"
 
 
 class Outcome:

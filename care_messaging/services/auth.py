@@ -9,6 +9,7 @@ stores its SHA-256 and sets it as an HttpOnly cookie, so the token never sits in
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +44,20 @@ GENERIC_LOGIN_ERROR = "Incorrect email or password."
 LOCKED_ERROR = "Too many failed sign-in attempts. Try again in a few minutes."
 HANDOFF_SECONDS = 60
 SESSION_COOKIE = "care_session"
+
+
+LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
+_NEXT_PATTERN = re.compile(r"^/(dashboard|portal)(\?c=[0-9]{1,10})?$")
+
+
+def safe_next(value: object, role: str) -> str | None:
+    """Where to go after sign-in when a link asked for it (an email's "sign in to read it"):
+    only a conversation on the user's own page, never another site or another role's page."""
+    text = str(value or "")
+    match = _NEXT_PATTERN.match(text)
+    if match is None or f"/{match.group(1)}" != LANDING.get(role):
+        return None
+    return text
 
 
 def hash_token(token: str) -> str:

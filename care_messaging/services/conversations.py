@@ -30,10 +30,11 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit
+from care_messaging.services import audit, events
 from care_messaging.services.access import (
     access_conversation,
     access_patient,
+    participant_user_ids,
     visibility_scope,
     visible_patient_ids,
     visible_patient_ids_bound,
@@ -384,6 +385,11 @@ def create_conversation(
         object_id=conversation.id or "",
         patient_id=conversation.patient_id,
     )
+    # Recorded before the first message, so both are handed on by the same commit.
+    events.record(session, events.DomainEvent(
+        kind=events.Kind.CONVERSATION_CREATED, conversation_id=conversation.id or 0,
+        patient_id=conversation.patient_id, actor_user_id=actor.user_id, seq=1,
+        user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
     result = send_message(
         session,
         actor=actor,
@@ -413,6 +419,10 @@ def _set_attribute(
         object_type="conversation", object_id=conversation.id or "",
         patient_id=conversation.patient_id, detail=f"{previous} -> {value}",
     )
+    events.record(session, events.DomainEvent(
+        kind=events.Kind.CONVERSATION_CHANGED, conversation_id=conversation.id or 0,
+        patient_id=conversation.patient_id, actor_user_id=actor.user_id,
+        user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
     session.commit()
     return conversation
 

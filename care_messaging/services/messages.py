@@ -26,7 +26,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit, daily_counts
+from care_messaging.services import audit, daily_counts, events
 from care_messaging.services.access import (
     access_conversation_for_send,
     participant_user_ids,
@@ -320,7 +320,12 @@ def send_message(
         )
         # The view of a new text message is built from what we already hold (no re-read and
         # no decrypt of what was just encrypted); one with attachments is read back.
-        view = None if ids else _sent_view(message, actor=actor, text=text)
+        view = _views(session, [message])[0] if ids else _sent_view(message, actor=actor,
+                                                                    text=text)
+        events.record(session, events.DomainEvent(
+            kind=events.Kind.MESSAGE_SENT, conversation_id=message.conversation_id,
+            patient_id=patient_id, actor_user_id=actor.user_id, seq=message.seq,
+            user_ids=participants, message=view))
         session.commit()
     except IntegrityError:
         # This sender already stored this client id (a double click, a resend after a
@@ -331,7 +336,7 @@ def send_message(
         if existing is None:
             raise
         return _repeat(session, existing, conversation_id, participants, patient_id)
-    return SendResult(view or _views(session, [message])[0], True, participants, patient_id)
+    return SendResult(view, True, participants, patient_id)
 
 
 def _repeat(session: Session, existing: Message, conversation_id: int,
@@ -447,6 +452,12 @@ def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> 
             patient_id=conversation.patient_id,
             detail=f"seq {previous + 1}-{conversation.last_seq}",
         )
+        # The senders' screens turn "Delivered" into "Read <time>".
+        events.record(session, events.DomainEvent(
+            kind=events.Kind.READ, conversation_id=conversation.id or 0,
+            patient_id=conversation.patient_id, actor_user_id=actor.user_id,
+            seq=conversation.last_seq,
+            user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
     session.commit()
     return advanced
 
@@ -462,9 +473,11 @@ _MOVE_DELIVERED = (
 )
 
 
-def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq: int) -> bool:
+def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq: int,
+                   patient_id: int = 0, notify_user_ids: tuple[int, ...] = ()) -> bool:
     """Record that one of the user's sessions received messages up to ``seq``; True when
-    that moved the mark."""
+    that moved the mark. When it moved, a DELIVERED event tells ``notify_user_ids`` (the
+    senders, whose screens show "Delivered")."""
     moved = session.execute(_MOVE_DELIVERED, {"b_user": user_id, "b_conversation":
                                               conversation_id, "b_seq": seq, "b_at": utcnow()})
     if moved.rowcount == 0:
@@ -472,6 +485,10 @@ def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq:
             return False  # already delivered that far
         session.add(ReadState(user_id=user_id, conversation_id=conversation_id,
                               last_delivered_seq=seq, delivered_at=utcnow()))
+    if notify_user_ids:
+        events.record(session, events.DomainEvent(
+            kind=events.Kind.DELIVERED, conversation_id=conversation_id, patient_id=patient_id,
+            actor_user_id=user_id, seq=seq, user_ids=tuple(notify_user_ids)))
     session.commit()
     return True
 

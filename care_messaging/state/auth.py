@@ -16,6 +16,7 @@ import reflex as rx
 from care_messaging.db import session_scope
 from care_messaging.navigation import LOGIN_PATH, after_sign_in, landing_for, login_url
 from care_messaging.services import auth
+from care_messaging.services import events as domain_events
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import (
     SecondStepPendingError,
@@ -91,6 +92,8 @@ _live_actors: dict[str, tuple[float, Actor]] = {}
 
 def live_actor(state: rx.State) -> Actor | None:
     """The tab's Actor for applying a live event (no activity touch; cached for a second)."""
+    # What this tab changes now (marking read, delivered) is live news for the others only.
+    domain_events.origin_tab.set(state.router.session.client_token)
     token = session_token_from_cookie_header(state.router.headers.cookie)
     if not token:
         return None
@@ -143,6 +146,8 @@ class AuthState(rx.State):
         Returns (actor, None) when allowed, else (None, redirect): to the login page without a
         valid session, to the user's own landing page for the wrong role.
         """
+        # Live delivery skips this tab for the changes this event makes (it shows its own).
+        domain_events.origin_tab.set(self.router.session.client_token)
         try:
             actor = _resolve(self, touch=True, second_step_pending_ok=enrolling)
         except SecondStepPendingError:

@@ -215,35 +215,16 @@ class ThreadPageState(AuthState, mixin=True):
         self._on_open(session, actor, conversation)
         return conversation.patient_id, newly_read
 
-    async def _publish(self, actor: Actor, kind: str, conversation_id: int, patient_id: int,
-                       users, seq: int = 0, message: msg.MessageView | None = None) -> None:
-        """Tell the other tabs of ``users`` (never this one) what this tab changed."""
-        await realtime.publish(
-            realtime.LiveEvent(kind=kind, conversation_id=conversation_id,
-                               patient_id=patient_id, actor_user_id=actor.user_id, seq=seq,
-                               message=message),
-            user_ids=users, exclude_token=self.router.session.client_token,
-        )
-
-    def _open_from_address(self, session, actor: Actor, raw_id: object) -> tuple | None:
-        """Open ``?c=<id>`` during a page load; (conversation, patient, users) to notify when
-        that read something new."""
+    def _open_from_address(self, session, actor: Actor, raw_id: object) -> None:
+        """Open ``?c=<id>`` during a page load (a new read reaches the senders' screens as
+        the read's domain event)."""
         try:
             conversation_id = parse_id(raw_id)
             if conversation_id is None:
                 raise NotFoundError(INVALID_CONVERSATION)
-            patient_id, newly_read = self._open(session, actor, conversation_id)
-            if newly_read:
-                return conversation_id, patient_id, participant_user_ids(session, patient_id)
+            self._open(session, actor, conversation_id)
         except ServiceError as error:
             self.thread_error = str(error)
-        return None
-
-    async def _send_read_receipt(self, actor: Actor, read: tuple | None) -> None:
-        if read is not None:
-            conversation_id, patient_id, users = read
-            # The senders' screens turn "Delivered" into "Read <time>".
-            await self._publish(actor, "receipt", conversation_id, patient_id, users)
 
     # ----- after a server restart -----
     def restore_for_hydrate(self) -> None:
@@ -284,15 +265,12 @@ class ThreadPageState(AuthState, mixin=True):
                 requested = parse_id(conversation_id)
                 if requested is None:
                     raise NotFoundError(INVALID_CONVERSATION)
-                patient_id, newly_read = self._open(session, actor, requested)
+                self._open(session, actor, requested)
             except ServiceError as error:
                 self._close_thread()
                 self.thread_error = str(error)
                 return None
             self._refresh(session, actor)
-            users = participant_user_ids(session, patient_id) if newly_read else []
-        if newly_read:
-            await self._publish(actor, "receipt", requested, patient_id, users)
         return None
 
     @rx.event
@@ -411,10 +389,7 @@ class ThreadPageState(AuthState, mixin=True):
         if attachment_ids:
             self._after_stored()
         realtime.stop_typing(conversation_id=conversation_id, actor_user_id=actor.user_id)
-        # Tell the others first: their screens should not wait for ours.
-        await self._publish(actor, "message", conversation_id, result.patient_id,
-                            result.participant_user_ids, seq=result.message.seq,
-                            message=result.message if result.created else None)
+        # The others' deliveries were started by the send's commit (its domain event).
         await asyncio.sleep(0)  # the receivers' deliveries (tasks) start before our update
         # The stored message goes into the open thread (a seq is never shown twice) in the
         # same delta as the acknowledgement, so the outbox's bubble gives way to it at once.
@@ -466,7 +441,7 @@ class ThreadPageState(AuthState, mixin=True):
         self.new_error = ""
         with session_scope() as session:
             try:
-                conversation, result = conv.create_conversation(
+                conversation, _ = conv.create_conversation(
                     session, actor=actor,
                     topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
                     reason=str(form_data.get("reason", "")),
@@ -478,10 +453,8 @@ class ThreadPageState(AuthState, mixin=True):
                 session.rollback()
                 self.new_error = str(error)
                 return None
-            conversation_id, patient_id = conversation.id or 0, conversation.patient_id
+            conversation_id = conversation.id or 0
         self.new_open = False
-        await self._publish(actor, "conversation", conversation_id, patient_id,
-                            result.participant_user_ids, seq=result.message.seq)
         return rx.redirect(f"{self.PAGE_PATH}?c={conversation_id}")
 
     # ----- live updates (called by realtime via app.modify_state) -----
@@ -534,22 +507,16 @@ class ThreadPageState(AuthState, mixin=True):
             return
         open_id = parse_id(self.open_id)
         kinds = {e.kind for e in events}
-        receipt_for_users: list[int] = []
-        patient_id = 0
         with session_scope() as session:
             if open_id is not None and open_id in {e.conversation_id for e in events}:
                 try:
                     conversation = access_conversation(session, actor=actor,
                                                        conversation_id=open_id)
-                    patient_id = conversation.patient_id
                     if "message" in kinds:
                         if conversation.last_seq > self._newest_seq:  # phase one missed some
                             self._append_new(session, actor, open_id)
-                        if msg.mark_read(session, actor=actor, conversation=conversation):
-                            receipt_for_users = sorted({
-                                e.actor_user_id for e in events
-                                if e.kind == "message" and e.conversation_id == open_id
-                                and e.actor_user_id != actor.user_id})
+                        # A new read reaches the senders' screens as its domain event.
+                        msg.mark_read(session, actor=actor, conversation=conversation)
                     if header_key(conversation) != self._header_key:
                         self._show_header(session, actor, conversation)
                     self._apply_receipts(session, actor, conversation)
@@ -557,5 +524,38 @@ class ThreadPageState(AuthState, mixin=True):
                     self._close_thread()
             if kinds - {"receipt"}:
                 self._refresh(session, actor, fresh_after=max(e.created_at for e in events))
-        if receipt_for_users:
-            await self._publish(actor, "receipt", open_id or 0, patient_id, receipt_for_users)
+
+    # ----- the interface live delivery calls (realtime.py) -----
+    # Static methods taking the page state: public to the server, but never event handlers
+    # (Reflex makes every public method of a state callable from the browser).
+    @staticmethod
+    async def apply_live_event(state: ThreadPageState, event) -> bool:
+        """Phase one for one event on this tab; True when the follow-up must run."""
+        return await state._apply_live_event(event)
+
+    @staticmethod
+    async def after_live_events(state: ThreadPageState, events: list) -> None:
+        """Phase two for a burst on this tab, then what the tab received is recorded."""
+        await state._after_live_events(events)
+        actor = state._live_actor()
+        if actor is not None:
+            record_deliveries(actor.user_id, events)
+
+
+def record_deliveries(user_id: int, events: list) -> None:
+    """A tab of ``user_id`` has shown these events: move the delivered marks of the incoming
+    messages (newest per conversation) through the service; its DELIVERED event tells each
+    sender's screen ("Delivered")."""
+    newest: dict[int, object] = {}
+    for event in events:
+        incoming = event.kind == "message" and event.seq and event.actor_user_id != user_id
+        known = newest.get(event.conversation_id)
+        if incoming and (known is None or event.seq > known.seq):
+            newest[event.conversation_id] = event
+    for event in newest.values():
+        # On the loop thread, not a worker thread: a sub-millisecond write, and SQLite
+        # writers on two threads would wait on each other's lock with the busy handler.
+        with session_scope() as session:
+            msg.mark_delivered(session, user_id=user_id, conversation_id=event.conversation_id,
+                               seq=event.seq, patient_id=event.patient_id,
+                               notify_user_ids=(event.actor_user_id,))

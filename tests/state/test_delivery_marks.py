@@ -1,4 +1,5 @@
-"""Delivered marks are recorded once per burst, by the receiving tab's follow-up."""
+"""Delivered marks are recorded once per burst, by the receiving tab's follow-up, through the
+service: its DELIVERED event (not realtime) tells the sender's screen."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import uuid
 from care_messaging import realtime
 from care_messaging.models import ReadState
 from care_messaging.services import conversations as conv
+from care_messaging.services import events
 from care_messaging.services import messages as msg
+from care_messaging.state.thread_page import record_deliveries
 from tests.factories import clinic
 
 
@@ -18,6 +21,8 @@ def _event(result: msg.SendResult, actor) -> realtime.LiveEvent:
 
 
 async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
+    published: list[events.DomainEvent] = []
+    events.on_commit(published.extend)
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
@@ -26,11 +31,18 @@ async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
     lee = people["lee"].user_id
     own = realtime.LiveEvent(kind="message", conversation_id=conversation.id,
                              actor_user_id=lee, seq=99)  # Lee's own message: never a receipt
-    await realtime._record_deliveries(lee, [_event(s, people["maria"]) for s in sent] + [own])
+    try:
+        record_deliveries(lee, [_event(s, people["maria"]) for s in sent] + [own])
+    finally:
+        events.remove(published.extend)
     session.expire_all()
     state = session.get(ReadState, (lee, conversation.id))
     assert state.last_delivered_seq == sent[-1].message.seq == 4
     assert state.last_read_seq == 0  # delivered is not read
+    # One event for the burst, for Maria's screen.
+    [delivered] = [e for e in published if e.kind == events.Kind.DELIVERED]
+    assert (delivered.actor_user_id, delivered.seq, delivered.user_ids) == (
+        lee, 4, (people["maria"].user_id,))
 
 
 async def test_the_senders_own_tab_records_nothing(session):
@@ -41,6 +53,6 @@ async def test_the_senders_own_tab_records_nothing(session):
                               body="again", client_msg_id="x")
     maria = people["maria"].user_id
     before = session.get(ReadState, (maria, conversation.id)).last_delivered_seq
-    await realtime._record_deliveries(maria, [_event(result, people["maria"])])
+    record_deliveries(maria, [_event(result, people["maria"])])
     session.expire_all()
     assert session.get(ReadState, (maria, conversation.id)).last_delivered_seq == before == 2

@@ -1,0 +1,119 @@
+"""Jobs on PostgreSQL (scale-out): procrastinate.
+
+Why procrastinate: it is made for exactly this database (jobs are rows claimed with
+``FOR UPDATE SKIP LOCKED``, workers are woken by LISTEN/NOTIFY, retries and cron-like periodic
+jobs are built in, and a worker that died is detected by its missing heartbeat), it runs on
+psycopg 3 like the app, and it needs no second server. Deferring goes through its SQL
+function on *our* connection, inside the caller's transaction: a message and the job that
+may email about it commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from care_messaging.jobs import MAX_ATTEMPTS, load_handlers, periodic
+from care_messaging.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = "care"
+_WAITING = text("SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :lock "
+                "AND status = 'todo' LIMIT 1")
+_DEFER = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :lock, "
+    "CAST(:args AS jsonb), :at)::procrastinate_job_to_defer_v1])")
+
+
+def defer(session: Session, kind: str, payload: str, *, run_at: datetime,
+          dedupe_key: str | None) -> None:
+    """Add a procrastinate job in ``session``'s transaction; its queueing lock is the dedupe
+    key (procrastinate keeps at most one waiting job per lock)."""
+    if dedupe_key and session.execute(_WAITING, {"lock": dedupe_key}).first() is not None:
+        return
+    params = {"queue": QUEUE, "task": kind, "lock": dedupe_key, "args": payload, "at": run_at}
+    try:
+        with session.begin_nested():  # a racing duplicate must not abort the caller's change
+            session.execute(_DEFER, params)
+    except IntegrityError:
+        log.debug("job %s already waiting", dedupe_key)
+
+
+def schema_installed(connection) -> bool:
+    return connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None
+
+
+def install_schema(url: str) -> None:
+    """Create procrastinate's tables and functions (once) in the app's database."""
+    import psycopg
+    from procrastinate import schema
+
+    url = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        found = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if found and found[0] is not None:
+            return
+        connection.execute(schema.SchemaManager.get_schema())
+
+
+@functools.cache
+def make_app(url: str):
+    """The procrastinate app with every handler as a task and the periodic jobs."""
+    import procrastinate
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=5)
+    for kind, handler in load_handlers().items():
+        def run(_handler=handler, **kwargs) -> None:
+            kwargs.pop("timestamp", None)  # added by procrastinate to periodic jobs
+            _handler(kwargs)
+
+        run.__name__ = kind
+        task = app.task(name=kind, queue=QUEUE, retry=retry)(run)
+        if kind == periodic.REMINDER_SWEEP:
+            app.periodic(cron=f"*/{periodic.REMINDER_SWEEP_MINUTES} * * * *",
+                         periodic_id=kind)(task)
+        elif kind == periodic.DAILY_DIGEST:
+            app.periodic(cron=f"0 {get_settings().digest_hour_utc} * * *",
+                         periodic_id=kind)(task)
+
+    # A worker killed mid-job stops sending heartbeats; its jobs go back to the queue
+    # (procrastinate's documented recipe for stalled jobs).
+    @app.periodic(cron="* * * * *", periodic_id="retry_stalled")
+    @app.task(name="retry_stalled_jobs", queue=QUEUE, queueing_lock="retry_stalled_jobs")
+    async def retry_stalled_jobs(timestamp: int) -> None:
+        await retry_stalled(app)
+
+    return app
+
+
+async def retry_stalled(app) -> int:
+    """Put the jobs of workers whose heartbeat stopped (killed) back in the queue."""
+    stalled = list(await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=get_settings().job_lease_seconds))
+    for job in stalled:
+        await app.job_manager.retry_job(job)
+    return len(stalled)
+
+
+async def run_worker(url: str, *, concurrency: int = 1) -> None:
+    """Run a procrastinate worker until cancelled (in the app process or ``cli jobs``).
+
+    One job at a time per worker (scale by running more workers): a worker killed mid-job
+    then has at most one email in flight, the one whose SMTP conversation it was in."""
+    app = make_app(url)
+    lease = get_settings().job_lease_seconds
+    async with app.open_async():
+        if retried := await retry_stalled(app):
+            log.warning("%s jobs of a stopped worker queued again", retried)
+        await app.run_worker_async(
+            queues=[QUEUE], concurrency=concurrency, install_signal_handlers=False,
+            # A worker that stops sending heartbeats for a lease is taken as dead.
+            update_heartbeat_interval=max(lease / 4, 0.5), stalled_worker_timeout=lease)
