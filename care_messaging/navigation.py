@@ -17,7 +17,14 @@ LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 # The pages a sign-in may return to (the signed-in pages; a wrong role is sent on to its own
 # landing page by the page's guard as usual).
 RETURN_PAGES = frozenset({"/dashboard", "/patients", "/portal", "/portal/help", "/account",
-                          "/admin"})
+                          "/admin", "/search"})
+# Which of them each role may be sent back to: a sign-in link for someone else's kind of page
+# lands on the user's own home instead of bouncing through a guard.
+ROLE_PAGES = {
+    "provider": frozenset({"/dashboard", "/patients", "/account", "/search"}),
+    "patient": frozenset({"/portal", "/portal/help", "/account", "/search"}),
+    "admin": frozenset({"/admin", "/account"}),
+}
 MAX_NEXT_CHARS = 300
 
 
@@ -46,8 +53,12 @@ def safe_next_path(value: object) -> str:
 
 
 def after_sign_in(role: str, next_path: object = "") -> str:
-    """Where a user who just signed in goes: the page they asked for, else their home."""
-    return safe_next_path(next_path) or landing_for(role)
+    """Where a user who just signed in goes: the page they asked for when it is one of their
+    role's pages, else their home."""
+    safe = safe_next_path(next_path)
+    if safe and urlsplit(safe).path.rstrip("/") in ROLE_PAGES.get(role, frozenset()):
+        return safe
+    return landing_for(role)
 
 
 def login_url(*, notice: str = "", next_path: object = "", **extra: str) -> str:

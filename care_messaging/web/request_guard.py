@@ -25,10 +25,10 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from care_messaging.db import session_scope
-from care_messaging.pages.portal_state import MAX_PENDING_FILES
 from care_messaging.services import auth
 from care_messaging.services.errors import SessionInvalidError
 from care_messaging.settings import get_settings
+from care_messaging.state.attachment_uploads import MAX_PENDING_FILES
 from care_messaging.web import offloop
 
 UPLOAD_PATH = "/_upload"

@@ -52,7 +52,7 @@ def audit(page: Page, name: str, found: dict[str, list[str]]) -> None:
 def lee_thread(app_server) -> tuple[int, str]:
     topic = f"Keyboard check {uuid.uuid4().hex[:6]}"
     with app_session(app_server) as s:
-        c, _ = create_conversation(s, actor=actor(s, LEE), patient_id=patient_id(s, MARIA),
+        c, _ = create_conversation(s, reason="Test follow-up", actor=actor(s, LEE), patient_id=patient_id(s, MARIA),
                                    topic=topic, body="Can you read this from the keyboard?")
         return c.id or 0, topic
 

@@ -86,7 +86,7 @@ def timed_thread(app_server) -> dict:
     with app_session(app_server) as s:
         lee = actor(s, LEE)
         conversation, first = create_conversation(
-            s, actor=lee, patient_id=patient_id(s, MARIA), topic=topic, body="Forty days ago")
+            s, reason="Test follow-up", actor=lee, patient_id=patient_id(s, MARIA), topic=topic, body="Forty days ago")
         ids = [first.message.id]
         for n, body in enumerate(["Yesterday's note", "A note from just now"], start=2):
             ids.append(send_message(s, actor=lee, conversation_id=conversation.id, body=body,

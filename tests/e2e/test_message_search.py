@@ -25,7 +25,7 @@ def needle(app_server) -> dict:
     topic = f"Search check {word[-6:]}"
     with app_session(app_server) as s:
         lee, maria = actor(s, LEE), actor(s, MARIA)
-        c, _ = create_conversation(s, actor=lee, patient_id=patient_id(s, MARIA), topic=topic,
+        c, _ = create_conversation(s, reason="Test follow-up", actor=lee, patient_id=patient_id(s, MARIA), topic=topic,
                                    body="Let us keep a log here.")
         send_message(s, actor=maria, conversation_id=c.id, client_msg_id=f"{word}-0",
                      body=f"My neighbour's {word} pattern rash came back on the arm.")

@@ -83,7 +83,7 @@ def test_provider_message_emails_an_absent_patient_once_without_phi(
              "Please also book physiotherapy."]
     with app_session(app_server) as s:
         robert, patient, lee, team_names = _people(s, email)
-        conversation, _ = create_conversation(s, actor=robert, patient_id=None, topic=topic,
+        conversation, _ = create_conversation(s, reason="Test follow-up", actor=robert, patient_id=None, topic=topic,
                                               body="Question about my knee")
         upload = store_upload(s, actor=robert, conversation_id=conversation.id,
                               filename=attachment, data=png())
@@ -122,7 +122,7 @@ def test_a_message_read_before_the_delay_sends_no_email(
     email = "mei.wong@demo.care"
     with app_session(app_server) as s:
         mei, patient, lee, _ = _people(s, email)
-        conversation, _ = create_conversation(s, actor=lee, patient_id=patient.id,
+        conversation, _ = create_conversation(s, reason="Test follow-up", actor=lee, patient_id=patient.id,
                                               topic="Blood test", body="Your results are in.")
         # Mei reads it at once (as her portal does when she opens it).
         mark_read(s, actor=mei, conversation=conversation)

@@ -23,7 +23,7 @@ LEE, MARIA = "jordan.lee@demo.care", "maria.garcia@demo.care"
 def conversation(app_server) -> tuple[int, str]:
     topic = f"Wound care {uuid.uuid4().hex[:6]}"
     with app_session(app_server) as s:
-        c, _ = create_conversation(s, actor=actor(s, LEE), patient_id=patient_id(s, MARIA),
+        c, _ = create_conversation(s, reason="Test follow-up", actor=actor(s, LEE), patient_id=patient_id(s, MARIA),
                                    topic=topic, body="How is the dressing?")
         return c.id or 0, topic
 

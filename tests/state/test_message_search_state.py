@@ -14,13 +14,13 @@ from tests.state.helpers import call, make_state, redirect_path, sign_in_token, 
 def _setup(session, extra: int = 0):
     people = clinic(session)
     maria, _ = create_conversation(
-        session, actor=people["lee"], patient_id=people["maria_patient"].id,
+        session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Blood sugar", body="Please lower the Metformin dose to 500 mg.")
     for n in range(extra):
         send_message(session, actor=people["maria"], conversation_id=maria.id,
                      body=f"Reading {n}", client_msg_id=f"r{n}")
     james, _ = create_conversation(
-        session, actor=people["james"], patient_id=None, topic="Private",
+        session, reason="Test follow-up", actor=people["james"], patient_id=None, topic="Private",
         body="My metformin dose question.")
     session.commit()
     return people, maria.id, james.id

@@ -22,11 +22,11 @@ def _rows(session) -> int:
 
 async def _lee_in_thread(session):
     people = clinic(session)
-    first, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
+    first, _ = conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                         topic="My rash", body="It itches")
-    second, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
+    second, _ = conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                          topic="Refill", body="Out of pills")
-    theirs, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
+    theirs, _ = conv.create_conversation(session, reason="Test follow-up", actor=people["james"], patient_id=None,
                                          topic="James private", body="Private")
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={first.id}")

@@ -108,13 +108,13 @@ def test_rotation_keeps_the_binding(session, monkeypatch):
 
 
 def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
-    """A database at revision 0005 holding a body and a file under the first scheme
+    """A database at revision 0006 holding a body and a file under the first scheme
     (``msg:<conversation>`` / ``att:<conversation>``): after the upgrade both read."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     cfg.attributes["url"] = url
-    command.upgrade(cfg, "0005")  # the revision before the binding (0006)
+    command.upgrade(cfg, "0006")  # the revision before the binding (0007)
     engine = create_engine(url)
     with Session(engine, expire_on_commit=False) as session:
         people = clinic(session)

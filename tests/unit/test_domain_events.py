@@ -34,7 +34,7 @@ def _kinds(batches) -> list[str]:
 
 def _conversation(session, people) -> int:
     conversation, _ = create_conversation(
-        session, actor=people["lee"], patient_id=people["maria_patient"].id,
+        session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Lab results", body="Your results are in.")
     session.commit()
     return conversation.id
@@ -57,7 +57,7 @@ def test_a_change_that_fails_halfway_publishes_nothing(session, published):
     with pytest.raises(ValidationError):
         # The conversation (and its event) is written, then the unknown attachment of its
         # first message aborts everything.
-        create_conversation(session, actor=people["maria"], patient_id=None, topic="Rash",
+        create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Rash",
                             body="Photo attached", attachment_ids=(999_999,))
     assert [e.kind for e in events.pending(session)] == ["conversation_created"]
     session.rollback()

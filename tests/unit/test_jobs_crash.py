@@ -44,7 +44,7 @@ def _due_jobs(session: Session, people) -> set[str]:
             ("outsider", "james_patient", ("james",)),
         ):
             conversation, _ = create_conversation(
-                session, actor=people[provider], patient_id=people[patient].id,
+                session, reason="Test follow-up", actor=people[provider], patient_id=people[patient].id,
                 topic=f"Follow-up {n}", body="Please read")
             for who in others:
                 expected.add(f"<new_message.{people[who].user_id}.{conversation.id}.1"

@@ -14,12 +14,12 @@ from tests.factories import clinic
 def _setup(session):
     people = clinic(session)
     maria, _ = create_conversation(
-        session, actor=people["lee"], patient_id=people["maria_patient"].id,
+        session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Blood sugar", body="Please lower the Metformin dose to 500 mg.")
     send_message(session, actor=people["maria"], conversation_id=maria.id,
                  body="Dizziness after the dose change?", client_msg_id="m1")
     james, _ = create_conversation(
-        session, actor=people["outsider"], patient_id=people["james_patient"].id,
+        session, reason="Test follow-up", actor=people["outsider"], patient_id=people["james_patient"].id,
         topic="Private", body="Your metformin dose is fine.")
     session.commit()
     return people, maria, james

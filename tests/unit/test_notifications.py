@@ -42,7 +42,7 @@ def _run_jobs() -> None:
 
 def _start(session, people):
     conversation, _ = create_conversation(
-        session, actor=people["lee"], patient_id=people["maria_patient"].id,
+        session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Knee MRI results", body="Your MRI shows a small meniscus tear.")
     return conversation
 
@@ -112,7 +112,7 @@ def test_one_email_per_user_per_window_across_conversations(session, smtp):
     people = clinic(session)
     _start(session, people)
     time.sleep(0.5)
-    create_conversation(session, actor=people["patel"], patient_id=people["maria_patient"].id,
+    create_conversation(session, reason="Test follow-up", actor=people["patel"], patient_id=people["maria_patient"].id,
                         topic="Diet", body="Some advice")
     time.sleep(DELAY - 0.5 + 0.2)
     _run_jobs()  # the first conversation's check is due; the second's not yet

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from care_messaging.components.message_status import status_text
+from care_messaging.components.message_status import status_of
 from care_messaging.models import ReadState
 from care_messaging.services import audit_log
 from care_messaging.services import conversations as conv
@@ -22,8 +22,8 @@ def _viewers(session, people, cid) -> list[str]:
 
 def _receipt(session, people, cid) -> str:
     conversation = access_conversation(session, actor=people["maria"], conversation_id=cid)
-    return status_text(1, msg.receipt_for(session, actor=people["maria"],
-                                          conversation=conversation))
+    return status_of(1, msg.receipt_for(session, actor=people["maria"],
+                                        conversation=conversation))[0]
 
 
 def test_a_read_without_an_audited_open_is_a_view(session):
