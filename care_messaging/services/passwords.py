@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from passlib.context import CryptContext
 
 # ASVS 2.4 / OWASP: argon2id with m >= 19 MiB (19456 KiB), t >= 2, p = 1.
@@ -23,8 +26,27 @@ password_context = CryptContext(
 _DUMMY_HASH = password_context.hash("care-messaging-timing-equaliser")
 
 
+T = TypeVar("T")
+# Where the hash computations themselves run. Inline by default; the web layer hands them to a
+# low-priority thread (web/offloop.py) so a storm of sign-ins cannot take the event loop's CPU.
+def _inline(compute: Callable[[], Any]) -> Any:
+    return compute()
+
+
+_hash_runner: Callable[[Callable[[], Any]], Any] = _inline
+
+
+def set_hash_runner(runner: Callable[[Callable[[], Any]], Any]) -> None:
+    global _hash_runner
+    _hash_runner = runner
+
+
+def _hashed(compute: Callable[[], T]) -> T:
+    return _hash_runner(compute)
+
+
 def hash_password(password: str) -> str:
-    return password_context.hash(password)
+    return _hashed(lambda: password_context.hash(password))
 
 
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -40,14 +62,14 @@ def verify_and_update(password: str, stored_hash: str) -> tuple[bool, str | None
     try:
         if stored_hash.startswith(_BCRYPT_PREFIXES):
             secret = password.encode("utf-8")[:BCRYPT_MAX_BYTES]
-            if not password_context.verify(secret, stored_hash):
+            if not _hashed(lambda: password_context.verify(secret, stored_hash)):
                 return False, None
             return True, hash_password(password)
-        return password_context.verify_and_update(password, stored_hash)
+        return _hashed(lambda: password_context.verify_and_update(password, stored_hash))
     except (ValueError, TypeError):
         return False, None
 
 
 def burn_verification_time(password: str) -> None:
     """Spend the same work as a real verification (unknown user path)."""
-    password_context.verify(password, _DUMMY_HASH)
+    _hashed(lambda: password_context.verify(password, _DUMMY_HASH))
