@@ -52,7 +52,27 @@ def seal(payload: bytes) -> bytes:
 
 @dataclasses.dataclass
 class SealedStateManagerRedis(StateManagerRedis):
-    """Every state write (both of Reflex's write paths collect them here) is sealed."""
+    """Every state write (both of Reflex's write paths collect them here) is sealed.
+
+    It also reads the tab-owner mark (``state/tab_owner.py``, checked before every event) in
+    the same MGET as the event's own states, instead of a second round trip per event.
+    """
+
+    def _get_required_state_classes(
+        self,
+        target_state_cls: type[BaseState],
+        subclasses: bool = False,
+        required_state_classes: set[type[BaseState]] | None = None,
+    ) -> set[type[BaseState]]:
+        top_level = required_state_classes is None
+        required = super()._get_required_state_classes(
+            target_state_cls, subclasses=subclasses,
+            required_state_classes=required_state_classes)
+        if top_level:
+            from care_messaging.state.tab_owner import TabOwnerState
+
+            required.add(TabOwnerState)
+        return required
 
     def _collect_state_writes(
         self, token: BaseStateToken, base_state: BaseState

@@ -28,6 +28,10 @@ async def _store_and_read(manager_cls) -> tuple[list[bytes], list]:
             raw = [await client.get(k) for k in keys if b"_lock" not in k]
             loaded = await manager.get_state(state_token)
             again = (await loaded.get_state(DashboardState)).messages
+            # The tab-owner mark came with the page's states (no second round trip).
+            from care_messaging.state.tab_owner import TabOwnerState
+
+            assert TabOwnerState.get_name() in loaded.substates
         return raw, [rows, again]
     finally:
         keys = await client.keys(f"{token}*")
