@@ -121,7 +121,8 @@ def test_no_public_handler_sets_identity_and_auto_setters_are_off():
         for var in identity:
             # Reflex's built-in `setvar` only dispatches to an existing `set_<var>` method.
             assert not hasattr(cls, f"set_{var}"), (cls, var)
-    assert set(AuthState.event_handlers) <= {"redirect_if_signed_in", "setvar"}
+    # Both only redirect (and clear the identity when there is no session): neither sets it.
+    assert set(AuthState.event_handlers) <= {"redirect_if_signed_in", "go_home", "setvar"}
 
 
 async def test_setvar_cannot_promote_the_browser(session, world):
