@@ -192,7 +192,7 @@ def list_conversations(
     found = {c.id: (c, p, u) for c, p, u in session.exec(
         statements.rows, params={"user_id": actor.user_id, "page_ids": page_ids}).all()}
     rows = [found[i] for i in page_ids if i in found]
-    return ConversationPage(rows=_to_rows(session, rows), total=int(total))
+    return ConversationPage(rows=_to_rows(session, rows, actor), total=int(total))
 
 
 _LAST_MESSAGES = select(Message).where(col(Message.id).in_(bindparam("ids", expanding=True)))
@@ -228,14 +228,17 @@ def _team_names(session: Session, patient_ids: list[int]) -> dict[int, str]:
     return {patient_id: care_team_label(names) for patient_id, names in teams.items()}
 
 
-def _to_rows(session: Session, rows) -> list[ConversationRow]:
+def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
     last_ids = [c.last_message_id for c, _, _ in rows if c.last_message_id]
     messages = {m.id: m for m in session.exec(_LAST_MESSAGES, params={"ids": last_ids}).all()}
     user_ids = {c.provider_user_id for c, _, _ in rows if c.provider_user_id}
     user_ids |= {m.sender_user_id for m in messages.values()}
     names = dict(session.exec(_USER_NAMES, params={"ids": list(user_ids)}).all())
+    # Only the patient's pages name the team (a provider's list shows patients): no query
+    # on the providers' hot path.
     teams = _team_names(session, sorted({c.patient_id for c, _, _ in rows
-                                         if not c.provider_user_id}))
+                                         if not c.provider_user_id})
+                        ) if actor.role == Role.PATIENT else {}
     out = []
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
@@ -276,7 +279,7 @@ def get_row(session: Session, *, actor: Actor, conversation_id: int) -> Conversa
     rows = session.exec(base).all()
     if not rows:
         raise NotFoundError("Conversation not found.")
-    return _to_rows(session, rows)[0]
+    return _to_rows(session, rows, actor)[0]
 
 
 @functools.lru_cache(maxsize=8)
@@ -457,4 +460,4 @@ def list_patient_conversations(
         .limit(limit)
         .offset(max(0, int(offset)))
     ).all()
-    return ConversationPage(rows=_to_rows(session, rows), total=int(total))
+    return ConversationPage(rows=_to_rows(session, rows, actor), total=int(total))

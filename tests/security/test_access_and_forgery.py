@@ -121,6 +121,7 @@ def test_no_public_handler_sets_identity_and_auto_setters_are_off():
         for var in identity:
             # Reflex's built-in `setvar` only dispatches to an existing `set_<var>` method.
             assert not hasattr(cls, f"set_{var}"), (cls, var)
+    # Both only redirect (and clear the identity when there is no session): neither sets it.
     assert set(AuthState.event_handlers) <= {"redirect_if_signed_in", "go_home", "setvar"}
 
 
