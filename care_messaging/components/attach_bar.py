@@ -53,7 +53,7 @@ def attach_bar(S, upload_id: str) -> rx.Component:
             rx.upload_files(upload_id=upload_id, on_upload_progress=S.set_upload_progress)
         ),
     )
-    _label_file_input(upload, "Attach files")
+    _label_file_input(upload, "Choose files to attach")
     return rx.vstack(
         rx.cond(S.upload_error != "",
                 rx.callout(S.upload_error, icon="triangle-alert", color_scheme="red",
