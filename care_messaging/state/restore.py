@@ -10,6 +10,7 @@ messages still in the browser's outbox. This middleware lets the page rebuild it
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, Any
 
 from reflex.middleware.middleware import Middleware
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from reflex.state import BaseState
 
 
+@functools.cache
 def _hydrate_event_names() -> frozenset[str]:
     from reflex.state import State
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from urllib.parse import parse_qs, urlsplit
 
 
 class HostRoutingProxy:
@@ -20,6 +21,9 @@ class HostRoutingProxy:
         self.event_routes = event_routes  # hostname -> backend port for /_event
         self.websocket_routes: list[tuple[str, int]] = []
         self.failovers: list[tuple[str, int]] = []
+        # Reflex tab tokens whose websocket is refused (closed before the handshake, as a
+        # dropped line or a dead server looks to the browser); their pages still load.
+        self.refused_tokens: set[str] = set()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -71,6 +75,10 @@ class HostRoutingProxy:
             port = self.event_routes[hostname]
         if path.startswith("/_event"):
             self.websocket_routes.append((hostname, port))
+            token = parse_qs(urlsplit(path).query).get("token", [""])[0]
+            if token in self.refused_tokens:
+                writer.close()
+                return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:

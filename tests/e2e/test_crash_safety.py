@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import ROOT, AppServer, sign_in, start_server, wait_for
+from tests.browser import ROOT, AppServer, free_port, sign_in, start_server, wait_for
+from tests.e2e.hostproxy import HostRoutingProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -54,17 +55,23 @@ WATCHER = """
 
 
 class RestartableApp:
-    """The app started as the README says, killed the hard way and started again on its port."""
+    """The app started as the README says, killed the hard way and started again on its port,
+    reached through a proxy (tests/e2e/hostproxy.py) that can hold one tab's socket down."""
 
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
-        self.server: AppServer = start_server(data_dir)
+        self.proxy_port = free_port()
+        origin = f"http://localhost:{self.proxy_port}"
+        self.server: AppServer = start_server(data_dir, extra_env={"CARE_PUBLIC_ORIGIN": origin})
         self.process = self.server.process
         self.restarts = 0
+        app_port = int(self.server.base_url.rsplit(":", 1)[1])
+        self.proxy = HostRoutingProxy(self.proxy_port, default_port=app_port, event_routes={})
+        self.proxy.start()
 
     @property
     def base_url(self) -> str:
-        return self.server.base_url
+        return f"http://localhost:{self.proxy_port}"
 
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -77,7 +84,7 @@ class RestartableApp:
             [str(ROOT / "scripts" / "start")], cwd=ROOT, env=self.server.env,
             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
         self.server.process = self.process
-        wait_for(f"{self.base_url}/api/health", timeout=240, process=self.process)
+        wait_for(f"{self.server.base_url}/api/health", timeout=240, process=self.process)
 
     def start_in_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.start, daemon=True)
@@ -86,6 +93,7 @@ class RestartableApp:
 
     def stop(self) -> None:
         self.server.stop()
+        self.proxy.stop()
 
     def db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.data_dir / "care.db")
@@ -311,8 +319,8 @@ def test_a_reload_and_a_second_tab_with_messages_pending(crash_app, open_page):
     lee.goto(f"/dashboard?c={conversation}")
     expect(lee.get_by_role("log", name="Messages")).to_be_visible()
     _watch(lee, prefix)
-    socket = re.compile(r".*/_event.*")
-    lee.route_web_socket(socket, lambda ws: ws.close())  # this tab only: held down
+    tab = lee.evaluate("sessionStorage.getItem('token')")
+    crash_app.proxy.refused_tokens.add(tab)  # this tab's socket only: held down
     crash_app.kill()
     typed = [f"{prefix}{n}" for n in range(1, 4)]
     for text in typed:
@@ -327,8 +335,7 @@ def test_a_reload_and_a_second_tab_with_messages_pending(crash_app, open_page):
     other.goto(f"/dashboard?c={conversation}")
     expect(other.get_by_role("log", name="Messages")).to_be_visible()
     _watch(other, prefix)
-    lee.unroute_all()
-    lee.unroute_web_socket(socket)
+    crash_app.proxy.refused_tokens.discard(tab)
     wait_stored(crash_app.server.env, conversation, prefix, typed)
     _online(lee)
     shown_once(lee, typed)
