@@ -192,39 +192,18 @@ LONG_THREAD_MESSAGES = 75  # two older pages and a half behind the first screen 
 def long_thread(app_server: AppServer) -> tuple[int, int]:
     """A conversation between Dr. Lee and Maria Garcia with a long history, stored through the
     services (encrypted with the running app's key, as its own sends are): (id, messages)."""
-    from sqlmodel import Session, select
-
-    from care_messaging import settings
-    from care_messaging.db import make_engine
-    from care_messaging.models import Patient, User
-    from care_messaging.services.actors import actor_for_user
     from care_messaging.services.conversations import create_conversation
     from care_messaging.services.messages import send_message
+    from tests.e2e.app_data import actor, app_session, patient_id
 
-    saved = os.environ.get("CARE_ENCRYPTION_KEYS")
-    os.environ["CARE_ENCRYPTION_KEYS"] = app_server.env["CARE_ENCRYPTION_KEYS"]
-    settings.get_settings.cache_clear()
-    engine = make_engine(app_server.env["DATABASE_URL"])
-    try:
-        with Session(engine, expire_on_commit=False) as s:
-            def actor(email: str):
-                return actor_for_user(s, s.exec(select(User).where(User.email == email)).one())
-
-            lee, maria = actor("jordan.lee@demo.care"), actor("maria.garcia@demo.care")
-            patient_id = s.exec(select(Patient.id).where(Patient.user_id == maria.user_id)).one()
-            conversation, _ = create_conversation(
-                s, actor=lee, patient_id=patient_id, reason="Test", topic="Blood pressure diary",
-                body="Please send your readings here each morning.")
-            for n in range(2, LONG_THREAD_MESSAGES + 1):
-                sender = maria if n % 2 == 0 else lee
-                send_message(s, actor=sender, conversation_id=conversation.id,
-                             body=f"Reading {n}: {118 + n % 9}/{76 + n % 5}",
-                             client_msg_id=f"long-thread-{n}")
-            return conversation.id, LONG_THREAD_MESSAGES
-    finally:
-        engine.dispose()
-        if saved is None:
-            os.environ.pop("CARE_ENCRYPTION_KEYS", None)
-        else:
-            os.environ["CARE_ENCRYPTION_KEYS"] = saved
-        settings.get_settings.cache_clear()
+    with app_session(app_server) as s:
+        lee, maria = actor(s, "jordan.lee@demo.care"), actor(s, "maria.garcia@demo.care")
+        conversation, _ = create_conversation(
+            s, actor=lee, patient_id=patient_id(s, "maria.garcia@demo.care"), reason="Test",
+            topic="Blood pressure diary", body="Please send your readings here each morning.")
+        for n in range(2, LONG_THREAD_MESSAGES + 1):
+            sender = maria if n % 2 == 0 else lee
+            send_message(s, actor=sender, conversation_id=conversation.id,
+                         body=f"Reading {n}: {118 + n % 9}/{76 + n % 5}",
+                         client_msg_id=f"long-thread-{n}")
+        return conversation.id, LONG_THREAD_MESSAGES

@@ -14,6 +14,7 @@ import reflex as rx
 from reflex.event import EventChain
 from reflex_base.vars.base import VarData
 
+from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
 from care_messaging.services.messages import MAX_BODY_CHARS
 
 
@@ -35,6 +36,22 @@ def _outbox_bridge(send_handler) -> rx.Component:
             return [hook]
 
     return OutboxBridge.create()
+
+
+def composer(S, *, label: str, placeholder: str) -> rx.Component:
+    """The whole reply area of a thread, the same on both sides: why a send was refused, who
+    is typing, the box, and the files waiting to go (``S`` mixes in the upload state)."""
+    return rx.vstack(
+        rx.cond(S.send_error != "",
+                rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
+                           role="alert", width="100%")),
+        rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
+                aria_live="polite", min_height="1.2em"),
+        composer_form(S, label=label, placeholder=placeholder,
+                      has_files=S.pending_files.length() > 0),
+        attach_bar(S, UPLOAD_ID),
+        width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
+    )
 
 
 def composer_form(S, *, label: str, placeholder: str, has_files: rx.Var | bool = False

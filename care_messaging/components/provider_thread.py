@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
-from care_messaging.components.composer import composer_form
+from care_messaging.components.composer import composer
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
@@ -60,19 +59,8 @@ def _header(S) -> rx.Component:
 
 
 def _composer(S) -> rx.Component:
-    return rx.vstack(
-        rx.cond(S.send_error != "",
-                rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", width="100%")),
-        rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
-                aria_live="polite", min_height="1.2em"),
-        composer_form(S, label="Reply", placeholder="Write a reply… (Enter sends, "
-                      "Shift+Enter for a new line)", has_files=S.pending_files.length() > 0),
-        attach_bar(S, UPLOAD_ID),
-        width="100%",
-        padding="0.75em",
-        border_top=f"1px solid {rx.color('gray', 5)}",
-    )
+    return composer(S, label="Reply", placeholder="Write a reply… (Enter sends, "
+                    "Shift+Enter for a new line)")
 
 
 def provider_thread(S) -> rx.Component:

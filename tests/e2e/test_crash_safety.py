@@ -24,6 +24,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import ROOT, AppServer, free_port, sign_in, start_server, wait_for
+from tests.e2e.app_data import app_session
 from tests.e2e.hostproxy import HostRoutingProxy
 
 pytestmark = pytest.mark.e2e
@@ -135,41 +136,25 @@ def _conversation(app: RestartableApp) -> int:
         ).fetchone()[0]
 
 
-def stored_texts(env: dict[str, str], conversation_id: int, prefix: str) -> list[str]:
+def stored_texts(app_server: AppServer, conversation_id: int, prefix: str) -> list[str]:
     """The texts starting with ``prefix`` stored in the conversation, in sequence order, read
     through the services with the running app's key (so whatever binds a ciphertext to its
     place is checked too)."""
-    from sqlmodel import Session
-
-    from care_messaging import settings
-    from care_messaging.db import make_engine
     from care_messaging.services.messages import list_messages
 
-    saved = os.environ.get("CARE_ENCRYPTION_KEYS")
-    os.environ["CARE_ENCRYPTION_KEYS"] = env["CARE_ENCRYPTION_KEYS"]
-    settings.get_settings.cache_clear()
-    engine = make_engine(env["DATABASE_URL"])
-    try:
-        with Session(engine) as session:
-            views = list_messages(session, conversation_id=conversation_id, limit=500)
-            return [v.body for v in views if v.body.startswith(prefix)]
-    finally:
-        engine.dispose()
-        if saved is None:
-            os.environ.pop("CARE_ENCRYPTION_KEYS", None)
-        else:
-            os.environ["CARE_ENCRYPTION_KEYS"] = saved
-        settings.get_settings.cache_clear()
+    with app_session(app_server) as session:
+        views = list_messages(session, conversation_id=conversation_id, limit=500)
+        return [v.body for v in views if v.body.startswith(prefix)]
 
 
-def wait_stored(env: dict[str, str], conversation_id: int, prefix: str, expected: list[str],
-                timeout: float = 90) -> None:
+def wait_stored(app_server: AppServer, conversation_id: int, prefix: str,
+                expected: list[str], timeout: float = 90) -> None:
     """Wait until the conversation holds every expected text; then it must hold exactly
     these, once each, in the order typed."""
     deadline = time.monotonic() + timeout
     stored: list[str] = []
     while time.monotonic() < deadline:
-        stored = stored_texts(env, conversation_id, prefix)
+        stored = stored_texts(app_server, conversation_id, prefix)
         if len(stored) >= len(expected):
             break
         time.sleep(0.5)
@@ -225,7 +210,7 @@ def test_a_restart_while_the_provider_keeps_typing_loses_nothing(crash_app, open
             restart = crash_app.start_in_background()  # typing goes on while it starts
     assert restart is not None
     restart.join(timeout=240)
-    wait_stored(crash_app.server.env, conversation, prefix, typed)
+    wait_stored(crash_app.server, conversation, prefix, typed)
     _online(lee)
     for page in (lee, maria):
         shown_once(page, typed)
@@ -260,7 +245,7 @@ def test_kills_just_after_enter_store_each_message_once_in_order(crash_app, open
         else:
             time.sleep(0.3)
     assert kills == 5
-    wait_stored(crash_app.server.env, conversation, prefix, typed)
+    wait_stored(crash_app.server, conversation, prefix, typed)
     shown_once(lee, typed)
     report = _report(lee)
     assert report["lost"] == [] and report["doubled"] == []
@@ -299,7 +284,7 @@ def test_a_patient_writing_through_ten_seconds_of_downtime(crash_app, open_page)
                                    or box["y"] + box["height"] <= notice["y"])
     time.sleep(max(0.0, 10 - (time.monotonic() - down_at)))
     crash_app.start()
-    wait_stored(crash_app.server.env, conversation, prefix, typed)
+    wait_stored(crash_app.server, conversation, prefix, typed)
     _online(maria)
     for page in (maria, lee):
         shown_once(page, typed)
@@ -336,7 +321,7 @@ def test_a_reload_and_a_second_tab_with_messages_pending(crash_app, open_page):
     expect(other.get_by_role("log", name="Messages")).to_be_visible()
     _watch(other, prefix)
     crash_app.proxy.refused_tokens.discard(tab)
-    wait_stored(crash_app.server.env, conversation, prefix, typed)
+    wait_stored(crash_app.server, conversation, prefix, typed)
     _online(lee)
     shown_once(lee, typed)
     shown_once(other, typed)

@@ -162,7 +162,7 @@ def test_a_worker_killed_mid_burst_loses_no_message(browser, scaleout):  # noqa:
             if n == 4:
                 os.killpg(scaleout.worker_b.pid, signal.SIGKILL)
                 scaleout.worker_b.wait(20)
-        wait_stored(scaleout.worker_a.env, conversation_id, prefix, typed)
+        wait_stored(scaleout.worker_a, conversation_id, prefix, typed)
         assert ("127.0.0.1", scaleout.worker_b_port) in scaleout.proxy.failovers
         for page in (maria, lee):
             expect(page.locator("#connection-state")).to_have_attribute("data-online", "1")
