@@ -23,6 +23,10 @@
   const RESEND_AFTER_MS = 5000; // connected but no answer (lost in flight): send it again
   const TRY_AGAIN_MS = 2000; // the server could not store it now
   const STORED_GRACE_MS = 3000; // a stored message of a thread not on screen leaves the outbox
+  // A send not answered within this long says "Not sent yet" even while the socket still
+  // counts as connected (a line that died silently is only noticed by the socket's own ping,
+  // tens of seconds later).
+  const SLOW_MS = 4000;
   const SENDING = "Sending…";
   const OFFLINE = "Not sent yet — will send when the connection is back";
 
@@ -31,6 +35,7 @@
   let lastAcks = "";
   let lastOnline = true;
   let drawn = "";
+  const lastTry = new Map(); // client id -> when it was last handed to the server
 
   const newId = () => {
     if (window.crypto?.randomUUID) return crypto.randomUUID();
@@ -80,6 +85,7 @@
   };
   const send = (entry) => {
     stopInflight();
+    lastTry.set(entry.cid, Date.now());
     inflight = {
       cid: entry.cid,
       timer: setTimeout(() => {
@@ -162,13 +168,16 @@
     return b;
   };
 
+  const waiting = (entry) => Date.now() - (lastTry.get(entry.cid) || entry.at) >= SLOW_MS;
+
   const bubble = (entry, isOnline) => {
     const el = document.createElement("div");
     el.className = "outbox-bubble";
     el.setAttribute("role", "article");
     el.dataset.testid = "message";
     el.dataset.clientId = entry.cid;
-    const state = entry.state === "failed" ? "failed" : isOnline ? "sending" : "offline";
+    const state = entry.state === "failed" ? "failed"
+      : isOnline && !waiting(entry) ? "sending" : "offline";
     el.dataset.state = state;
     const sender = document.createElement("div");
     sender.className = "outbox-sender";
@@ -194,7 +203,8 @@
     const conv = box.dataset.conversationId;
     const shown = entries.filter((e) => e.conv === conv && e.state !== "stored");
     const isOnline = online();
-    const signature = JSON.stringify([conv, isOnline, shown.map((e) => [e.cid, e.state, e.error])]);
+    const signature = JSON.stringify([conv, isOnline,
+      shown.map((e) => [e.cid, e.state, e.error, waiting(e)])]);
     if (signature === drawn && box.childElementCount === shown.length) return;
     drawn = signature;
     box.replaceChildren(...shown.map((e) => bubble(e, isOnline)));
@@ -305,6 +315,8 @@
   // Capturing on window runs before React's own submit listener.
   window.addEventListener("submit", onSubmit, true);
   window.addEventListener("care-outbox-ready", schedule);
+  // A waiting bubble turns to "Not sent yet" on time, with nothing else happening on the page.
+  setInterval(() => { if (owner && load().length) schedule(); }, 1000);
   new MutationObserver(schedule).observe(document.documentElement, {
     childList: true,
     subtree: true,
