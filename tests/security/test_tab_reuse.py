@@ -48,12 +48,14 @@ def _plant_thread(app_server) -> tuple[int, str]:
         from care_messaging.models import User
         from care_messaging.services.actors import actor_for_user
         from care_messaging.services.conversations import create_conversation
-        from care_messaging.services.stats import my_patients
+        from care_messaging.services.patients import search_patients
         with session_scope() as s:
             lee = actor_for_user(s, s.exec(select(User).where(User.email == "{PROVIDER}")).one())
-            patient = next(p for p in my_patients(s, actor=lee) if p.name != "{PATIENT_NAME}")
-            conversation, _ = create_conversation(s, reason="Test follow-up", actor=lee, patient_id=patient.id,
-                                                  topic="Results", body="{body}")
+            patient = next(p for p in search_patients(s, actor=lee).rows
+                           if p.name != "{PATIENT_NAME}")
+            conversation, _ = create_conversation(s, actor=lee, patient_id=patient.id,
+                                                  reason="Test follow-up", topic="Results",
+                                                  body="{body}")
             print(conversation.id)
     """
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
