@@ -27,7 +27,9 @@ from tests.browser import ROOT, AppServer, free_port, sign_in, start_server, wai
 from tests.e2e.app_data import app_session
 from tests.e2e.hostproxy import HostRoutingProxy
 
-pytestmark = pytest.mark.e2e
+# Its own phase of the test command: its server's build (for the proxy's port) replaces the
+# frontend files the shared test server serves.
+pytestmark = [pytest.mark.e2e, pytest.mark.crash]
 
 # Runs in every document before the app: a requestAnimationFrame callback runs just before each
 # frame is painted, so looking at the thread in every one sees exactly what reached the screen.
