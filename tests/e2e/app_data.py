@@ -17,9 +17,14 @@ from care_messaging.services.actors import Actor, actor_for_user
 
 @contextmanager
 def app_session(app_server) -> Iterator[Session]:
-    """A session on the app's database with the app's encryption key in force."""
-    saved = os.environ.get("CARE_ENCRYPTION_KEYS")
-    os.environ["CARE_ENCRYPTION_KEYS"] = app_server.env["CARE_ENCRYPTION_KEYS"]
+    """A session on the running app's database with its key, data and attachment dirs and
+    notification settings in force (restored afterwards)."""
+    keys = ("CARE_ENCRYPTION_KEYS", "CARE_DATA_DIR", "DATABASE_URL", "CARE_NOTIFY_DELAY_SECONDS",
+            "CARE_PUBLIC_ORIGIN")
+    saved = {k: os.environ.get(k) for k in (*keys, "CARE_ATTACHMENT_DIR")}
+    os.environ.update({k: app_server.env[k] for k in keys if k in app_server.env})
+    os.environ["CARE_ATTACHMENT_DIR"] = os.path.join(app_server.env["CARE_DATA_DIR"],
+                                                     "attachments")
     settings.get_settings.cache_clear()
     engine = make_engine(app_server.env["DATABASE_URL"])
     try:
@@ -27,10 +32,11 @@ def app_session(app_server) -> Iterator[Session]:
             yield s
     finally:
         engine.dispose()
-        if saved is None:
-            os.environ.pop("CARE_ENCRYPTION_KEYS", None)
-        else:
-            os.environ["CARE_ENCRYPTION_KEYS"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         settings.get_settings.cache_clear()
 
 

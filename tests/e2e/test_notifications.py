@@ -9,52 +9,24 @@ scheduled by the send's own transaction, so no page or tab takes part.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
 
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from care_messaging import settings
-from care_messaging.db import make_engine
 from care_messaging.models import CareTeamMember, Patient, Provider, User
 from care_messaging.services.actors import actor_for_user
 from care_messaging.services.attachments import store_upload
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.messages import mark_read, send_message
 from tests.browser import DEMO_PASSWORD, NOTIFY_DELAY_SECONDS, AppServer
+from tests.e2e.app_data import app_session
 from tests.fixtures.files import png
 from tests.smtp_capture import SmtpCapture
 
 LINK = re.compile(r"(http://\S+/login\?next=\S+)")
-
-
-@contextlib.contextmanager
-def app_session(app_server: AppServer) -> Iterator[Session]:
-    """A session on the running app's database with its key, data dir and delay."""
-    keys = ("CARE_ENCRYPTION_KEYS", "CARE_DATA_DIR", "DATABASE_URL", "CARE_NOTIFY_DELAY_SECONDS",
-            "CARE_PUBLIC_ORIGIN")
-    saved = {k: os.environ.get(k) for k in (*keys, "CARE_ATTACHMENT_DIR")}
-    os.environ.update({k: app_server.env[k] for k in keys if k in app_server.env})
-    os.environ["CARE_ATTACHMENT_DIR"] = os.path.join(app_server.env["CARE_DATA_DIR"],
-                                                     "attachments")
-    settings.get_settings.cache_clear()
-    engine = make_engine(app_server.env["DATABASE_URL"])
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        engine.dispose()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        settings.get_settings.cache_clear()
 
 
 def _people(session: Session, patient_email: str):
