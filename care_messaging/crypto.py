@@ -33,6 +33,17 @@ def message_aad(conversation_id: int, seq: int, sender_user_id: int) -> str:
     return f"msg:v2:{conversation_id}:{seq}:{sender_user_id}"
 
 
+def revision_aad(conversation_id: int, message_id: int, revision_no: int,
+                 editor_user_id: int) -> str:
+    """A correction's text, bound to its message, its place among the revisions and editor."""
+    return f"rev:v1:{conversation_id}:{message_id}:{revision_no}:{editor_user_id}"
+
+
+def draft_aad(user_id: int, conversation_id: int) -> str:
+    """A draft, bound to its writer and conversation (never shown to anyone else)."""
+    return f"draft:v1:{user_id}:{conversation_id}"
+
+
 def attachment_aad(conversation_id: int, attachment_id: int) -> str:
     return f"att:v2:{conversation_id}:{attachment_id}"
 

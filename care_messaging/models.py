@@ -157,6 +157,50 @@ class Message(SQLModel, table=True):
     body_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     key_id: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+    # Retract and correct (migration 0010; services/message_changes.py): the original body
+    # above never changes; these say at a glance (no query) whether a revision row applies.
+    retracted_at: datetime | None = None
+    corrected_at: datetime | None = None
+
+
+class MessageRevisionKind(StrEnum):
+    RETRACT = "retract"
+    CORRECT = "correct"
+
+
+class MessageRevision(SQLModel, table=True):
+    """One retraction or correction of a message, in order. Append-only by design: the
+    original body stays in ``messages`` and every correction's text stays here, encrypted
+    and bound to (conversation, message, revision number, editor) (``crypto.revision_aad``)."""
+
+    __tablename__ = "message_revisions"
+    __table_args__ = (
+        UniqueConstraint("message_id", "revision_no", name="uq_message_revision_no"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id")
+    conversation_id: int = Field(foreign_key="conversations.id")
+    revision_no: int
+    kind: str = Field(max_length=10)
+    editor_user_id: int = Field(foreign_key="users.id")
+    # A correction's new text; empty for a retraction.
+    body_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    key_id: str = Field(default="", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MessageDraft(SQLModel, table=True):
+    """Unsent composer text of one user in one conversation (services/drafts.py), encrypted
+    and bound to both (``crypto.draft_aad``). Deleted when that user sends there."""
+
+    __tablename__ = "message_drafts"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", primary_key=True)
+    body_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_id: str = Field(max_length=32)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class MessageDailyCount(SQLModel, table=True):

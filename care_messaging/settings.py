@@ -69,6 +69,8 @@ class Settings:
     jobs_in_app: bool = True
     job_poll_seconds: float = 1.0
     job_lease_seconds: int = 120
+    # How long after sending the sender may still retract or correct a message (minutes).
+    retract_window_minutes: int = 15
 
     @property
     def mail_log(self) -> Path:
@@ -164,6 +166,7 @@ def load_settings() -> Settings:
         jobs_in_app=os.environ.get("CARE_JOBS_IN_APP", "1") not in {"0", "false", "no"},
         job_poll_seconds=float(os.environ.get("CARE_JOB_POLL_SECONDS", "") or 1.0),
         job_lease_seconds=_env_int("CARE_JOB_LEASE_SECONDS", 120),
+        retract_window_minutes=_env_int("CARE_RETRACT_WINDOW_MINUTES", 15),
     )
     return settings
 

@@ -30,7 +30,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit, events
+from care_messaging.services import audit, drafts, events, message_revisions
 from care_messaging.services.access import (
     access_conversation,
     access_patient,
@@ -75,6 +75,8 @@ class ConversationRow:
     # so that a page can say "You".
     last_sender_user_id: int | None = None
     last_sender_name: str = ""
+    # The reader has unsent text here (services/drafts.py): the list says "Draft".
+    has_draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,10 +241,15 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
     teams = _team_names(session, sorted({c.patient_id for c, _, _ in rows
                                          if not c.provider_user_id})
                         ) if actor.role == Role.PATIENT else {}
+    # A retracted latest message previews as the notice, a corrected one as its new text.
+    changed = message_revisions.current_texts(session, list(messages.values()))
+    drafted = drafts.drafted_conversations(session, user_id=actor.user_id,
+                                           conversation_ids=[c.id for c, _, _ in rows])
     out = []
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
-        preview = decrypt_body(message)[0] if message else ""
+        change = changed.get(conversation.last_message_id or 0)
+        preview = change.body if change else decrypt_body(message)[0] if message else ""
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
         provider_name = (names.get(conversation.provider_user_id)
@@ -268,6 +275,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
                 unread=max(0, int(unread)),
                 last_sender_user_id=message.sender_user_id if message else None,
                 last_sender_name=names.get(message.sender_user_id, "") if message else "",
+                has_draft=conversation.id in drafted,
             )
         )
     return out

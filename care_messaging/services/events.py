@@ -35,6 +35,7 @@ _KEY = "care_domain_events"
 
 class Kind:
     MESSAGE_SENT = "message_sent"
+    MESSAGE_CHANGED = "message_changed"  # retracted or corrected (services/message_changes.py)
     CONVERSATION_CREATED = "conversation_created"
     CONVERSATION_CHANGED = "conversation_changed"  # status or priority
     READ = "read"

@@ -26,7 +26,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit, daily_counts, events
+from care_messaging.services import audit, daily_counts, drafts, events, message_revisions
 from care_messaging.services.access import (
     access_conversation_for_send,
     participant_user_ids,
@@ -66,6 +66,10 @@ class MessageView:
     client_msg_id: str
     tampered: bool = False
     attachments: tuple[AttachmentView, ...] = field(default_factory=tuple)
+    # active, retracted or corrected (services/message_revisions.py); ``body`` is what it
+    # says now, ``changed_at`` when it was last retracted or corrected.
+    state: str = message_revisions.MessageState.ACTIVE
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,14 @@ def _views(session: Session, messages: list[Message] | list[StoredMessage]) -> l
                 is_image=a.content_type.startswith("image/"),
             )
         )
+    # Retracted and corrected messages show what they say now (no query when none is).
+    changes = message_revisions.current_texts(session, messages)
     views = []
     for m in messages:
-        body, tampered = decrypt_body(m)
+        change = changes.get(m.id or 0)
+        body, tampered = (change.body, False) if change else decrypt_body(m)
+        if change and change.state == message_revisions.MessageState.RETRACTED:
+            attachments.pop(m.id or 0, None)  # nothing of a retracted message is shown
         sender = users.get(m.sender_user_id)
         views.append(
             MessageView(
@@ -159,6 +168,8 @@ def _views(session: Session, messages: list[Message] | list[StoredMessage]) -> l
                 client_msg_id=m.client_msg_id,
                 tampered=tampered,
                 attachments=tuple(attachments.get(m.id or 0, [])),
+                state=change.state if change else message_revisions.MessageState.ACTIVE,
+                changed_at=change.changed_at if change else None,
             )
         )
     return views
@@ -245,6 +256,7 @@ def _insert_message(
         )
     _upsert_own_read_state(session, user_id=actor.user_id,
                            conversation_id=message.conversation_id, seq=seq, at=now)
+    drafts.clear(session, user_id=actor.user_id, conversation_id=message.conversation_id)
     audit.record(
         session,
         actor=actor,

@@ -38,6 +38,7 @@ from care_messaging.models import MESSAGE_FTS, Conversation, Message, Role
 from care_messaging.services.access import visible_patient_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.hot_sql import HotStatement
+from care_messaging.services.message_revisions import MessageState, current_texts
 
 MAX_QUERY_WORDS = 8
 MAX_LIMIT = 100
@@ -177,12 +178,18 @@ def search_messages(
         .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
     ).all()
     by_id = {m.id: (m, patient_id) for m, patient_id in rows}
+    # The index holds the original words: a retracted message is never a result, and a
+    # corrected one shows its current text (services/message_revisions.py).
+    changed = current_texts(session, [m for m, _ in rows])
     hits = []
     for message_id in ids:
         if message_id not in by_id:
             continue
         message, patient_id = by_id[message_id]
-        body, _tampered = decrypt_body(message)
+        change = changed.get(message_id)
+        if change is not None and change.state == MessageState.RETRACTED:
+            continue
+        body = change.body if change else decrypt_body(message)[0]
         hits.append(
             SearchHit(
                 message_id=message.id or 0,

@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from care_messaging import crypto
 from care_messaging.models import Message
@@ -116,6 +116,10 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     cfg.attributes["url"] = url
     command.upgrade(cfg, "0006")  # the revision before the binding (0007)
     engine = create_engine(url)
+    # Today's send also clears the sender's draft (a table of migration 0010): lend it to the
+    # old schema while the data is made through the services, then leave it to its migration.
+    drafts_table = SQLModel.metadata.tables["message_drafts"]
+    drafts_table.create(engine)
     with Session(engine, expire_on_commit=False) as session:
         people = clinic(session)
         conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
@@ -131,8 +135,12 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     path = get_settings().attachment_dir / stored_name
     path.write_bytes(crypto.encrypt(files.png(), aad=f"att:{cid}", key_id=key_id)[0])
     with Session(engine) as session:  # the first scheme no longer verifies...
-        [row] = session.exec(select(Message).where(Message.conversation_id == cid)).all()
+        # (only the columns of that schema: later migrations add some)
+        [row] = session.exec(select(Message.id, Message.conversation_id, Message.seq,
+                                    Message.sender_user_id, Message.body_ct, Message.key_id)
+                             .where(Message.conversation_id == cid)).all()
         assert msg.decrypt_body(row)[1] is True
+    drafts_table.drop(engine)
     command.upgrade(cfg, "head")
     with Session(engine) as session:  # ...until the migration re-binds it
         [row] = session.exec(select(Message).where(Message.conversation_id == cid)).all()
