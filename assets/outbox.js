@@ -307,6 +307,8 @@
     save(entries); // kept before the box is cleared
     box.value = "";
     box.dispatchEvent(new Event("input", { bubbles: true }));
+    // The draft keeper (assets/drafts.js) drops its pending save: the send clears the draft.
+    window.dispatchEvent(new CustomEvent("care-outbox-queued", { detail: { conv } }));
     draw(entries);
     pump();
   };

@@ -50,6 +50,7 @@ app = rx.App(
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.el.script(src="/care.js", defer=True),
         rx.el.script(src="/outbox.js", defer=True),
+        rx.el.script(src="/drafts.js", defer=True),
         # Times in the reader's own zone and locale (components/local_time.py).
         rx.el.script(src="/local_time.js", defer=True),
         # A thread opened from a search result scrolls to the found message.

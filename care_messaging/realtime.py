@@ -322,11 +322,13 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
 # What each committed domain event is on a live screen.
 _LIVE_KIND = {
     domain.Kind.MESSAGE_SENT: "message",
+    domain.Kind.MESSAGE_CHANGED: "message_changed",  # retracted or corrected
     domain.Kind.CONVERSATION_CREATED: "conversation",
     domain.Kind.CONVERSATION_CHANGED: "conversation",
     domain.Kind.READ: "receipt",  # the senders' "Delivered" turns into "Read <time>"
     domain.Kind.DELIVERED: "receipt",  # the senders' "Sent" turns into "Delivered"
 }
+_CARRIES_MESSAGE = {domain.Kind.MESSAGE_SENT, domain.Kind.MESSAGE_CHANGED}
 _loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -338,7 +340,7 @@ def on_domain_events(batch: list[domain.DomainEvent]) -> None:
     created = {e.conversation_id for e in batch if e.kind == domain.Kind.CONVERSATION_CREATED}
     live = [(LiveEvent(kind=_LIVE_KIND[e.kind], conversation_id=e.conversation_id,
                        patient_id=e.patient_id, actor_user_id=e.actor_user_id, seq=e.seq,
-                       message=e.message if e.kind == domain.Kind.MESSAGE_SENT else None), e)
+                       message=e.message if e.kind in _CARRIES_MESSAGE else None), e)
             for e in batch if e.kind in _LIVE_KIND
             and not (e.kind == domain.Kind.MESSAGE_SENT and e.conversation_id in created)]
     if not live:

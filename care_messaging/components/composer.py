@@ -15,18 +15,19 @@ from reflex.event import EventChain
 from reflex_base.vars.base import VarData
 
 from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
+from care_messaging.components.message_changes import change_area, draft_link
 from care_messaging.services.messages import MAX_BODY_CHARS
 
 
-def _outbox_bridge(send_handler) -> rx.Component:
-    """A render-less piece whose hook gives assets/outbox.js ``window.careOutboxSend``: a
-    function that queues one ``send_reply`` event on this page's Reflex event loop."""
-    send = rx.Var.create(EventChain.create(value=send_handler, args_spec=lambda message: [message],
-                                           key="outbox"))
+def _bridge(handler, *, name: str, ready: str, key: str) -> rx.Component:
+    """A render-less piece whose hook gives a page script ``window.<name>``: a function that
+    queues one ``handler`` event on this page's Reflex event loop (then ``ready`` fires)."""
+    send = rx.Var.create(EventChain.create(value=handler, args_spec=lambda message: [message],
+                                           key=key))
     hook = rx.Var(
-        "useEffect(() => { window.careOutboxSend = " + str(send) + "; "
-        "window.dispatchEvent(new Event('care-outbox-ready')); "
-        "return () => { window.careOutboxSend = undefined; }; }, []);",
+        f"useEffect(() => {{ window.{name} = " + str(send) + "; "
+        f"window.dispatchEvent(new Event('{ready}')); "
+        f"return () => {{ window.{name} = undefined; }}; }}, []);",
         _var_data=VarData.merge(send._get_all_var_data(),
                                 VarData(imports={"react": ["useEffect"]})),
     )
@@ -36,6 +37,11 @@ def _outbox_bridge(send_handler) -> rx.Component:
             return [hook]
 
     return OutboxBridge.create()
+
+
+def _outbox_bridge(send_handler) -> rx.Component:
+    """``window.careOutboxSend`` for assets/outbox.js: queues one ``send_reply``."""
+    return _bridge(send_handler, name="careOutboxSend", ready="care-outbox-ready", key="outbox")
 
 
 def composer(S, *, label: str, placeholder: str) -> rx.Component:
@@ -50,6 +56,10 @@ def composer(S, *, label: str, placeholder: str) -> rx.Component:
         composer_form(S, label=label, placeholder=placeholder,
                       has_files=S.pending_files.length() > 0),
         attach_bar(S, UPLOAD_ID),
+        change_area(S),
+        # The reply box's draft: kept on the server (assets/drafts.js saves it on a pause).
+        draft_link(S),
+        _bridge(S.save_draft, name="careDraftSave", ready="care-draft-ready", key="draft"),
         width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
     )
 

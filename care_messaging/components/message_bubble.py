@@ -6,6 +6,7 @@ import reflex as rx
 
 from care_messaging.components.attachments import message_attachments
 from care_messaging.components.local_time import local_time
+from care_messaging.components.message_changes import change_controls, edited_mark
 
 
 def message_bubble(m: rx.Var, S) -> rx.Component:
@@ -20,9 +21,13 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
             rx.text(m["sender"], weight="bold", size="1", class_name="message-sender"),
             rx.text(local_time(m["when"], "bubble"), size="1", color_scheme="gray",
                     class_name="message-time"),
+            edited_mark(m),
             spacing="2",
         ),
-        rx.text(m["body"], size="2", white_space="pre-wrap", class_name="message-body"),
+        # A retracted message shows only the notice (services/message_revisions.py).
+        rx.text(m["body"], size="2", white_space="pre-wrap",
+                class_name=rx.cond(m["state"] == "retracted", "message-body message-retracted",
+                                   "message-body")),
         message_attachments(S.thread_attachments, m["id"]),
         rx.cond(
             mine,
@@ -34,6 +39,7 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
                 justify="end", align="center", spacing="2",
             ),
         ),
+        change_controls(m, S),
         align_self=rx.cond(mine, "flex-end", "flex-start"),
         background=rx.cond(mine, rx.color("teal", 3), rx.color("gray", 3)),
         padding="0.5em 0.75em", border_radius="10px", max_width="85%",
@@ -41,6 +47,6 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         outline_offset="2px",
         role="article", data_testid="message",
         # assets/jump_to_message.js scrolls the found message into view.
-        custom_attrs={"data-client-id": m["client_id"],
+        custom_attrs={"data-client-id": m["client_id"], "data-state": m["state"],
                       "data-found": rx.cond(found, "true", "false")},
     )

@@ -51,6 +51,8 @@ def _conversation_row(row: rx.Var) -> rx.Component:
             ),
             rx.text(row["about"], size="1", color_scheme="gray", class_name="row-about"),
             rx.text(
+                rx.cond(row["draft"] == "1",
+                        rx.el.span("Draft", class_name="cm-draft", data_testid="draft")),
                 rx.cond(row["last_sender"] != "",
                         rx.el.span(row["last_sender"], ": ", style={"fontWeight": 600})),
                 row["preview"],

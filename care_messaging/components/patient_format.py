@@ -51,6 +51,7 @@ def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = 
         "last_sender": last_sender,
         "unread": str(row.unread),
         "when": when(row.last_message_at),
+        "draft": "1" if row.has_draft else "",
     }
 
 

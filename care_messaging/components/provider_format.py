@@ -12,6 +12,7 @@ from care_messaging.components import message_status
 from care_messaging.components.instant import iso_utc
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
+from care_messaging.services.message_changes import window
 from care_messaging.services.messages import MessageView
 from care_messaging.services.patients import PatientMatch
 
@@ -78,6 +79,7 @@ def sidebar_row(row: ConversationRow) -> dict[str, str]:
         "unread": str(row.unread),
         "count": str(row.message_count),
         "when": when(row.last_message_at),
+        "draft": "1" if row.has_draft else "",
     }
 
 
@@ -102,8 +104,15 @@ def conversation_row(row: ConversationRow) -> dict[str, str]:
     }
 
 
+STATE_LABELS = {"retracted": "retracted", "corrected": "edited"}
+
+
 def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
     mine = view.sender_user_id == actor.user_id
+    state = STATE_LABELS.get(str(view.state), "")
+    # The sender may still retract or correct it (the service decides again on each change).
+    changeable = (mine and state != "retracted"
+                  and datetime.now(view.created_at.tzinfo) - view.created_at <= window())
     return {
         "id": str(view.id),
         "seq": str(view.seq),
@@ -114,4 +123,9 @@ def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
         "status": message_status.SENT if mine else "",
         "read_at": "",
         "client_id": view.client_msg_id if mine else "",
+        "state": state,
+        "changed_at": when(view.changed_at) if view.changed_at else "",
+        "changeable": "1" if changeable else "",
+        # Providers can open the history of a changed message.
+        "history": "1" if state and actor.role == "provider" else "",
     }

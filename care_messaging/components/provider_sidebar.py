@@ -39,7 +39,10 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
             _in_app_link(row["patient_name"], "/patients?id=" + row["patient_id"].to(str),
                          class_name="cm-patient",
                          aria_label=f"Profile of {row['patient_name']}"),
-            rx.el.p(row["preview"], class_name="cm-preview"),
+            # Unsent text of the reader's own in this conversation (services/drafts.py).
+            rx.el.p(rx.cond(row["draft"] == "1",
+                            rx.el.span("Draft", class_name="cm-draft", data_testid="draft")),
+                    row["preview"], class_name="cm-preview"),
             rx.el.div(
                 rx.el.span(rx.cond(row["count"] == "1", "1 message",
                                    row["count"].to(str) + " messages")),

@@ -33,6 +33,7 @@ from care_messaging.services.patients import PatientMatch
 from care_messaging.state import figure_cache
 from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
 
@@ -56,7 +57,8 @@ def chart_bar(day: str, messages: int, peak: int) -> dict[str, str | int]:
     return {"label": bar_label(day, messages), "pct": round(100 * messages / peak)}
 
 
-class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, AuthState):
+class DashboardState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
+                     ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "provider"
     PAGE_PATH: ClassVar[str] = "/dashboard"
 

@@ -25,6 +25,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.state import figure_cache
 from care_messaging.state.attachment_uploads import NO_OPEN_THREAD, AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import ThreadPageState
 
@@ -32,7 +33,8 @@ COMPLETED_NOTE = ("This conversation has been marked completed by your care team
                   "longer receive replies. Start a new conversation if you need anything else.")
 
 
-class PortalState(AttachmentUploadsState, MessageJumpState, ThreadPageState, AuthState):
+class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
+                  ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "patient"
     PAGE_PATH: ClassVar[str] = "/portal"
     EMPTY_SEND_ERROR: ClassVar[str] = "Write a message or attach a file before sending."

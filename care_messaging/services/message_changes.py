@@ -78,9 +78,18 @@ def _own_message(session: Session, *, actor: Actor, message_id: object, action: 
         _refuse(session, actor, message_id, action, Outcome.DENIED, None, "not own or absent")
         raise NotFoundError(INVALID_MESSAGE)
     # A conversation the actor no longer sees (left the care team) refuses the same way.
-    conversation = access_conversation(session, actor=actor,
-                                       conversation_id=message.conversation_id, action=action)
-    return message, conversation
+    return message, _visible_conversation(session, actor, message, action)
+
+
+def _visible_conversation(session: Session, actor: Actor, message: Message,
+                          action: str) -> Conversation:
+    """The message's conversation if the actor sees it; else the same "Message not found."
+    as for an id that does not exist (the denial is audited by the access check)."""
+    try:
+        return access_conversation(session, actor=actor,
+                                   conversation_id=message.conversation_id, action=action)
+    except NotFoundError:
+        raise NotFoundError(INVALID_MESSAGE) from None
 
 
 def _refuse(session: Session, actor: Actor, message_id: object, action: str, outcome: str,
@@ -198,9 +207,7 @@ def message_history(session: Session, *, actor: Actor, message_id: int) -> list[
         _refuse(session, actor, message_id, Action.MESSAGE_HISTORY, Outcome.DENIED, None,
                 "not a provider or absent")
         raise NotFoundError(INVALID_MESSAGE)
-    conversation = access_conversation(session, actor=actor,
-                                       conversation_id=message.conversation_id,
-                                       action=Action.MESSAGE_HISTORY)
+    conversation = _visible_conversation(session, actor, message, Action.MESSAGE_HISTORY)
     revisions = session.exec(select(MessageRevision)
                              .where(MessageRevision.message_id == message.id)
                              .order_by(col(MessageRevision.revision_no))).all()

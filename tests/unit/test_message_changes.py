@@ -151,7 +151,7 @@ def test_a_sender_who_left_the_care_team_cannot_change_their_message(session):
         CareTeamMember.provider_id == people["lee"].provider_id)).first()
     session.delete(member)
     session.commit()
-    with pytest.raises(NotFoundError, match="Conversation not found"):
+    with pytest.raises(NotFoundError, match="Message not found"):
         retract_message(session, actor=people["lee"], message_id=lees)
 
 
