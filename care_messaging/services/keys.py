@@ -14,7 +14,14 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
-from care_messaging.models import MESSAGE_FTS, Attachment, Message, User
+from care_messaging.models import (
+    MESSAGE_FTS,
+    Attachment,
+    Message,
+    MessageDraft,
+    MessageRevision,
+    User,
+)
 from care_messaging.services import audit
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.search import index_message
@@ -38,6 +45,22 @@ def _clear_search_index(session: Session) -> None:
         session.execute(text(f"INSERT INTO {MESSAGE_FTS}({MESSAGE_FTS}) VALUES ('delete-all')"))
     else:
         session.execute(text(f"DELETE FROM {MESSAGE_FTS}"))
+
+
+def _rotate_revisions_and_drafts(session: Session, active: str) -> None:
+    """Corrections' texts and drafts (migration 0010), each under its own binding."""
+    for revision in session.exec(select(MessageRevision).where(
+            col(MessageRevision.body_ct).is_not(None), MessageRevision.key_id != active)).all():
+        aad = crypto.revision_aad(revision.conversation_id, revision.message_id,
+                                  revision.revision_no, revision.editor_user_id)
+        plain = crypto.decrypt_text(revision.body_ct, aad=aad, key_id=revision.key_id)
+        revision.body_ct, revision.key_id = crypto.encrypt_text(plain, aad=aad)
+        session.add(revision)
+    for draft in session.exec(select(MessageDraft).where(MessageDraft.key_id != active)).all():
+        aad = crypto.draft_aad(draft.user_id, draft.conversation_id)
+        plain = crypto.decrypt_text(draft.body_ct, aad=aad, key_id=draft.key_id)
+        draft.body_ct, draft.key_id = crypto.encrypt_text(plain, aad=aad)
+        session.add(draft)
 
 
 def rotate_keys(session: Session) -> RotationReport:
@@ -71,6 +94,7 @@ def rotate_keys(session: Session) -> RotationReport:
                                                                         aad=f"totp:{user.id}")
             session.add(user)
             secrets += 1
+    _rotate_revisions_and_drafts(session, active)
     for attachment in session.exec(select(Attachment).where(Attachment.key_id != active)).all():
         path = settings.attachment_dir / attachment.stored_name
         aad = crypto.attachment_aad(attachment.conversation_id, attachment.id or 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.provider_format import message_row
+from care_messaging.components.provider_format import message_row, when
 from care_messaging.db import session_scope
 from care_messaging.services import drafts
 from care_messaging.services import message_changes as changes
@@ -124,7 +124,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
                 return None
         labels = {"original": "Original", "correct": "Corrected", "retract": "Retracted"}
         self.history_rows = [{"kind": labels.get(e.kind, e.kind), "text": e.text,
-                              "when": e.at.isoformat(), "by": e.by} for e in entries]
+                              "when": when(e.at), "by": e.by} for e in entries]
         self.history_open = True
         return None
 

@@ -44,3 +44,27 @@ def test_rotation_moves_everything_to_the_new_key(session, monkeypatch):
     from care_messaging.services.auth import totp_secret
 
     assert totp_secret(lee) == secret and pyotp.TOTP(secret).now()
+
+
+def test_rotation_moves_corrections_and_drafts_too(session, monkeypatch):
+    from care_messaging.services import drafts
+    from care_messaging.services.message_changes import correct_message
+
+    people = clinic(session)
+    conversation, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
+                                               reason="Test", topic="Old key", body="First")
+    first = list_messages(session, conversation_id=conversation.id)[0]
+    correct_message(session, actor=people["maria"], message_id=first.id, body="Corrected")
+    drafts.save_draft(session, actor=people["maria"], conversation_id=conversation.id,
+                      body="Half typed")
+    old = os.environ["CARE_ENCRYPTION_KEYS"]
+    new_key = "k2:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("CARE_ENCRYPTION_KEYS", f"{new_key},{old}")
+    reset_caches()
+    keys.rotate_keys(session)
+    monkeypatch.setenv("CARE_ENCRYPTION_KEYS", new_key)  # the old key gone entirely
+    reset_caches()
+    session.expire_all()
+    assert list_messages(session, conversation_id=conversation.id)[0].body == "Corrected"
+    assert drafts.draft_text(session, actor=people["maria"],
+                             conversation_id=conversation.id) == "Half typed"
