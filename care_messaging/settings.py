@@ -69,6 +69,9 @@ class Settings:
     jobs_in_app: bool = True
     job_poll_seconds: float = 1.0
     job_lease_seconds: int = 120
+    # FHIR export by an administrator: metadata only (no message text, no file contents or
+    # names) unless the clinic's policy says otherwise (CARE_FHIR_ADMIN_TEXT=1).
+    fhir_admin_text: bool = False
 
     @property
     def mail_log(self) -> Path:
@@ -164,6 +167,7 @@ def load_settings() -> Settings:
         jobs_in_app=os.environ.get("CARE_JOBS_IN_APP", "1") not in {"0", "false", "no"},
         job_poll_seconds=float(os.environ.get("CARE_JOB_POLL_SECONDS", "") or 1.0),
         job_lease_seconds=_env_int("CARE_JOB_LEASE_SECONDS", 120),
+        fhir_admin_text=os.environ.get("CARE_FHIR_ADMIN_TEXT", "0") in {"1", "true", "yes"},
     )
     return settings
 
