@@ -15,6 +15,7 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import func
 from sqlmodel import Session, create_engine, select
 
+from care_messaging import cli
 from care_messaging.models import (
     Attachment,
     AuditEvent,
@@ -296,3 +297,23 @@ def test_a_disk_failure_mid_import_leaves_no_rows_and_no_files(session, seeded, 
     assert _counts(other) == before
     last = other.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert (last.action, last.outcome) == ("fhir_import", "failure")
+
+
+def test_cli_exports_a_whole_patient_and_imports_it(session, seeded, tmp_path, capsys):
+    people, _ = seeded
+    out = tmp_path / "maria.json"
+    assert cli.main(["fhir-export", "--as", people["lee"].email, "--patient", "P-100200",
+                     "--out", str(out)]) == 0
+    assert out.stat().st_mode & 0o077 == 0  # PHI on disk: the operator's eyes only
+    bundle = json.loads(out.read_text())
+    Bundle.model_validate(bundle)
+    assert len([c for c in _resources(bundle, "Communication") if "partOf" not in c]) == 1
+    # The outsider may not see Maria: refused like a patient that does not exist.
+    assert cli.main(["fhir-export", "--as", people["outsider"].email,
+                     "--patient", "P-100200"]) == 2
+    assert "Patient not found" in capsys.readouterr().err
+    # Importing the same record again is refused (its messages exist); nothing is added.
+    before = _counts(session)
+    assert cli.main(["fhir-import", "--as", people["lee"].email, str(out)]) == 2
+    assert "already been imported" in capsys.readouterr().err
+    assert _counts(session) == before
