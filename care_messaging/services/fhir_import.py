@@ -125,6 +125,7 @@ class _Reader:
                         if isinstance(e, dict) and isinstance(e.get("resource"), dict)}
         self.patient: Patient | None = None
         self.users: dict[str, int] = {}  # fullUrl -> user id
+        self.providers: set[int] = set()
 
     def _of_type(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         return [(url, r) for url, r in self.entries.items() if r.get("resourceType") == kind]
@@ -151,6 +152,7 @@ class _Reader:
                 raise _refuse(f"The Bundle names a provider who is not in this clinic "
                               f"({email or 'no email identifier'}).")
             self.users[url] = user.id or 0
+            self.providers.add(user.id or 0)
         return patient
 
     def person(self, reference: dict[str, Any] | None, what: str) -> int:
@@ -185,6 +187,8 @@ class _Reader:
         if not r.get("sent"):
             raise _refuse("A conversation has no start time (sent).")
         assigned = [self.person(ref, "recipient") for ref in r.get("recipient", []) or []]
+        if not set(assigned) <= self.providers:
+            raise _refuse("A conversation's recipient (its provider) is not a Practitioner.")
         return _Thread(
             topic=((r.get("topic") or {}).get("text") or "Imported conversation")[:200],
             status=status, priority=PRIORITY_BACK.get(r.get("priority") or "routine", "routine"),

@@ -266,6 +266,10 @@ def test_refusals_write_nothing(session, seeded, empty_clinic):
     binary = _resources(altered, "Binary")[0]
     binary["data"] = base64.b64encode(files.png(5, 5)).decode()
     assert "do not match" in _refused(other, lee, altered)
+    patient_as_provider = copy.deepcopy(good)
+    header = _resources(patient_as_provider, "Communication")[0]
+    header["recipient"] = [header["subject"]]
+    assert "not a Practitioner" in _refused(other, lee, patient_as_provider)
     admin = actor_of(session, make_admin(session))
     quiet = fhir_export.export_conversation(session, actor=admin, conversation_id=conversation.id)
     assert "without message text" in _refused(other, lee, quiet)
