@@ -25,6 +25,7 @@ from care_messaging.state.sealed_redis import seal_redis_states
 from care_messaging.state.tab_owner import TabOwnerMiddleware, sweep_ended_sessions
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
+from care_messaging.web.fhir_routes import routes as fhir_routes
 from care_messaging.web.first_rows import first_rows
 from care_messaging.web.request_guard import request_guard
 from care_messaging.web.security_headers import security_headers
@@ -34,7 +35,7 @@ def _default_app_wraps() -> dict:
     return rx.App.__dataclass_fields__["app_wraps"].default_factory()
 
 
-api = Starlette(routes=[*auth_routes, *attachment_routes])
+api = Starlette(routes=[*auth_routes, *attachment_routes, *fhir_routes])
 
 app = rx.App(
     # The Starlette routes first, the dashboard served with its first rows, the request guard

@@ -5,6 +5,10 @@
 - ``make-key``     print a new encryption key entry
 - ``ensure-dev-key`` write data/encryption.keys for local development if missing
 - ``rotate-keys``  re-encrypt all data under the active (first) key; rebuild the search index
+- ``fhir-export``  write all of a patient's conversations as one FHIR R4 Bundle:
+                   ``fhir-export --as PROVIDER_EMAIL --patient PATIENT_ID [--out FILE]``
+- ``fhir-import``  import a FHIR R4 Bundle file: ``fhir-import --as PROVIDER_EMAIL FILE``
+                   (both act as that provider: care-team access and the audit trail apply)
 - ``jobs``         run a background-job worker in the foreground (the app runs one itself
                    unless CARE_JOBS_IN_APP=0): the embedded runner on SQLite, a procrastinate
                    worker on PostgreSQL
@@ -81,11 +85,67 @@ def print_logins() -> None:
         print(f"  {login.role:9} {login.email:28} {login.name}")
 
 
+def fhir(args: argparse.Namespace) -> int:
+    """Export or import as a named provider, so that access checks and audit rows are the
+    same as in the app. Errors print the service's message (it leaks nothing) and exit 2."""
+    import json
+
+    from sqlmodel import func, select
+
+    from care_messaging.db import session_scope
+    from care_messaging.models import Patient, User
+    from care_messaging.services import fhir_export, fhir_import
+    from care_messaging.services.actors import actor_for_user
+    from care_messaging.services.errors import ServiceError
+
+    if not args.as_email:
+        print("--as PROVIDER_EMAIL is required", file=sys.stderr)
+        return 2
+    with session_scope() as session:
+        user = session.exec(select(User).where(
+            func.lower(User.email) == args.as_email.strip().lower())).first()
+        if user is None or not user.is_active:
+            print(f"No active user {args.as_email}", file=sys.stderr)
+            return 2
+        actor = actor_for_user(session, user, client_ip="cli")
+        try:
+            if args.command == "fhir-export":
+                patient_id = session.exec(select(Patient.id).where(
+                    Patient.mrn == (args.patient or "").strip())).first()
+                bundle = fhir_export.export_patient(session, actor=actor,
+                                                    patient_id=patient_id or -1)
+                text = json.dumps(bundle, ensure_ascii=False, indent=1)
+                if args.out:
+                    Path(args.out).write_text(text, encoding="utf-8")
+                    Path(args.out).chmod(0o600)  # PHI: readable by the operator only
+                else:
+                    print(text)
+                return 0
+            if not args.file:
+                print("fhir-import needs the Bundle file", file=sys.stderr)
+                return 2
+            report = fhir_import.import_bundle(session, actor=actor,
+                                               raw=Path(args.file).read_bytes())
+        except ServiceError as error:
+            print(str(error), file=sys.stderr)
+            return 2
+    print(f"Imported {len(report.conversation_ids)} conversations, {report.messages} messages, "
+          f"{report.attachments} attachments.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="care_messaging.cli")
     parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key", "rotate-keys",
-                                            "jobs"])
-    args = parser.parse_args(argv)
+                                            "jobs", "fhir-export", "fhir-import"])
+    parser.add_argument("file", nargs="?", help="fhir-import: the Bundle (JSON) to import")
+    parser.add_argument("--as", dest="as_email", help="fhir-*: the provider acting")
+    parser.add_argument("--patient", help="fhir-export: the patient ID (e.g. P-100200)")
+    parser.add_argument("--out", help="fhir-export: write the Bundle here (default: stdout)")
+    # Intermixed: the Bundle file may come after the options (`fhir-import --as X file`).
+    args = parser.parse_intermixed_args(argv)
+    if args.command in ("fhir-export", "fhir-import"):
+        return fhir(args)
     if args.command == "ensure-dev-key":
         import os
 

@@ -71,6 +71,9 @@ class Settings:
     job_lease_seconds: int = 120
     # How long after sending the sender may still retract or correct a message (minutes).
     retract_window_minutes: int = 15
+    # FHIR export by an administrator: metadata only (no message text, no file contents or
+    # names) unless the clinic's policy says otherwise (CARE_FHIR_ADMIN_TEXT=1).
+    fhir_admin_text: bool = False
 
     @property
     def mail_log(self) -> Path:
@@ -167,6 +170,7 @@ def load_settings() -> Settings:
         job_poll_seconds=float(os.environ.get("CARE_JOB_POLL_SECONDS", "") or 1.0),
         job_lease_seconds=_env_int("CARE_JOB_LEASE_SECONDS", 120),
         retract_window_minutes=_env_int("CARE_RETRACT_WINDOW_MINUTES", 15),
+        fhir_admin_text=os.environ.get("CARE_FHIR_ADMIN_TEXT", "0") in {"1", "true", "yes"},
     )
     return settings
 

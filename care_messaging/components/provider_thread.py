@@ -44,6 +44,18 @@ def _header(S) -> rx.Component:
             rx.spacer(),
             rx.link(rx.button(rx.icon("user", size=16), "Patient profile", variant="soft"),
                     href=h["patient_href"]),
+            # A real download (not a client-side route change): the route
+            # (web/fhir_routes.py) checks the session cookie and the care team itself.
+            rx.el.a(
+                rx.icon("file-down", size=16), "Export FHIR",
+                href=f"/api/conversations/{h['id']}/fhir",
+                download="", reload_document=True, class_name="fhir-export",
+                title="Download this conversation as a FHIR R4 Bundle (JSON)",
+                style={"display": "inline-flex", "alignItems": "center", "gap": "6px",
+                       "padding": "6px 12px", "borderRadius": "6px", "fontSize": "14px",
+                       "fontWeight": 500, "textDecoration": "none",
+                       "color": rx.color("accent", 11), "background": rx.color("accent", 3)},
+            ),
             width="100%", align="center", wrap="wrap",
         ),
         rx.hstack(

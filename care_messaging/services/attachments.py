@@ -173,6 +173,21 @@ def discard_upload(session: Session, *, actor: Actor, attachment_id: int) -> Non
     _storage_path(attachment.stored_name).unlink(missing_ok=True)
 
 
+def read_stored(attachment: Attachment) -> bytes:
+    """The decrypted, digest-checked bytes of a stored file, for a caller that has already
+    checked access and audits its own use (the FHIR export). Raises TamperedDataError."""
+    try:
+        blob = _storage_path(attachment.stored_name).read_bytes()
+    except OSError:
+        raise crypto.TamperedDataError("attachment file missing") from None
+    data = crypto.decrypt(blob, aad=crypto.attachment_aad(attachment.conversation_id,
+                                                          attachment.id or 0),
+                          key_id=attachment.key_id)
+    if hashlib.sha256(data).hexdigest() != attachment.sha256:
+        raise crypto.TamperedDataError("attachment digest mismatch")
+    return data
+
+
 def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
     """Decrypt an attachment for someone who may see its conversation (audited either way).
 

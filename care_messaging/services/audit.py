@@ -42,6 +42,8 @@ class Action:
     KEY_ROTATION = "key_rotation"
     NOTIFICATION_EMAIL = "notification_email"
     PREFERENCES_CHANGE = "preferences_change"
+    FHIR_EXPORT = "fhir_export"
+    FHIR_IMPORT = "fhir_import"
 
 
 class Outcome:

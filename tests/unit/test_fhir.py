@@ -1,0 +1,323 @@
+"""FHIR R4 export and import: a valid Bundle, a faithful round trip, and refusals that leave
+nothing behind."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import func
+from sqlmodel import Session, create_engine, select
+
+from care_messaging import cli
+from care_messaging.models import (
+    Attachment,
+    AuditEvent,
+    Conversation,
+    Message,
+    MessageDailyCount,
+    Patient,
+    Provider,
+    ReadState,
+    Role,
+)
+from care_messaging.services import attachments, fhir_export, fhir_import
+from care_messaging.services.conversations import create_conversation, set_priority, set_status
+from care_messaging.services.errors import NotFoundError, ValidationError
+from care_messaging.services.fhir_mapping import CLIENT_MESSAGE_ID_SYSTEM
+from care_messaging.services.messages import mark_read, send_message
+from care_messaging.settings import get_settings
+from tests.factories import actor_of, add_to_team, clinic, make_admin, make_user
+from tests.fixtures import files
+
+
+def _send(session, actor, conversation_id, body, cid, uploads=()):
+    ids = [attachments.store_upload(session, actor=actor, conversation_id=conversation_id,
+                                    filename=name, data=data).id for name, data in uploads]
+    return send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                        client_msg_id=cid, attachment_ids=ids)
+
+
+@pytest.fixture
+def seeded(session):
+    people = clinic(session)
+    maria, lee = people["maria"], people["lee"]
+    conversation, _ = create_conversation(
+        session, actor=maria, patient_id=None, topic="Rash after new cream",
+        reason="Itchy rash", body="The rash is spreading.", client_msg_id="m1",
+        category="medication")
+    mark_read(session, actor=lee, conversation=session.get(Conversation, conversation.id))
+    _send(session, lee, conversation.id, "Please send a photo and the label.", "l1")
+    mark_read(session, actor=maria, conversation=session.get(Conversation, conversation.id))
+    _send(session, maria, conversation.id, "Both attached.", "m2",
+          uploads=[("rash.png", files.png()), ("label.pdf", files.pdf("Cream label"))])
+    _send(session, maria, conversation.id, "", "m3", uploads=[("close-up.png", files.png(8, 8))])
+    set_priority(session, actor=lee, conversation_id=conversation.id, priority="urgent")
+    set_status(session, actor=lee, conversation_id=conversation.id, status="needs_attention")
+    return people, conversation
+
+
+def _resources(bundle: dict, kind: str) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def _counts(session: Session) -> dict[str, int]:
+    tables = (Conversation, Message, Attachment, ReadState, MessageDailyCount)
+    counts = {t.__name__: session.exec(select(func.count()).select_from(t)).one() for t in tables}
+    folder = get_settings().attachment_dir
+    counts["files"] = len(list(folder.iterdir())) if folder.exists() else 0
+    return counts
+
+
+def _normalized(bundle: dict) -> dict:
+    """The Bundle with ids, fullUrls and the export time replaced by their order of first
+    appearance: two exports of the same record then compare equal."""
+    labels: dict[str, str] = {}
+
+    def walk(value):
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items() if k not in ("id", "timestamp")}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and value.startswith("urn:uuid:"):
+            return labels.setdefault(value, f"ref-{len(labels)}")
+        return value
+
+    return walk(bundle)
+
+
+def test_export_is_a_valid_r4_bundle_with_the_whole_thread(session, seeded):
+    people, conversation = seeded
+    bundle = fhir_export.export_conversation(session, actor=people["lee"],
+                                             conversation_id=conversation.id)
+    Bundle.model_validate(bundle)  # the package's own models accept it
+    json.dumps(bundle)  # and it is plain JSON
+    assert bundle["type"] == "collection" and "meta" not in bundle
+    patients = _resources(bundle, "Patient")
+    assert [p["identifier"][0]["value"] for p in patients] == ["P-100200"]
+    assert [p["identifier"][0]["value"] for p in _resources(bundle, "Practitioner")] == [
+        people["lee"].email]  # Dr. Patel is on the team but took no part
+    header, *messages = _resources(bundle, "Communication")
+    assert header["topic"] == {"text": "Rash after new cream"}
+    assert header["status"] == "on-hold" and header["priority"] == "asap"
+    assert header["category"][0]["coding"][0]["code"] == "medication"
+    assert header["reasonCode"] == [{"text": "Itchy rash"}]
+    assert header["medium"][0]["coding"][0]["code"] == "secure_message"
+    urls = {e["resource"]["id"]: e["fullUrl"] for e in bundle["entry"]}
+    patient_url, header_url = urls[patients[0]["id"]], urls[header["id"]]
+    assert header["subject"]["reference"] == patient_url
+    assert [m["payload"][0].get("contentString") for m in messages] == [
+        "The rash is spreading.", "Please send a photo and the label.", "Both attached.", None]
+    assert all(m["partOf"] == [{"reference": header_url}] for m in messages)
+    assert all(m["status"] == "completed" for m in messages)
+    assert [m["identifier"] for m in messages] == [
+        [{"system": CLIENT_MESSAGE_ID_SYSTEM, "value": cid}] for cid in ("m1", "l1", "m2", "m3")]
+    # Replies point at the latest message from the other side.
+    assert "inResponseTo" not in messages[0]
+    assert messages[1]["inResponseTo"] == [{"reference": urls[messages[0]["id"]]}]
+    assert messages[2]["inResponseTo"] == messages[3]["inResponseTo"] == [
+        {"reference": urls[messages[1]["id"]]}]
+    assert messages[0]["sender"]["reference"] == patient_url
+    assert messages[1]["recipient"] == [messages[0]["sender"]]
+    # Read by the other side: the first two; the patient's last two nobody has read yet.
+    assert messages[0]["received"] > messages[0]["sent"]
+    assert messages[1]["received"] > messages[1]["sent"]
+    assert "received" not in messages[2] and "received" not in messages[3]
+    files_sent = [p["contentAttachment"] for p in messages[2]["payload"][1:]]
+    assert [(a["title"], a["contentType"]) for a in files_sent] == [
+        ("rash.png", "image/png"), ("label.pdf", "application/pdf")]
+    binaries = {urls[b["id"]]: b for b in _resources(bundle, "Binary")}
+    for item, original in zip(files_sent, (files.png(), files.pdf("Cream label")), strict=True):
+        assert item["size"] == len(original)
+        assert item["hash"] == base64.b64encode(hashlib.sha1(original).digest()).decode()
+        assert base64.b64decode(binaries[item["url"]]["data"]) == original
+    audit = session.exec(select(AuditEvent).where(AuditEvent.action == "fhir_export")).all()
+    assert [(a.outcome, a.actor_user_id, a.patient_id) for a in audit] == [
+        ("success", people["lee"].user_id, people["maria_patient"].id)]
+    assert "Rash" not in audit[0].detail
+
+
+def test_who_may_export(session, seeded, monkeypatch):
+    people, conversation = seeded
+    for who in ("outsider", "maria"):
+        with pytest.raises(NotFoundError):
+            fhir_export.export_conversation(session, actor=people[who],
+                                            conversation_id=conversation.id)
+    with pytest.raises(NotFoundError):
+        fhir_export.export_conversation(session, actor=people["lee"], conversation_id=999999)
+    denied = session.exec(select(AuditEvent).where(AuditEvent.action == "fhir_export",
+                                                   AuditEvent.outcome == "denied")).all()
+    assert len(denied) == 3
+    admin = actor_of(session, make_admin(session))
+    quiet = fhir_export.export_conversation(session, actor=admin, conversation_id=conversation.id)
+    Bundle.model_validate(quiet)
+    assert quiet["meta"]["tag"][0]["code"] == "no-text"
+    text = json.dumps(quiet)
+    assert "spreading" not in text and "rash.png" not in text and not _resources(quiet, "Binary")
+    assert len(_resources(quiet, "Communication")) == 5  # the record's shape is all there
+    monkeypatch.setenv("CARE_FHIR_ADMIN_TEXT", "1")
+    get_settings.cache_clear()
+    full = fhir_export.export_conversation(session, actor=admin, conversation_id=conversation.id)
+    assert "spreading" in json.dumps(full) and "meta" not in full
+
+
+def test_whole_patient_export_holds_every_conversation(session, seeded):
+    people, _ = seeded
+    create_conversation(session, actor=people["patel"], patient_id=people["maria_patient"].id,
+                        topic="Follow-up", reason="Check-in", body="How are you?")
+    bundle = fhir_export.export_patient(session, actor=people["patel"],
+                                        patient_id=people["maria_patient"].id)
+    Bundle.model_validate(bundle)
+    headers = [c for c in _resources(bundle, "Communication") if "partOf" not in c]
+    assert [h["topic"]["text"] for h in headers] == ["Rash after new cream", "Follow-up"]
+    assert len(_resources(bundle, "Patient")) == 1
+
+
+@pytest.fixture
+def empty_clinic(migrated_template, tmp_path, seeded, session):
+    """A second, empty database holding only the same people (same emails and patient ID)."""
+    people, _ = seeded
+    target = tmp_path / "empty.db"
+    shutil.copyfile(migrated_template, target)
+    engine = create_engine(f"sqlite:///{target}")
+    with Session(engine, expire_on_commit=False) as other:
+        actors = {}
+        for key in ("lee", "patel", "outsider", "maria"):
+            actor = people[key]
+            user = make_user(other, role=actor.role, name=actor.display_name, email=actor.email)
+            if actor.role == Role.PROVIDER:
+                other.add(Provider(user_id=user.id, title="Dr."))
+            else:
+                other.add(Patient(user_id=user.id, mrn="P-100200", first_name="Maria",
+                                  last_name="Garcia"))
+            other.commit()
+            actors[key] = actor_of(other, user)
+        patient = other.exec(select(Patient)).one()
+        for key in ("lee", "patel"):
+            add_to_team(other, patient, other.get(Provider, actors[key].provider_id))
+        yield other, actors
+    engine.dispose()
+
+
+def test_import_into_an_empty_database_gives_back_the_same_bundle(session, seeded, empty_clinic):
+    people, conversation = seeded
+    first = fhir_export.export_conversation(session, actor=people["lee"],
+                                            conversation_id=conversation.id)
+    other, actors = empty_clinic
+    report = fhir_import.import_bundle(other, actor=actors["patel"], raw=json.dumps(first))
+    assert (report.messages, report.attachments) == (4, 3)
+    again = fhir_export.export_conversation(other, actor=actors["lee"],
+                                            conversation_id=report.conversation_ids[0])
+    assert _normalized(again) == _normalized(first)
+    # The files are stored encrypted like uploads, and open to the same bytes.
+    rows = other.exec(select(Attachment).order_by(Attachment.id)).all()
+    originals = [files.png(), files.pdf("Cream label"), files.png(8, 8)]
+    for row, original in zip(rows, originals, strict=True):
+        stored = (get_settings().attachment_dir / row.stored_name).read_bytes()
+        assert original not in stored
+        _, data = attachments.open_attachment(other, actor=actors["maria"], attachment_id=row.id)
+        assert data == original
+    imported = other.exec(select(AuditEvent).where(AuditEvent.action == "fhir_import")).all()
+    assert [(a.outcome, a.actor_user_id) for a in imported] == [
+        ("success", actors["patel"].user_id)]
+
+
+def _refused(other: Session, actor, raw, error=ValidationError) -> str:
+    before = _counts(other)
+    with pytest.raises(error) as caught:
+        fhir_import.import_bundle(other, actor=actor, raw=raw)
+    assert _counts(other) == before  # no row and no file
+    last = other.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert last.action == "fhir_import" and last.outcome in ("rejected", "denied")
+    return str(caught.value)
+
+
+def test_refusals_write_nothing(session, seeded, empty_clinic):
+    people, conversation = seeded
+    good = fhir_export.export_conversation(session, actor=people["lee"],
+                                           conversation_id=conversation.id)
+    other, actors = empty_clinic
+    lee = actors["lee"]
+
+    assert "not JSON" in _refused(other, lee, b"\x00not json")
+    broken = copy.deepcopy(good)
+    _resources(broken, "Communication")[1]["sent"] = "yesterday"
+    assert "not a valid FHIR R4 Bundle" in _refused(other, lee, broken)
+    # Valid FHIR, but a status this app does not store (a later change will map retractions).
+    unknown_status = copy.deepcopy(good)
+    _resources(unknown_status, "Communication")[1]["status"] = "not-done"
+    assert "'not-done'" in _refused(other, lee, unknown_status)
+    stranger = copy.deepcopy(good)
+    _resources(stranger, "Practitioner")[0]["identifier"][0]["value"] = "nobody@else.care"
+    assert "nobody@else.care" in _refused(other, lee, stranger)
+    unknown_patient = copy.deepcopy(good)
+    _resources(unknown_patient, "Patient")[0]["identifier"][0]["value"] = "P-999999"
+    assert "P-999999" in _refused(other, lee, unknown_patient, NotFoundError)
+    # The patient exists but is not on this provider's care team: the same answer.
+    assert "P-100200" in _refused(other, actors["outsider"], good, NotFoundError)
+    assert "Only a provider" in _refused(other, actors["maria"], good, NotFoundError)
+    altered = copy.deepcopy(good)
+    binary = _resources(altered, "Binary")[0]
+    binary["data"] = base64.b64encode(files.png(5, 5)).decode()
+    assert "do not match" in _refused(other, lee, altered)
+    patient_as_provider = copy.deepcopy(good)
+    header = _resources(patient_as_provider, "Communication")[0]
+    header["recipient"] = [header["subject"]]
+    assert "not a Practitioner" in _refused(other, lee, patient_as_provider)
+    admin = actor_of(session, make_admin(session))
+    quiet = fhir_export.export_conversation(session, actor=admin, conversation_id=conversation.id)
+    assert "without message text" in _refused(other, lee, quiet)
+
+    fhir_import.import_bundle(other, actor=lee, raw=good)
+    assert "already been imported" in _refused(other, lee, good)
+
+
+def test_a_disk_failure_mid_import_leaves_no_rows_and_no_files(session, seeded, empty_clinic,
+                                                                monkeypatch):
+    people, conversation = seeded
+    good = fhir_export.export_conversation(session, actor=people["lee"],
+                                           conversation_id=conversation.id)
+    other, actors = empty_clinic
+    before = _counts(other)
+    real_write = Path.write_bytes
+    calls = []
+
+    def disk_full_on_second_file(self, data):
+        calls.append(self)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_on_second_file)
+    with pytest.raises(OSError):
+        fhir_import.import_bundle(other, actor=actors["lee"], raw=good)
+    assert len(calls) == 2 and not calls[0].exists()  # the first file was written, then removed
+    assert _counts(other) == before
+    last = other.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (last.action, last.outcome) == ("fhir_import", "failure")
+
+
+def test_cli_exports_a_whole_patient_and_imports_it(session, seeded, tmp_path, capsys):
+    people, _ = seeded
+    out = tmp_path / "maria.json"
+    assert cli.main(["fhir-export", "--as", people["lee"].email, "--patient", "P-100200",
+                     "--out", str(out)]) == 0
+    assert out.stat().st_mode & 0o077 == 0  # PHI on disk: the operator's eyes only
+    bundle = json.loads(out.read_text())
+    Bundle.model_validate(bundle)
+    assert len([c for c in _resources(bundle, "Communication") if "partOf" not in c]) == 1
+    # The outsider may not see Maria: refused like a patient that does not exist.
+    assert cli.main(["fhir-export", "--as", people["outsider"].email,
+                     "--patient", "P-100200"]) == 2
+    assert "Patient not found" in capsys.readouterr().err
+    # Importing the same record again is refused (its messages exist); nothing is added.
+    before = _counts(session)
+    assert cli.main(["fhir-import", "--as", people["lee"].email, str(out)]) == 2
+    assert "already been imported" in capsys.readouterr().err
+    assert _counts(session) == before
