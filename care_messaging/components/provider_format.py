@@ -78,6 +78,7 @@ def sidebar_row(row: ConversationRow) -> dict[str, str]:
         "unread": str(row.unread),
         "count": str(row.message_count),
         "when": when(row.last_message_at),
+        "assignee": row.assignee_name,
     }
 
 

@@ -39,6 +39,9 @@ class Action:
     KEY_ROTATION = "key_rotation"
     NOTIFICATION_EMAIL = "notification_email"
     PREFERENCES_CHANGE = "preferences_change"
+    CONVERSATION_ASSIGN = "conversation_assign"
+    NOTE_ADD = "internal_note_add"
+    NOTE_VIEW = "internal_note_view"
 
 
 class Outcome:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
-from care_messaging.models import MESSAGE_FTS, Attachment, Message, User
+from care_messaging.models import MESSAGE_FTS, Attachment, InternalNote, Message, User
 from care_messaging.services import audit
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.search import index_message
@@ -29,6 +29,7 @@ class RotationReport:
     attachments: int
     totp_secrets: int
     indexed_messages: int
+    internal_notes: int = 0
 
 
 def _clear_search_index(session: Session) -> None:
@@ -71,6 +72,14 @@ def rotate_keys(session: Session) -> RotationReport:
                                                                         aad=f"totp:{user.id}")
             session.add(user)
             secrets += 1
+    notes = 0
+    # Staff-only notes: few per conversation, and never in the search index.
+    for note in session.exec(select(InternalNote).where(InternalNote.key_id != active)).all():
+        aad = crypto.note_aad(note.conversation_id, note.id or 0, note.author_user_id)
+        plain = crypto.decrypt_text(note.body_ct, aad=aad, key_id=note.key_id)
+        note.body_ct, note.key_id = crypto.encrypt_text(plain, aad=aad)
+        session.add(note)
+        notes += 1
     for attachment in session.exec(select(Attachment).where(Attachment.key_id != active)).all():
         path = settings.attachment_dir / attachment.stored_name
         aad = crypto.attachment_aad(attachment.conversation_id, attachment.id or 0)
@@ -83,6 +92,7 @@ def rotate_keys(session: Session) -> RotationReport:
         attachments += 1
     audit.record(session, action=Action.KEY_ROTATION, outcome=Outcome.SUCCESS,
                  actor_label="operator (cli)", object_type="keys", object_id=active,
-                 detail=f"messages={messages} attachments={attachments} totp={secrets}")
+                 detail=f"messages={messages} attachments={attachments} totp={secrets} "
+                        f"notes={notes}")
     session.commit()
-    return RotationReport(messages, attachments, secrets, terms)
+    return RotationReport(messages, attachments, secrets, terms, notes)
