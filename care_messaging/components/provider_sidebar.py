@@ -68,7 +68,9 @@ def provider_sidebar(S) -> rx.Component:
             rx.tabs.trigger("Read", value="read"),
             rx.tabs.trigger("Assigned to me", value="assigned_to_me"),
             rx.tabs.trigger("Unassigned", value="unassigned"),
-            wrap="wrap",
+            # Five tabs in a 380px sidebar: they wrap onto a second line rather than scroll
+            # the whole sidebar sideways.
+            size="1", style={"flexWrap": "wrap"},
         ),
         # Each tab names the panel it controls (aria-controls): without one, that is an
         # invalid reference (axe-core, critical). The list below is what the tab filters.
