@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         with session_scope() as session:
             report = rotate_keys(session)
         print(f"Re-encrypted {report.messages} messages, {report.attachments} attachments, "
-              f"{report.totp_secrets} two-step secrets; {report.indexed_messages} messages re-indexed.")
+              f"{report.totp_secrets} two-step secrets, {report.internal_notes} internal notes; "
+              f"{report.indexed_messages} messages re-indexed.")
         return 0
     if args.command == "seed":
         from care_messaging.db import session_scope

@@ -48,6 +48,12 @@ def attachment_aad(conversation_id: int, attachment_id: int) -> str:
     return f"att:v2:{conversation_id}:{attachment_id}"
 
 
+def note_aad(conversation_id: int, note_id: int, author_user_id: int) -> str:
+    """A staff-only note is bound to its conversation, row and author (never valid as a
+    message body: a different prefix)."""
+    return f"note:v1:{conversation_id}:{note_id}:{author_user_id}"
+
+
 def new_key_text(key_id: str) -> str:
     """A fresh ``id:base64`` key entry for CARE_ENCRYPTION_KEYS or a key file."""
     return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"

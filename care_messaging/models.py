@@ -138,6 +138,31 @@ class Conversation(SQLModel, table=True):
     last_seq: int = Field(default=0)
     last_message_id: int | None = Field(default=None)
     first_provider_reply_at: datetime | None = None
+    # Who on the care team is handling it (services/assignment.py; migration 0008): None until
+    # a provider takes it or is assigned. Not a foreign key: SQLite cannot add one to an
+    # existing table without rebuilding it; the service admits only active providers on the
+    # patient's care team.
+    assignee_user_id: int | None = Field(default=None, index=True)
+
+
+class InternalNote(SQLModel, table=True):
+    """A staff-only note inside a conversation (services/internal_notes.py; migration 0008).
+
+    A table of its own, never a kind of message: nothing that reads messages (the thread, the
+    list preview, unread counts, search, emails) can ever pick a note up. The text is stored
+    only as AES-GCM ciphertext bound to (conversation, note id, author) (``crypto.note_aad``).
+    """
+
+    __tablename__ = "internal_notes"
+    __table_args__ = (Index("ix_internal_notes_conversation_created", "conversation_id",
+                            "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    author_user_id: int = Field(foreign_key="users.id")
+    body_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Message(SQLModel, table=True):

@@ -38,7 +38,7 @@ REGISTRATION_TTL_SECONDS = 6 * 60 * 60
 
 @dataclass(frozen=True)
 class LiveEvent:
-    """What changed. ``kind``: message, conversation, receipt or typing.
+    """What changed. ``kind``: message, conversation, receipt, typing or note.
 
     A message event carries the stored message itself: it was just committed, and the users
     it is published to are the conversation's participants as read in that same transaction,
@@ -327,6 +327,10 @@ _LIVE_KIND = {
     domain.Kind.CONVERSATION_CHANGED: "conversation",
     domain.Kind.READ: "receipt",  # the senders' "Delivered" turns into "Read <time>"
     domain.Kind.DELIVERED: "receipt",  # the senders' "Sent" turns into "Delivered"
+    domain.Kind.ASSIGNED: "conversation",  # the header and list say who is handling it
+    # The event names only the team's providers and holds no text: their tabs reload the
+    # notes through the access-checked service (state/internal_notes.py).
+    domain.Kind.NOTE_ADDED: "note",
 }
 _CARRIES_MESSAGE = {domain.Kind.MESSAGE_SENT, domain.Kind.MESSAGE_CHANGED}
 _loop: asyncio.AbstractEventLoop | None = None

@@ -47,6 +47,8 @@ def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = 
         "reason": row.reason,
         "about": about(row.category, row.reason),
         "subtitle": joined(row.provider_name, category),
+        # Who on the care team is handling it ("" until someone takes it on).
+        "handler": f"{row.assignee_name} is handling this" if row.assignee_name else "",
         "preview": row.preview,
         "last_sender": last_sender,
         "unread": str(row.unread),

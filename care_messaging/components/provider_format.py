@@ -80,6 +80,7 @@ def sidebar_row(row: ConversationRow) -> dict[str, str]:
         "count": str(row.message_count),
         "when": when(row.last_message_at),
         "draft": "1" if row.has_draft else "",
+        "assignee": row.assignee_name,
     }
 
 

@@ -48,6 +48,10 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                                    row["count"].to(str) + " messages")),
                 rx.el.span("ID ", row["mrn"]),
                 rx.cond(unread, rx.el.span(row["unread"], " unread", class_name="cm-badge")),
+                # Who on the team is handling it (the same chip on every colleague's list).
+                rx.cond(row["assignee"] != "",
+                        rx.el.span(row["assignee"], class_name="cm-assignee",
+                                   title="Handling this")),
                 class_name="cm-row-meta",
             ),
             class_name="cm-row-body",
@@ -65,10 +69,16 @@ def provider_sidebar(S) -> rx.Component:
             rx.tabs.trigger("All", value="all"),
             rx.tabs.trigger("Unread", value="unread"),
             rx.tabs.trigger("Read", value="read"),
+            rx.tabs.trigger("Assigned to me", value="assigned_to_me"),
+            rx.tabs.trigger("Unassigned", value="unassigned"),
+            # Five tabs in a 380px sidebar: they wrap onto a second line rather than scroll
+            # the whole sidebar sideways.
+            size="1", style={"flexWrap": "wrap"},
         ),
         # Each tab names the panel it controls (aria-controls): without one, that is an
         # invalid reference (axe-core, critical). The list below is what the tab filters.
-        *[rx.tabs.content(value=v) for v in ("all", "unread", "read")],
+        *[rx.tabs.content(value=v)
+          for v in ("all", "unread", "read", "assigned_to_me", "unassigned")],
         value=S.filter_by,
         on_change=S.set_filter,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.assignment import assignment_bar
 from care_messaging.components.composer import composer
+from care_messaging.components.internal_notes import internal_notes_panel
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 
@@ -65,6 +67,7 @@ def _header(S) -> rx.Component:
                            on_change=S.set_priority),
             spacing="4", wrap="wrap",
         ),
+        assignment_bar(S),
         width="100%", padding="0.75em",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
     )
@@ -87,6 +90,7 @@ def provider_thread(S) -> rx.Component:
     thread = rx.vstack(
         _header(S),
         message_log(S),
+        internal_notes_panel(S),
         _composer(S),
         width="100%", height="100%", spacing="0",
     )

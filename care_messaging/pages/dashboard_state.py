@@ -31,8 +31,10 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.patients import PatientMatch
 from care_messaging.state import figure_cache
+from care_messaging.state.assignment import AssignmentState
 from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.internal_notes import InternalNotesState
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
@@ -57,8 +59,8 @@ def chart_bar(day: str, messages: int, peak: int) -> dict[str, str | int]:
     return {"label": bar_label(day, messages), "pct": round(100 * messages / peak)}
 
 
-class DashboardState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
-                     ThreadPageState, AuthState):
+class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState,
+                     MessageJumpState, MessageChangesState, ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "provider"
     PAGE_PATH: ClassVar[str] = "/dashboard"
 
@@ -112,6 +114,29 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, MessageChangesSta
             conv.get_row(session, actor=actor, conversation_id=conversation.id))
         self.thread_status = conversation.status
         self.thread_priority = conversation.priority
+        self._show_assignment(session, actor, conversation)
+
+    def _on_open(self, session, actor: Actor, conversation) -> None:
+        """The care team's part of an opened thread: whom it can go to, and its notes."""
+        self.assign_error = self.note_error = ""
+        self._load_team(session, actor, conversation.id)
+        self._load_notes(session, actor, conversation.id)
+
+    def _close_thread(self) -> None:
+        ThreadPageState._close_thread(self)
+        self._clear_assignment()
+        self._clear_notes()
+
+    async def _after_live_events(self, events: list) -> None:
+        """Notes (staff-only, no text in the event) reload on their own; everything else
+        follows the shared thread page."""
+        notes = [e for e in events if e.kind == "note"]
+        others = [e for e in events if e.kind != "note"]
+        if others:
+            await ThreadPageState._after_live_events(self, others)
+        actor = self._live_actor() if notes else None
+        if actor is not None:
+            self._notes_live(actor, notes)
 
     def _load_analytics(self, session, actor: Actor) -> None:
         per_day = stats_service.messages_per_day(session, actor=actor)

@@ -44,6 +44,9 @@ class Action:
     PREFERENCES_CHANGE = "preferences_change"
     FHIR_EXPORT = "fhir_export"
     FHIR_IMPORT = "fhir_import"
+    CONVERSATION_ASSIGN = "conversation_assign"
+    NOTE_ADD = "internal_note_add"
+    NOTE_VIEW = "internal_note_view"
 
 
 class Outcome:

@@ -48,7 +48,7 @@ MAX_TOPIC_CHARS = 200
 # A few words on why (shown beside the category in both lists): short, unlike the topic.
 MAX_REASON_CHARS = 120
 PREVIEW_CHARS = 90
-FILTERS = ("all", "unread", "read")
+FILTERS = ("all", "unread", "read", "assigned_to_me", "unassigned")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ class ConversationRow:
     last_sender_name: str = ""
     # The reader has unsent text here (services/drafts.py): the list says "Draft".
     has_draft: bool = False
+    # Who on the care team is handling it (services/assignment.py), "" for nobody yet.
+    assignee_user_id: int | None = None
+    assignee_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
     if filter_by in ("unread", "read"):
         narrow = narrow.outerjoin(ReadState, read_state_of_reader).where(
             unread > 0 if filter_by == "unread" else unread <= 0)
+    if filter_by == "assigned_to_me":
+        narrow = narrow.where(Conversation.assignee_user_id == bindparam("user_id"))
+    elif filter_by == "unassigned":
+        narrow = narrow.where(col(Conversation.assignee_user_id).is_(None))
     if searching:
         like = bindparam("like")
         narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
@@ -234,6 +241,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
     last_ids = [c.last_message_id for c, _, _ in rows if c.last_message_id]
     messages = {m.id: m for m in session.exec(_LAST_MESSAGES, params={"ids": last_ids}).all()}
     user_ids = {c.provider_user_id for c, _, _ in rows if c.provider_user_id}
+    user_ids |= {c.assignee_user_id for c, _, _ in rows if c.assignee_user_id}
     user_ids |= {m.sender_user_id for m in messages.values()}
     names = dict(session.exec(_USER_NAMES, params={"ids": list(user_ids)}).all())
     # Only the patient's pages name the team (a provider's list shows patients): no query
@@ -252,8 +260,10 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
         preview = change.body if change else decrypt_body(message)[0] if message else ""
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
-        provider_name = (names.get(conversation.provider_user_id)
-                         if conversation.provider_user_id else None)
+        # Whoever is handling it is who the conversation is with, for the patient too.
+        provider_name = (names.get(conversation.assignee_user_id or conversation.provider_user_id)
+                         if conversation.assignee_user_id or conversation.provider_user_id
+                         else None)
         out.append(
             ConversationRow(
                 id=conversation.id or 0,
@@ -276,6 +286,9 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
                 last_sender_user_id=message.sender_user_id if message else None,
                 last_sender_name=names.get(message.sender_user_id, "") if message else "",
                 has_draft=conversation.id in drafted,
+                assignee_user_id=conversation.assignee_user_id,
+                assignee_name=names.get(conversation.assignee_user_id, "")
+                if conversation.assignee_user_id else "",
             )
         )
     return out

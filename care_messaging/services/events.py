@@ -40,6 +40,11 @@ class Kind:
     CONVERSATION_CHANGED = "conversation_changed"  # status or priority
     READ = "read"
     DELIVERED = "delivered"
+    # Who is handling it changed (services/assignment.py): the team and the patient hear of it.
+    ASSIGNED = "conversation_assigned"
+    # A staff-only note (services/internal_notes.py): only the care team's providers hear of
+    # it, and the event carries no text (tabs reload notes through the access-checked service).
+    NOTE_ADDED = "internal_note_added"
 
 
 # The browser tab whose handler caused the change (set by the Reflex layer for the duration of

@@ -17,6 +17,7 @@ from care_messaging import crypto
 from care_messaging.models import (
     MESSAGE_FTS,
     Attachment,
+    InternalNote,
     Message,
     MessageDraft,
     MessageRevision,
@@ -36,6 +37,7 @@ class RotationReport:
     attachments: int
     totp_secrets: int
     indexed_messages: int
+    internal_notes: int = 0
 
 
 def _clear_search_index(session: Session) -> None:
@@ -95,6 +97,14 @@ def rotate_keys(session: Session) -> RotationReport:
             session.add(user)
             secrets += 1
     _rotate_revisions_and_drafts(session, active)
+    notes = 0
+    # Staff-only notes: few per conversation, and never in the search index.
+    for note in session.exec(select(InternalNote).where(InternalNote.key_id != active)).all():
+        aad = crypto.note_aad(note.conversation_id, note.id or 0, note.author_user_id)
+        plain = crypto.decrypt_text(note.body_ct, aad=aad, key_id=note.key_id)
+        note.body_ct, note.key_id = crypto.encrypt_text(plain, aad=aad)
+        session.add(note)
+        notes += 1
     for attachment in session.exec(select(Attachment).where(Attachment.key_id != active)).all():
         path = settings.attachment_dir / attachment.stored_name
         aad = crypto.attachment_aad(attachment.conversation_id, attachment.id or 0)
@@ -107,6 +117,7 @@ def rotate_keys(session: Session) -> RotationReport:
         attachments += 1
     audit.record(session, action=Action.KEY_ROTATION, outcome=Outcome.SUCCESS,
                  actor_label="operator (cli)", object_type="keys", object_id=active,
-                 detail=f"messages={messages} attachments={attachments} totp={secrets}")
+                 detail=f"messages={messages} attachments={attachments} totp={secrets} "
+                        f"notes={notes}")
     session.commit()
-    return RotationReport(messages, attachments, secrets, terms)
+    return RotationReport(messages, attachments, secrets, terms, notes)

@@ -54,9 +54,11 @@ def parse_id(value: object) -> int | None:
 def header_key(conversation) -> tuple:
     """The conversation fields a thread header shows (the patient's name and ID do not change
     with a message): a burst of messages rebuilds the header only when one of them moved (a
-    provider's reply reopens a completed conversation or becomes its assigned provider)."""
+    provider's reply reopens a completed conversation or becomes its assigned provider, or
+    someone takes it on: ``assignee_user_id``)."""
     return (conversation.topic, conversation.status, conversation.priority,
-            conversation.category, conversation.provider_user_id)
+            conversation.category, conversation.provider_user_id,
+            conversation.assignee_user_id)
 
 
 class ThreadPageState(AuthState, mixin=True):

@@ -52,6 +52,8 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
     unread = row["unread"] != "0"
     dot = '<span class="unread-dot" aria-label="unread" role="status"></span>' if unread else ""
     badge = f'<span class="cm-badge">{e["unread"]} unread</span>' if unread else ""
+    if row.get("assignee"):
+        badge += f'<span class="cm-assignee" title="Handling this">{e["assignee"]}</span>'
     count = "1 message" if row["count"] == "1" else f'{e["count"]} messages'
     current = "true" if row["id"] == selected_id else "false"
     return (
