@@ -30,7 +30,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit, events
+from care_messaging.services import audit, events, triage_list
 from care_messaging.services.access import (
     access_conversation,
     access_patient,
@@ -48,7 +48,7 @@ MAX_TOPIC_CHARS = 200
 # A few words on why (shown beside the category in both lists): short, unlike the topic.
 MAX_REASON_CHARS = 120
 PREVIEW_CHARS = 90
-FILTERS = ("all", "unread", "read")
+FILTERS = ("all", "unread", "read", "overdue")
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ class ConversationRow:
     # so that a page can say "You".
     last_sender_user_id: int | None = None
     last_sender_name: str = ""
+    # Triage marks (services/triage.py): a red-flag phrase in a patient message; past the
+    # reply-by time with no reply; when that reply is expected.
+    red_flag: bool = False
+    overdue: bool = False
+    reply_by_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
     if filter_by in ("unread", "read"):
         narrow = narrow.outerjoin(ReadState, read_state_of_reader).where(
             unread > 0 if filter_by == "unread" else unread <= 0)
+    elif filter_by == "overdue":
+        narrow = narrow.where(*triage_list.overdue_clause(bindparam("now")))
     if searching:
         like = bindparam("like")
         narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
@@ -153,7 +160,9 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
         )
     return _ListStatements(
         total=select(func.count()).select_from(narrow.subquery()),
-        page_ids=narrow.order_by(col(Conversation.last_message_at).desc(),
+        # Raised conversations (red flag, overdue: services/triage.py) first.
+        page_ids=narrow.order_by(col(Conversation.attention).desc(),
+                                 col(Conversation.last_message_at).desc(),
                                  col(Conversation.id).desc())
         .limit(bindparam("limit")).offset(bindparam("offset")),
         rows=select(Conversation, Patient, unread.label("unread"))
@@ -183,6 +192,7 @@ def list_conversations(
     scope, params = visibility_scope(actor)
     statements = _list_statements(scope, filter_by, bool(term))
     params = {**params, "user_id": actor.user_id, "like": f"%{term.lower()}%",
+              "now": triage_list.clock(),
               "limit": max(1, min(int(limit), 200)), "offset": max(0, int(offset))}
     total = session.exec(statements.total, params=params).one()
     page_ids = [row[0] for row in session.exec(statements.page_ids, params=params).all()]
@@ -240,6 +250,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
                                          if not c.provider_user_id})
                         ) if actor.role == Role.PATIENT else {}
     out = []
+    now = triage_list.clock()
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
         preview = decrypt_body(message)[0] if message else ""
@@ -268,6 +279,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
                 unread=max(0, int(unread)),
                 last_sender_user_id=message.sender_user_id if message else None,
                 last_sender_name=names.get(message.sender_user_id, "") if message else "",
+                **triage_list.row_marks(conversation, now),
             )
         )
     return out

@@ -19,7 +19,6 @@ that a conversation on their team is past its reply-by time, with a sign-in link
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, update
@@ -37,7 +36,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit, events, mail, red_flags, reply_by
+from care_messaging.services import audit, events, mail, red_flags, reply_by, triage_list
 from care_messaging.services.audit import Outcome
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,6 @@ ESCALATE = "reply_by_escalate"
 ESCALATE_ACTION = "reply_by_escalation"
 ATTENTION_OVERDUE = 1
 OVERDUE_SUBJECT = "A patient conversation is past its reply-by time"
-# The job's clock: tests pin it (the runner itself uses real time for when a job is due).
-clock: Callable[[], datetime] = utcnow
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -123,7 +120,7 @@ def escalate(args: dict) -> None:
     from care_messaging.services.notifications import _send_once
 
     conversation_id = int(args["conversation_id"])
-    now = clock()
+    now = triage_list.clock()
     with session_scope() as session:
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.status == ConversationStatus.COMPLETED:
