@@ -40,6 +40,15 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                          class_name="cm-patient",
                          aria_label=f"Profile of {row['patient_name']}"),
             rx.el.p(row["preview"], class_name="cm-preview"),
+            rx.cond((row["red_flag"] == "1") | (row["overdue"] == "1"), rx.el.div(
+                rx.cond(row["red_flag"] == "1",
+                        rx.el.span("Urgent: red flag", class_name="cm-flag cm-flag-red",
+                                   data_testid="red-flag-mark")),
+                rx.cond(row["overdue"] == "1",
+                        rx.el.span("Overdue", class_name="cm-flag cm-flag-amber",
+                                   data_testid="overdue-mark")),
+                class_name="cm-row-meta",
+            )),
             rx.el.div(
                 rx.el.span(rx.cond(row["count"] == "1", "1 message",
                                    row["count"].to(str) + " messages")),
@@ -62,10 +71,11 @@ def provider_sidebar(S) -> rx.Component:
             rx.tabs.trigger("All", value="all"),
             rx.tabs.trigger("Unread", value="unread"),
             rx.tabs.trigger("Read", value="read"),
+            rx.tabs.trigger("Overdue", value="overdue"),
         ),
         # Each tab names the panel it controls (aria-controls): without one, that is an
         # invalid reference (axe-core, critical). The list below is what the tab filters.
-        *[rx.tabs.content(value=v) for v in ("all", "unread", "read")],
+        *[rx.tabs.content(value=v) for v in ("all", "unread", "read", "overdue")],
         value=S.filter_by,
         on_change=S.set_filter,
     )
