@@ -38,9 +38,11 @@ def _outbox_bridge(send_handler) -> rx.Component:
     return OutboxBridge.create()
 
 
-def composer(S, *, label: str, placeholder: str) -> rx.Component:
+def composer(S, *, label: str, placeholder: str, extras: rx.Component | None = None
+             ) -> rx.Component:
     """The whole reply area of a thread, the same on both sides: why a send was refused, who
-    is typing, the box, and the files waiting to go (``S`` mixes in the upload state)."""
+    is typing, the box, and the files waiting to go (``S`` mixes in the upload state).
+    ``extras``: what one side adds under the box (the providers' quick replies)."""
     return rx.vstack(
         rx.cond(S.send_error != "",
                 rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
@@ -50,6 +52,7 @@ def composer(S, *, label: str, placeholder: str) -> rx.Component:
         composer_form(S, label=label, placeholder=placeholder,
                       has_files=S.pending_files.length() > 0),
         attach_bar(S, UPLOAD_ID),
+        *([extras] if extras is not None else []),
         width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
     )
 

@@ -7,6 +7,7 @@ import reflex as rx
 from care_messaging.components.composer import composer
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
+from care_messaging.components.quick_reply_menu import quick_reply_menu
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 
@@ -64,7 +65,7 @@ def _header(S) -> rx.Component:
 
 def _composer(S) -> rx.Component:
     return composer(S, label="Reply", placeholder="Write a reply… (Enter sends, "
-                    "Shift+Enter for a new line)")
+                    "Shift+Enter for a new line)", extras=quick_reply_menu(S))
 
 
 def provider_thread(S) -> rx.Component:

@@ -34,6 +34,7 @@ from care_messaging.state import figure_cache
 from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
 from care_messaging.state.message_jump import MessageJumpState
+from care_messaging.state.quick_reply_rows import quick_reply_rows
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
 
 
@@ -73,6 +74,9 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
     # Thread
     thread_status: str = ""
     thread_priority: str = ""
+    # The open conversation's quick replies, filled in (components/quick_reply_menu.py).
+    quick_replies: list[dict[str, str]] = rx.field(default_factory=list)
+    quick_replies_json: str = "[]"
     # New Message dialog: no patient until the provider picks one (see _choose_patient).
     patient_query: str = ""
     patient_options: list[dict[str, str]] = rx.field(default_factory=list)
@@ -110,6 +114,12 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
             conv.get_row(session, actor=actor, conversation_id=conversation.id))
         self.thread_status = conversation.status
         self.thread_priority = conversation.priority
+        self.quick_replies, self.quick_replies_json = quick_reply_rows(
+            session, actor=actor, conversation_id=conversation.id)
+
+    def _close_thread(self) -> None:
+        ThreadPageState._close_thread(self)
+        self.quick_replies, self.quick_replies_json = [], "[]"
 
     def _load_analytics(self, session, actor: Actor) -> None:
         per_day = stats_service.messages_per_day(session, actor=actor)
