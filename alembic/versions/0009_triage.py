@@ -25,20 +25,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.add_column(sa.Column("reply_by_at", sqlmodel.sql.sqltypes.UTCDateTime(),
-                                   nullable=True))
-        batch.add_column(sa.Column("escalated_at", sqlmodel.sql.sqltypes.UTCDateTime(),
-                                   nullable=True))
-        batch.add_column(sa.Column("red_flag_at", sqlmodel.sql.sqltypes.UTCDateTime(),
-                                   nullable=True))
-        batch.add_column(sa.Column("attention", sa.Integer(), nullable=False,
-                                   server_default="0"))
+    # Plain ADD COLUMN (no batch copy of the table): other tables reference these by foreign
+    # key, and SQLite adds a column with a constant default in place.
+    for name in ("reply_by_at", "escalated_at", "red_flag_at"):
+        op.add_column("conversations", sa.Column(name, sqlmodel.sql.sqltypes.UTCDateTime(),
+                                                 nullable=True))
+    op.add_column("conversations", sa.Column("attention", sa.Integer(), nullable=False,
+                                             server_default="0"))
     op.create_index("ix_conversations_attention_activity", "conversations",
                     ["attention", "last_message_at"])
-    with op.batch_alter_table("providers") as batch:
-        batch.add_column(sa.Column("is_lead", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    op.add_column("providers", sa.Column("is_lead", sa.Boolean(), nullable=False,
+                                         server_default=sa.false()))
     op.create_table(
         "quick_replies",
         sa.Column("id", sa.Integer(), nullable=False),

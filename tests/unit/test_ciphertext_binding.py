@@ -107,6 +107,41 @@ def test_rotation_keeps_the_binding(session, monkeypatch):
     get_settings.cache_clear()
 
 
+def _later_schema(engine):
+    """Add what later migrations add (tables, columns) so today's models can write a 0006
+    database; the returned function takes it away again before the real upgrade."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    inspector = inspect(engine)
+    tables, columns = [], []
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.info.get("virtual") or table.info.get("fts5_shadow"):
+                continue
+            if not inspector.has_table(table.name):
+                table.create(conn)
+                tables.append(table)
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(engine.dialect)
+                    default = "" if column.nullable else " NOT NULL DEFAULT 0"
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                      f"{kind}{default}"))
+                    columns.append((table.name, column.name))
+
+    def undo() -> None:
+        with engine.begin() as conn:
+            for table_name, column_name in columns:
+                conn.execute(text(f"ALTER TABLE {table_name} DROP COLUMN {column_name}"))
+            for table in reversed(tables):
+                table.drop(conn)
+
+    return undo
+
+
 def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     """A database at revision 0006 holding a body and a file under the first scheme
     (``msg:<conversation>`` / ``att:<conversation>``): after the upgrade both read."""
@@ -116,6 +151,7 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     cfg.attributes["url"] = url
     command.upgrade(cfg, "0006")  # the revision before the binding (0007)
     engine = create_engine(url)
+    undo = _later_schema(engine)  # today's services write the rows of this old database
     with Session(engine, expire_on_commit=False) as session:
         people = clinic(session)
         conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
@@ -130,6 +166,7 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
                      {"ct": old_ct, "cid": cid})
     path = get_settings().attachment_dir / stored_name
     path.write_bytes(crypto.encrypt(files.png(), aad=f"att:{cid}", key_id=key_id)[0])
+    undo()
     with Session(engine) as session:  # the first scheme no longer verifies...
         [row] = session.exec(select(Message).where(Message.conversation_id == cid)).all()
         assert msg.decrypt_body(row)[1] is True
