@@ -95,6 +95,8 @@ class Provider(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", unique=True)
     title: str = Field(default="", max_length=20)
     specialty: str = Field(default="", max_length=80)
+    # A clinic lead sees the response-times page (aggregates only; migration 0009).
+    is_lead: bool = Field(default=False)
 
 
 class CareTeamMember(SQLModel, table=True):
@@ -119,6 +121,8 @@ class Conversation(SQLModel, table=True):
         # loading conversation rows: a provider's 10,000 conversations are sorted index-only.
         Index("ix_conversations_patient_activity", "patient_id", "last_message_at", "last_seq"),
         Index("ix_conversations_activity", "last_message_at"),
+        # The list's order: raised conversations (red flag, overdue) first, then activity.
+        Index("ix_conversations_attention_activity", "attention", "last_message_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -143,6 +147,15 @@ class Conversation(SQLModel, table=True):
     # existing table without rebuilding it; the service admits only active providers on the
     # patient's care team.
     assignee_user_id: int | None = Field(default=None, index=True)
+
+    # Care-team triage (migration 0009, services/reply_by.py and services/red_flags.py):
+    # when the oldest unanswered patient message expects a reply (cleared by a provider's
+    # reply), when the reply-by job escalated it, when a red-flag phrase flagged it, and the
+    # list's sort rank (2 red flag, 1 overdue, 0 normal) that raises those to the top.
+    reply_by_at: datetime | None = None
+    escalated_at: datetime | None = None
+    red_flag_at: datetime | None = None
+    attention: int = Field(default=0)
 
 
 class InternalNote(SQLModel, table=True):
@@ -398,4 +411,31 @@ class NotificationPreference(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", primary_key=True)
     email_on: bool = Field(default=True)
     digest_on: bool = Field(default=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class QuickReply(SQLModel, table=True):
+    """A reusable reply text with placeholders (services/quick_replies.py). ``owner_user_id``
+    None: clinic-wide (the admin's); otherwise one provider's own. Templates hold no PHI:
+    the patient's name is filled in only when one is inserted into a reply."""
+
+    __tablename__ = "quick_replies"
+    __table_args__ = (Index("ix_quick_replies_owner", "owner_user_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_user_id: int | None = Field(default=None, foreign_key="users.id")
+    name: str = Field(max_length=40)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ClinicSetting(SQLModel, table=True):
+    """Clinic-wide settings the admin edits (reply-by targets, working hours, time zone);
+    a key without a row has its default (services/reply_by.py)."""
+
+    __tablename__ = "clinic_settings"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -17,13 +17,14 @@ LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 # The pages a sign-in may return to (the signed-in pages; a wrong role is sent on to its own
 # landing page by the page's guard as usual).
 RETURN_PAGES = frozenset({"/dashboard", "/patients", "/portal", "/portal/help", "/account",
-                          "/admin", "/search"})
+                          "/admin", "/search", "/response-times"})
 # Which of them each role may be sent back to: a sign-in link for someone else's kind of page
 # lands on the user's own home instead of bouncing through a guard.
 ROLE_PAGES = {
-    "provider": frozenset({"/dashboard", "/patients", "/account", "/search"}),
+    "provider": frozenset({"/dashboard", "/patients", "/account", "/search",
+                           "/response-times"}),
     "patient": frozenset({"/portal", "/portal/help", "/account", "/search"}),
-    "admin": frozenset({"/admin", "/account"}),
+    "admin": frozenset({"/admin", "/account", "/response-times"}),
 }
 MAX_NEXT_CHARS = 300
 

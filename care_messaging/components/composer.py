@@ -44,9 +44,11 @@ def _outbox_bridge(send_handler) -> rx.Component:
     return _bridge(send_handler, name="careOutboxSend", ready="care-outbox-ready", key="outbox")
 
 
-def composer(S, *, label: str, placeholder: str) -> rx.Component:
+def composer(S, *, label: str, placeholder: str, extras: rx.Component | None = None
+             ) -> rx.Component:
     """The whole reply area of a thread, the same on both sides: why a send was refused, who
-    is typing, the box, and the files waiting to go (``S`` mixes in the upload state)."""
+    is typing, the box, and the files waiting to go (``S`` mixes in the upload state).
+    ``extras``: what one side adds under the box (the providers' quick replies)."""
     return rx.vstack(
         rx.cond(S.send_error != "",
                 rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
@@ -60,6 +62,7 @@ def composer(S, *, label: str, placeholder: str) -> rx.Component:
         # The reply box's draft: kept on the server (assets/drafts.js saves it on a pause).
         draft_link(S),
         _bridge(S.save_draft, name="careDraftSave", ready="care-draft-ready", key="draft"),
+        *([extras] if extras is not None else []),
         width="100%", padding="0.75em", border_top=f"1px solid {rx.color('gray', 5)}",
     )
 

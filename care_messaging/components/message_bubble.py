@@ -7,6 +7,7 @@ import reflex as rx
 from care_messaging.components.attachments import message_attachments
 from care_messaging.components.local_time import local_time
 from care_messaging.components.message_changes import change_controls, edited_mark
+from care_messaging.services.red_flags import SAFETY_NOTICE
 
 
 def message_bubble(m: rx.Var, S) -> rx.Component:
@@ -28,6 +29,9 @@ def message_bubble(m: rx.Var, S) -> rx.Component:
         rx.text(m["body"], size="2", white_space="pre-wrap",
                 class_name=rx.cond(m["state"] == "retracted", "message-body message-retracted",
                                    "message-body")),
+        rx.cond(m["safety"] == "1",
+                rx.callout(SAFETY_NOTICE, icon="siren", color_scheme="red", size="1",
+                           role="alert", data_testid="red-flag-notice", margin_top="0.4em")),
         message_attachments(S.thread_attachments, m["id"]),
         rx.cond(
             mine,

@@ -146,7 +146,11 @@ def chat(S) -> rx.Component:
                 "longer receive replies. Start a new conversation if you need anything else.",
                 icon="lock", color_scheme="gray", width="100%", role="status",
             ),
-            _composer(S),
+            rx.fragment(
+                rx.text(S.reply_promise, size="1", color_scheme="gray",
+                        data_testid="reply-promise", padding="0.4em 0.75em 0"),
+                _composer(S),
+            ),
         ),
         width="100%", height="calc(100vh - 60px)", spacing="0",
     )

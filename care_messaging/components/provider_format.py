@@ -10,6 +10,8 @@ from datetime import date, datetime
 
 from care_messaging.components import message_status
 from care_messaging.components.instant import iso_utc
+from care_messaging.models import Role
+from care_messaging.services import red_flags
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.message_changes import window
@@ -81,6 +83,8 @@ def sidebar_row(row: ConversationRow) -> dict[str, str]:
         "when": when(row.last_message_at),
         "draft": "1" if row.has_draft else "",
         "assignee": row.assignee_name,
+        "red_flag": "1" if row.red_flag else "",
+        "overdue": "1" if row.overdue else "",
     }
 
 
@@ -102,6 +106,9 @@ def conversation_row(row: ConversationRow) -> dict[str, str]:
         "status": STATUS_LABELS.get(row.status, row.status),
         "priority": PRIORITY_LABELS.get(row.priority, row.priority),
         "about": about(row.category, row.reason),
+        "red_flag": "1" if row.red_flag else "",
+        "overdue": "1" if row.overdue else "",
+        "reply_by": when(row.reply_by_at) if row.reply_by_at else "",
     }
 
 
@@ -129,4 +136,8 @@ def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
         "changeable": "1" if changeable else "",
         # Providers can open the history of a changed message.
         "history": "1" if state and actor.role == "provider" else "",
+        # The patient's own message naming an emergency sign shows the emergency line under
+        # it (services/red_flags.py); the care team never gets this key set.
+        "safety": "1" if mine and actor.role == Role.PATIENT and red_flags.is_red_flag(view.body)
+        else "",
     }

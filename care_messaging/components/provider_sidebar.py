@@ -43,6 +43,15 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
             rx.el.p(rx.cond(row["draft"] == "1",
                             rx.el.span("Draft", class_name="cm-draft", data_testid="draft")),
                     row["preview"], class_name="cm-preview"),
+            rx.cond((row["red_flag"] == "1") | (row["overdue"] == "1"), rx.el.div(
+                rx.cond(row["red_flag"] == "1",
+                        rx.el.span("Urgent: red flag", class_name="cm-flag cm-flag-red",
+                                   data_testid="red-flag-mark")),
+                rx.cond(row["overdue"] == "1",
+                        rx.el.span("Overdue", class_name="cm-flag cm-flag-amber",
+                                   data_testid="overdue-mark")),
+                class_name="cm-row-meta",
+            )),
             rx.el.div(
                 rx.el.span(rx.cond(row["count"] == "1", "1 message",
                                    row["count"].to(str) + " messages")),
@@ -71,14 +80,15 @@ def provider_sidebar(S) -> rx.Component:
             rx.tabs.trigger("Read", value="read"),
             rx.tabs.trigger("Assigned to me", value="assigned_to_me"),
             rx.tabs.trigger("Unassigned", value="unassigned"),
-            # Five tabs in a 380px sidebar: they wrap onto a second line rather than scroll
+            rx.tabs.trigger("Overdue", value="overdue"),
+            # Six tabs in a 380px sidebar: they wrap onto a second line rather than scroll
             # the whole sidebar sideways.
             size="1", style={"flexWrap": "wrap"},
         ),
         # Each tab names the panel it controls (aria-controls): without one, that is an
         # invalid reference (axe-core, critical). The list below is what the tab filters.
         *[rx.tabs.content(value=v)
-          for v in ("all", "unread", "read", "assigned_to_me", "unassigned")],
+          for v in ("all", "unread", "read", "assigned_to_me", "unassigned", "overdue")],
         value=S.filter_by,
         on_change=S.set_filter,
     )

@@ -9,6 +9,7 @@ from care_messaging.components.composer import composer
 from care_messaging.components.internal_notes import internal_notes_panel
 from care_messaging.components.message_log import message_log
 from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
+from care_messaging.components.quick_reply_menu import quick_reply_menu
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 
@@ -65,6 +66,10 @@ def _header(S) -> rx.Component:
                            on_change=S.set_status),
             labeled_select("Priority", "priority", PRIORITY_LABELS, value=S.thread_priority,
                            on_change=S.set_priority),
+            rx.cond(h["red_flag"] == "1",
+                    rx.badge("Red flag: urgent", color_scheme="red", data_testid="thread-red-flag")),
+            rx.cond(h["overdue"] == "1",
+                    rx.badge("Overdue", color_scheme="amber", data_testid="thread-overdue")),
             spacing="4", wrap="wrap",
         ),
         assignment_bar(S),
@@ -75,7 +80,7 @@ def _header(S) -> rx.Component:
 
 def _composer(S) -> rx.Component:
     return composer(S, label="Reply", placeholder="Write a reply… (Enter sends, "
-                    "Shift+Enter for a new line)")
+                    "Shift+Enter for a new line)", extras=quick_reply_menu(S))
 
 
 def provider_thread(S) -> rx.Component:

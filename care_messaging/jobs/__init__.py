@@ -40,7 +40,8 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def load_handlers() -> dict[str, Handler]:
     """Every handler the app defines (importing their modules registers them)."""
-    import care_messaging.services.notifications  # noqa: F401
+    import care_messaging.services.notifications
+    import care_messaging.services.triage  # noqa: F401
 
     return HANDLERS
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
+from care_messaging.components.quick_reply_editor import quick_reply_editor
 from care_messaging.db import session_scope
 from care_messaging.models import User
 from care_messaging.navigation import landing_for
@@ -13,6 +14,7 @@ from care_messaging.services import notifications, totp
 from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.quick_reply_editor import MyQuickRepliesState
 
 ROLES = ("provider", "admin")  # two-step sign-in
 EMAIL_ROLES = ("provider", "patient")
@@ -168,6 +170,9 @@ def account_page() -> rx.Component:
             rx.cond(S.message != "", rx.callout(S.message, color_scheme="green", role="status")),
             rx.cond(S.gets_email, _notification_section()),
             rx.cond(S.can_use_totp, _security_section()),
+            rx.cond(S.home == "/dashboard", quick_reply_editor(
+                MyQuickRepliesState, heading="My quick replies",
+                intro="Only you see these, beside the clinic's, under the reply box.")),
             rx.link(rx.cond(S.home == "/admin", "Back to the audit log", "Back to messages"),
                     href=S.home),
             padding="1em", spacing="4", max_width="640px",

@@ -9,6 +9,7 @@ from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.local_time import local_time
 from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
+from care_messaging.pages.clinic_settings import clinic_settings_section
 from care_messaging.services import audit_log, users
 from care_messaging.services.audit import Action
 from care_messaging.services.audit_log import AuditFilter, parse_day
@@ -237,8 +238,10 @@ def admin_page() -> rx.Component:
             rx.heading("Accounts", size="5", as_="h2"),
             rx.cond(S.notice != "", rx.callout(S.notice, role="status")),
             rx.box(_users_table(), overflow_x="auto", width="100%"),
+            clinic_settings_section(),
             padding="1em", spacing="3", width="100%",
         ),
         user_name=S.user_name,
-        nav=[nav_link("Audit log", "/admin"), nav_link("Account", "/account")],
+        nav=[nav_link("Audit log", "/admin"), nav_link("Response times", "/response-times"),
+             nav_link("Account", "/account")],
     )

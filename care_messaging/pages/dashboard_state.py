@@ -37,6 +37,7 @@ from care_messaging.state.auth import AuthState
 from care_messaging.state.internal_notes import InternalNotesState
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
+from care_messaging.state.quick_reply_rows import quick_reply_rows
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
 
 
@@ -77,6 +78,9 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     # Thread
     thread_status: str = ""
     thread_priority: str = ""
+    # The open conversation's quick replies, filled in (components/quick_reply_menu.py).
+    quick_replies: list[dict[str, str]] = rx.field(default_factory=list)
+    quick_replies_json: str = "[]"
     # New Message dialog: no patient until the provider picks one (see _choose_patient).
     patient_query: str = ""
     patient_options: list[dict[str, str]] = rx.field(default_factory=list)
@@ -121,11 +125,14 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         self.assign_error = self.note_error = ""
         self._load_team(session, actor, conversation.id)
         self._load_notes(session, actor, conversation.id)
+        self.quick_replies, self.quick_replies_json = quick_reply_rows(
+            session, actor=actor, conversation_id=conversation.id)
 
     def _close_thread(self) -> None:
         ThreadPageState._close_thread(self)
         self._clear_assignment()
         self._clear_notes()
+        self.quick_replies, self.quick_replies_json = [], "[]"
 
     async def _after_live_events(self, events: list) -> None:
         """Notes (staff-only, no text in the event) reload on their own; everything else

@@ -19,7 +19,7 @@ from care_messaging.components.provider_format import joined, when
 from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
-from care_messaging.services import audit_log, view_audit
+from care_messaging.services import audit_log, reply_by, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import Actor
 from care_messaging.state import figure_cache
@@ -42,6 +42,8 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
     # Chat
     read_only: bool = False
     viewers: list[dict[str, str]] = rx.field(default_factory=list)
+    # "Your care team usually replies within 2 business days." (services/reply_by.py)
+    reply_promise: str = ""
     # Files waiting to be sent: state/attachment_uploads.py
     # New conversation dialog
 
@@ -64,11 +66,14 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
         ThreadPageState._close_thread(self)
         self.read_only = False
         self.viewers = []
+        self.reply_promise = ""
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
         self.header = patient_conversation_row(
             conv.get_row(session, actor=actor, conversation_id=conversation.id), actor.user_id)
         self.read_only = conversation.status == ConversationStatus.COMPLETED
+        self.reply_promise = reply_by.patient_promise(reply_by.load(session),
+                                                      conversation.priority)
 
     def _apply_receipts(self, session, actor: Actor, conversation) -> None:
         """Receipts and "who viewed this" come from the same reads, and move together: a

@@ -30,7 +30,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
-from care_messaging.services import audit, drafts, events, message_revisions
+from care_messaging.services import audit, drafts, events, message_revisions, triage_list
 from care_messaging.services.access import (
     access_conversation,
     access_patient,
@@ -48,7 +48,7 @@ MAX_TOPIC_CHARS = 200
 # A few words on why (shown beside the category in both lists): short, unlike the topic.
 MAX_REASON_CHARS = 120
 PREVIEW_CHARS = 90
-FILTERS = ("all", "unread", "read", "assigned_to_me", "unassigned")
+FILTERS = ("all", "unread", "read", "assigned_to_me", "unassigned", "overdue")
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ class ConversationRow:
     # Who on the care team is handling it (services/assignment.py), "" for nobody yet.
     assignee_user_id: int | None = None
     assignee_name: str = ""
+    # Triage marks (services/triage.py): a red-flag phrase in a patient message; past the
+    # reply-by time with no reply; when that reply is expected.
+    red_flag: bool = False
+    overdue: bool = False
+    reply_by_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,8 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
         narrow = narrow.where(Conversation.assignee_user_id == bindparam("user_id"))
     elif filter_by == "unassigned":
         narrow = narrow.where(col(Conversation.assignee_user_id).is_(None))
+    elif filter_by == "overdue":
+        narrow = narrow.where(*triage_list.overdue_clause(bindparam("now")))
     if searching:
         like = bindparam("like")
         narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
@@ -162,7 +169,9 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
         )
     return _ListStatements(
         total=select(func.count()).select_from(narrow.subquery()),
-        page_ids=narrow.order_by(col(Conversation.last_message_at).desc(),
+        # Raised conversations (red flag, overdue: services/triage.py) first.
+        page_ids=narrow.order_by(col(Conversation.attention).desc(),
+                                 col(Conversation.last_message_at).desc(),
                                  col(Conversation.id).desc())
         .limit(bindparam("limit")).offset(bindparam("offset")),
         rows=select(Conversation, Patient, unread.label("unread"))
@@ -192,6 +201,7 @@ def list_conversations(
     scope, params = visibility_scope(actor)
     statements = _list_statements(scope, filter_by, bool(term))
     params = {**params, "user_id": actor.user_id, "like": f"%{term.lower()}%",
+              "now": triage_list.clock(),
               "limit": max(1, min(int(limit), 200)), "offset": max(0, int(offset))}
     total = session.exec(statements.total, params=params).one()
     page_ids = [row[0] for row in session.exec(statements.page_ids, params=params).all()]
@@ -254,6 +264,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
     drafted = drafts.drafted_conversations(session, user_id=actor.user_id,
                                            conversation_ids=[c.id for c, _, _ in rows])
     out = []
+    now = triage_list.clock()
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
         change = changed.get(conversation.last_message_id or 0)
@@ -289,6 +300,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
                 assignee_user_id=conversation.assignee_user_id,
                 assignee_name=names.get(conversation.assignee_user_id, "")
                 if conversation.assignee_user_id else "",
+                **triage_list.row_marks(conversation, now),
             )
         )
     return out

@@ -56,6 +56,14 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         badge += f'<span class="cm-assignee" title="Handling this">{e["assignee"]}</span>'
     count = "1 message" if row["count"] == "1" else f'{e["count"]} messages'
     current = "true" if row["id"] == selected_id else "false"
+    # Triage marks, as components/provider_sidebar.py draws them.
+    flags = "".join(
+        f'<span class="cm-flag {cls}" data-testid="{testid}">{label}</span>'
+        for key, cls, testid, label in (
+            ("red_flag", "cm-flag-red", "red-flag-mark", "Urgent: red flag"),
+            ("overdue", "cm-flag-amber", "overdue-mark", "Overdue"))
+        if row.get(key))
+    marks = f'<div class="cm-row-meta">{flags}</div>' if flags else ""
     return (
         f'<div class="cm-row" aria-current="{current}" data-testid="conversation-row"'
         f' role="listitem">'
@@ -66,7 +74,7 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         f'{dot}<span class="cm-when">{when}</span></div>'
         f'<a class="cm-patient" aria-label="Profile of {e["patient_name"]}" data-in-app=""'
         f' href="/patients?id={e["patient_id"]}">{e["patient_name"]}</a>'
-        f'<p class="cm-preview">{e["preview"]}</p>'
+        f'<p class="cm-preview">{e["preview"]}</p>{marks}'
         f'<div class="cm-row-meta"><span>{count}</span><span>ID {e["mrn"]}</span>{badge}'
         f'</div>'
         f"</div></div>"

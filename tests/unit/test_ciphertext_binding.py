@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, inspect, text
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import create_engine, text
+from sqlmodel import Session, col, select
 
 from care_messaging import crypto
 from care_messaging.models import Message
@@ -107,14 +107,39 @@ def test_rotation_keeps_the_binding(session, monkeypatch):
     get_settings.cache_clear()
 
 
-def _later_columns(engine) -> list[tuple[str, str]]:
-    """Columns the models have that a database at an older revision lacks (added by later
-    migrations): (table, column)."""
-    found = inspect(engine)
-    return [(table.name, column.name) for table in SQLModel.metadata.sorted_tables
-            if found.has_table(table.name)
-            for column in table.columns
-            if column.name not in {c["name"] for c in found.get_columns(table.name)}]
+def _later_schema(engine):
+    """Add what later migrations add (tables, columns) so today's models can write a 0006
+    database; the returned function takes it away again before the real upgrade."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    inspector = inspect(engine)
+    tables, columns = [], []
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.info.get("virtual") or table.info.get("fts5_shadow"):
+                continue
+            if not inspector.has_table(table.name):
+                table.create(conn)
+                tables.append(table)
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(engine.dialect)
+                    default = "" if column.nullable else " NOT NULL DEFAULT 0"
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                                      f"{kind}{default}"))
+                    columns.append((table.name, column.name))
+
+    def undo() -> None:
+        with engine.begin() as conn:
+            for table_name, column_name in columns:
+                conn.execute(text(f"ALTER TABLE {table_name} DROP COLUMN {column_name}"))
+            for table in reversed(tables):
+                table.drop(conn)
+
+    return undo
 
 
 def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
@@ -126,12 +151,7 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     cfg.attributes["url"] = url
     command.upgrade(cfg, "0006")  # the revision before the binding (0007)
     engine = create_engine(url)
-    # Today's services write today's columns: lend the old schema the later (nullable) ones
-    # while the rows are made, and take them back before upgrading.
-    later = _later_columns(engine)
-    with engine.begin() as conn:
-        for table, column in later:
-            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER"))
+    undo = _later_schema(engine)  # today's services write the rows of this old database
     with Session(engine, expire_on_commit=False) as session:
         people = clinic(session)
         conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
@@ -144,10 +164,9 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     with engine.begin() as conn:
         conn.execute(text("UPDATE messages SET body_ct = :ct WHERE conversation_id = :cid"),
                      {"ct": old_ct, "cid": cid})
-        for table, column in later:
-            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     path = get_settings().attachment_dir / stored_name
     path.write_bytes(crypto.encrypt(files.png(), aad=f"att:{cid}", key_id=key_id)[0])
+    undo()
     with Session(engine) as session:  # the first scheme no longer verifies...
         [row] = session.exec(select(Message).where(Message.conversation_id == cid)).all()
         assert msg.decrypt_body(row)[1] is True

@@ -1,0 +1,114 @@
+"""Managing quick replies: the admin's clinic-wide ones (admin page) and a provider's own
+(account page). Thin handlers over services/quick_replies.py, which checks who may change
+which and audits every change."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import reflex as rx
+
+from care_messaging.db import session_scope
+from care_messaging.services import quick_replies
+from care_messaging.services.errors import ServiceError
+from care_messaging.state.auth import AuthState
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class QuickReplyEditorState(AuthState, mixin=True):
+    CLINIC_WIDE: ClassVar[bool] = False
+    ROLE: ClassVar[str] = "provider"
+
+    qr_rows: list[dict[str, str]] = rx.field(default_factory=list)
+    qr_error: str = ""
+    qr_notice: str = ""
+    qr_edit_id: str = ""
+    qr_edit_name: str = ""
+    qr_edit_body: str = ""
+
+    def _qr_reload(self, actor) -> None:
+        with session_scope() as session:
+            self.qr_rows = [{"id": str(v.id), "name": v.name, "body": v.body}
+                            for v in quick_replies.list_own(session, actor=actor,
+                                                            clinic_wide=self.CLINIC_WIDE)]
+
+    def _qr_allowed(self):
+        actor, redirect = self._guard(self.ROLE)
+        return actor, redirect
+
+    @rx.event
+    def load_quick_replies(self):
+        actor, redirect = self._qr_allowed()
+        if redirect or actor is None:
+            return None  # the page's own load redirects
+        self.qr_error = self.qr_notice = ""
+        self._qr_reload(actor)
+        return None
+
+    @rx.event
+    def edit_quick_reply(self, quick_reply_id: str):
+        _actor, redirect = self._qr_allowed()
+        if redirect:
+            return redirect
+        row = next((r for r in self.qr_rows if r["id"] == str(quick_reply_id)), None)
+        self.qr_edit_id = row["id"] if row else ""
+        self.qr_edit_name = row["name"] if row else ""
+        self.qr_edit_body = row["body"] if row else ""
+        return None
+
+    @rx.event
+    def save_quick_reply(self, form: dict):
+        actor, redirect = self._qr_allowed()
+        if redirect:
+            return redirect
+        self.qr_error = self.qr_notice = ""
+        with session_scope() as session:
+            try:
+                saved = quick_replies.save(
+                    session, actor=actor, clinic_wide=self.CLINIC_WIDE,
+                    name=str(form.get("name", "")), body=str(form.get("body", "")),
+                    quick_reply_id=_int(form.get("id")) if form.get("id") else None)
+            except ServiceError as error:
+                self.qr_error = str(error)
+                return None
+        self.qr_notice = f"Saved /{saved.name}."
+        self.qr_edit_id = self.qr_edit_name = self.qr_edit_body = ""
+        self._qr_reload(actor)
+        return None
+
+    @rx.event
+    def delete_quick_reply(self, quick_reply_id: str):
+        actor, redirect = self._qr_allowed()
+        if redirect:
+            return redirect
+        self.qr_error = self.qr_notice = ""
+        with session_scope() as session:
+            try:
+                quick_replies.delete(session, actor=actor, clinic_wide=self.CLINIC_WIDE,
+                                     quick_reply_id=_int(quick_reply_id))  # type: ignore[arg-type]
+            except ServiceError as error:
+                self.qr_error = str(error)
+                return None
+        self.qr_notice = "Deleted."
+        self._qr_reload(actor)
+        return None
+
+
+class MyQuickRepliesState(QuickReplyEditorState, AuthState):
+    """A provider's own quick replies (account page)."""
+
+    CLINIC_WIDE: ClassVar[bool] = False
+    ROLE: ClassVar[str] = "provider"
+
+
+class ClinicQuickRepliesState(QuickReplyEditorState, AuthState):
+    """The clinic-wide quick replies (admin page)."""
+
+    CLINIC_WIDE: ClassVar[bool] = True
+    ROLE: ClassVar[str] = "admin"
