@@ -9,7 +9,7 @@
 - ``clinic_settings``: key/value settings the admin edits (defaults live in the code).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from collections.abc import Sequence

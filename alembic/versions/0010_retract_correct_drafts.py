@@ -8,7 +8,7 @@
 - ``message_drafts``: one user's unsent text in one conversation, encrypted and bound to both.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from collections.abc import Sequence

@@ -122,6 +122,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
 
     def _on_open(self, session, actor: Actor, conversation) -> None:
         """The care team's part of an opened thread: whom it can go to, and its notes."""
+        MessageChangesState._on_open(self, session, actor, conversation)
         self.assign_error = self.note_error = ""
         self._load_team(session, actor, conversation.id)
         self._load_notes(session, actor, conversation.id)
