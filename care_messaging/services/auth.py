@@ -86,7 +86,7 @@ def totp_required_for(role: str, required_flag: bool) -> bool:
 def totp_secret(user: User) -> str | None:
     if not user.totp_secret_ct:
         return None
-    return crypto.decrypt_text(user.totp_secret_ct, aad=f"totp:{user.id}", key_id=user.totp_key_id)
+    return crypto.decrypt_text(user.totp_secret_ct, aad=crypto.totp_aad(user.id), key_id=user.totp_key_id)
 
 
 def login(

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
+from care_messaging import crypto
 from care_messaging.models import (
     CareTeamMember,
     Category,
@@ -42,7 +43,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.messages import SendResult, decrypt_body, send_message
+from care_messaging.services.messages import SendResult, send_message
 
 MAX_TOPIC_CHARS = 200
 # A few words on why (shown beside the category in both lists): short, unlike the topic.
@@ -242,7 +243,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
     out = []
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
-        preview = decrypt_body(message)[0] if message else ""
+        preview = crypto.decrypt_body(message)[0] if message else ""
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
         provider_name = (names.get(conversation.provider_user_id)

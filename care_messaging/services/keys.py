@@ -65,10 +65,10 @@ def rotate_keys(session: Session) -> RotationReport:
         session.flush()
     for user in session.exec(select(User).where(col(User.totp_secret_ct).is_not(None))).all():
         if user.totp_key_id != active:
-            secret = crypto.decrypt_text(user.totp_secret_ct, aad=f"totp:{user.id}",
+            secret = crypto.decrypt_text(user.totp_secret_ct, aad=crypto.totp_aad(user.id),
                                          key_id=user.totp_key_id)
             user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret,
-                                                                        aad=f"totp:{user.id}")
+                                                                        aad=crypto.totp_aad(user.id))
             session.add(user)
             secrets += 1
     for attachment in session.exec(select(Attachment).where(Attachment.key_id != active)).all():

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 5000
 MAX_CLIENT_ID_CHARS = 64
-TAMPERED_TEXT = "This message could not be verified and is hidden. The incident has been logged."
+TAMPERED_TEXT = crypto.TAMPERED_TEXT
 
 
 @dataclass(frozen=True)
@@ -90,18 +90,8 @@ class StoredMessage:
     created_at: datetime
 
 
-message_aad = crypto.message_aad  # bound to conversation, sequence number and sender
-
-
-def decrypt_body(message: Message | StoredMessage) -> tuple[str, bool]:
-    """The plaintext, or a fixed notice when the ciphertext fails authentication (altered, or
-    moved from another message: another conversation, place in it or sender)."""
-    try:
-        aad = message_aad(message.conversation_id, message.seq, message.sender_user_id)
-        return crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id), False
-    except crypto.TamperedDataError:
-        log.error("message %s failed authentication", message.id)
-        return TAMPERED_TEXT, True
+message_aad = crypto.message_aad  # re-exported for callers and tests that seal bodies
+decrypt_body = crypto.decrypt_body
 
 
 def _validate_body(body: str, has_attachments: bool) -> str:

@@ -167,9 +167,6 @@ def search_messages(
     if not ids:
         return []
     # Re-check visibility through the ORM subquery as well (defence in depth), then decrypt.
-    # (Imported here: services.messages imports this module to index what it stores.)
-    from care_messaging.services.messages import decrypt_body
-
     rows = session.exec(
         select(Message, Conversation.patient_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -182,7 +179,7 @@ def search_messages(
         if message_id not in by_id:
             continue
         message, patient_id = by_id[message_id]
-        body, _tampered = decrypt_body(message)
+        body, _tampered = crypto.decrypt_body(message)
         hits.append(
             SearchHit(
                 message_id=message.id or 0,

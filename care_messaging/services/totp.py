@@ -43,7 +43,7 @@ def begin_enrollment(session: Session, *, actor: Actor) -> tuple[str, str]:
     if user.totp_enabled:
         raise ValidationError("Two-step sign-in is already on.")
     secret = pyotp.random_base32()
-    user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret, aad=f"totp:{user.id}")
+    user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret, aad=crypto.totp_aad(user.id))
     session.add(user)
     session.commit()
     return secret, pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
