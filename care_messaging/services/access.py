@@ -2,7 +2,8 @@
 
 A patient sees their own record; a provider sees the patients whose care team they are on; an
 admin sees no PHI at all. Forbidden raises the same NotFoundError as nonexistent, and writes a
-"denied" audit row that is committed even though the caller's work is abandoned.
+"denied" audit row on a session of its own (``audit.record_apart``): it stays although the
+caller's work is abandoned, and commits nothing the caller holds.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def can_see_patient(session: Session, actor: Actor, patient_id: int) -> bool:
 
 
 def _deny(session: Session, actor: Actor, object_type: str, object_id: object, action: str) -> None:
-    audit.record(
+    # On a session of its own: the caller raises next, and whatever it holds is not ours to
+    # commit.
+    audit.record_apart(
         session,
         actor=actor,
         action=action,
@@ -82,7 +85,6 @@ def _deny(session: Session, actor: Actor, object_type: str, object_id: object, a
         object_type=object_type,
         object_id=str(object_id)[:64],
     )
-    session.commit()
 
 
 def access_patient(

@@ -427,7 +427,6 @@ def _set_attribute(
         kind=events.Kind.CONVERSATION_CHANGED, conversation_id=conversation.id or 0,
         patient_id=conversation.patient_id, actor_user_id=actor.user_id,
         user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
-    session.commit()
     return conversation
 
 

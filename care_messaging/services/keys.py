@@ -84,5 +84,4 @@ def rotate_keys(session: Session) -> RotationReport:
     audit.record(session, action=Action.KEY_ROTATION, outcome=Outcome.SUCCESS,
                  actor_label="operator (cli)", object_type="keys", object_id=active,
                  detail=f"messages={messages} attachments={attachments} totp={secrets}")
-    session.commit()
     return RotationReport(messages, attachments, secrets, terms)

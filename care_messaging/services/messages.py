@@ -316,11 +316,13 @@ def send_message(
             kind=events.Kind.MESSAGE_SENT, conversation_id=message.conversation_id,
             patient_id=patient_id, actor_user_id=actor.user_id, seq=message.seq,
             user_ids=participants, message=view))
-        session.commit()
     except IntegrityError:
         # This sender already stored this client id (a double click, a resend after a
         # reconnect, or a concurrent retry): nothing of this attempt is kept, the stored
-        # message is the answer.
+        # message is the answer. The duplicate INSERT ran on the cursor at once, so it fails
+        # here, before the caller commits; PostgreSQL has aborted the transaction by then, so
+        # it is rolled back here (a send is its unit of work's only write: a savepoint per
+        # message would cost two more statements on the hottest path for nothing).
         session.rollback()
         existing = _existing(session, actor.user_id, client_msg_id)
         if existing is None:
@@ -448,7 +450,6 @@ def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> 
             patient_id=conversation.patient_id, actor_user_id=actor.user_id,
             seq=conversation.last_seq,
             user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
-    session.commit()
     return advanced
 
 
@@ -479,7 +480,6 @@ def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq:
         events.record(session, events.DomainEvent(
             kind=events.Kind.DELIVERED, conversation_id=conversation_id, patient_id=patient_id,
             actor_user_id=user_id, seq=seq, user_ids=tuple(notify_user_ids)))
-    session.commit()
     return True
 
 

@@ -157,7 +157,7 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
     _seed_conversations(session, rng, patients, team_of, conversations, messages)
     session.flush()
     daily_counts.rebuild(session)  # the messages above were inserted directly
-    session.commit()
+    session.flush()
     return True
 
 
