@@ -105,15 +105,18 @@ def _base_query(actor: Actor, *, filter_by: str, search: str):
         query = query.where(unread <= 0)
     term = search.strip()
     if term:
-        like = f"%{term.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Conversation.topic).like(like),
-                func.lower(Patient.first_name + " " + Patient.last_name).like(like),
-                func.lower(Patient.mrn).like(like),
-            )
-        )
+        query = query.where(matches_search(f"%{term.lower()}%"))
     return query
+
+
+def matches_search(like):
+    """The list's search: a lower-cased LIKE pattern (a value or a bound parameter) against
+    the topic, the patient's name and their patient ID (written once for every list query)."""
+    return or_(
+        func.lower(Conversation.topic).like(like),
+        func.lower(Patient.first_name + " " + Patient.last_name).like(like),
+        func.lower(Patient.mrn).like(like),
+    )
 
 
 @dataclass(frozen=True)
@@ -146,12 +149,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
     if searching:
         like = bindparam("like")
         narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
-            or_(
-                func.lower(Conversation.topic).like(like),
-                func.lower(Patient.first_name + " " + Patient.last_name).like(like),
-                func.lower(Patient.mrn).like(like),
-            )
-        )
+            matches_search(like))
     return _ListStatements(
         total=select(func.count()).select_from(narrow.subquery()),
         page_ids=narrow.order_by(col(Conversation.last_message_at).desc(),

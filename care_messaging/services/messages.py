@@ -28,7 +28,7 @@ from care_messaging.models import (
 )
 from care_messaging.services import audit, daily_counts, events
 from care_messaging.services.access import (
-    access_conversation_for_send,
+    access_conversation,
     participant_user_ids,
 )
 from care_messaging.services.actors import Actor
@@ -193,7 +193,7 @@ def _insert_message(
     session: Session,
     *,
     actor: Actor,
-    conversation: Row,  # access_conversation_for_send: id, patient_id, status, reply fields
+    conversation: Row,  # access_conversation(for_send=True): id, patient_id, status, reply fields
     text: str,
     client_msg_id: str,
     attachment_ids: list[int],
@@ -284,8 +284,8 @@ def send_message(
     client_msg_id = _validate_client_id(client_msg_id)
     ids = [int(i) for i in attachment_ids]
     text = _validate_body(body, has_attachments=bool(ids))
-    conversation = access_conversation_for_send(session, actor=actor,
-                                                conversation_id=conversation_id)
+    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
+                                       for_send=True)
     participants = tuple(participant_user_ids(session, conversation.patient_id))
     patient_id = conversation.patient_id
     if actor.role not in (Role.PATIENT, Role.PROVIDER):
