@@ -101,34 +101,38 @@ def fhir(args: argparse.Namespace) -> int:
     if not args.as_email:
         print("--as PROVIDER_EMAIL is required", file=sys.stderr)
         return 2
-    with session_scope() as session:
-        user = session.exec(select(User).where(
-            func.lower(User.email) == args.as_email.strip().lower())).first()
-        if user is None or not user.is_active:
-            print(f"No active user {args.as_email}", file=sys.stderr)
-            return 2
-        actor = actor_for_user(session, user, client_ip="cli")
-        try:
+    try:
+        # A refusal leaves the unit of work by its error, so the unit rolls back (its audit
+        # row is written apart by the service).
+        with session_scope() as session:
+            user = session.exec(select(User).where(
+                func.lower(User.email) == args.as_email.strip().lower())).first()
+            if user is None or not user.is_active:
+                print(f"No active user {args.as_email}", file=sys.stderr)
+                return 2
+            actor = actor_for_user(session, user, client_ip="cli")
             if args.command == "fhir-export":
                 patient_id = session.exec(select(Patient.id).where(
                     Patient.mrn == (args.patient or "").strip())).first()
                 bundle = fhir_export.export_patient(session, actor=actor,
                                                     patient_id=patient_id or -1)
-                text = json.dumps(bundle, ensure_ascii=False, indent=1)
-                if args.out:
-                    Path(args.out).write_text(text, encoding="utf-8")
-                    Path(args.out).chmod(0o600)  # PHI: readable by the operator only
-                else:
-                    print(text)
-                return 0
-            if not args.file:
+            elif not args.file:
                 print("fhir-import needs the Bundle file", file=sys.stderr)
                 return 2
-            report = fhir_import.import_bundle(session, actor=actor,
-                                               raw=Path(args.file).read_bytes())
-        except ServiceError as error:
-            print(str(error), file=sys.stderr)
-            return 2
+            else:
+                report = fhir_import.import_bundle(session, actor=actor,
+                                                   raw=Path(args.file).read_bytes())
+    except ServiceError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    if args.command == "fhir-export":
+        text = json.dumps(bundle, ensure_ascii=False, indent=1)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            Path(args.out).chmod(0o600)  # PHI: readable by the operator only
+        else:
+            print(text)
+        return 0
     print(f"Imported {len(report.conversation_ids)} conversations, {report.messages} messages, "
           f"{report.attachments} attachments.")
     return 0

@@ -6,6 +6,11 @@ else's text: a message body to its conversation, sequence number and sender
 (``message_aad``), a file to its conversation and attachment id (``attachment_aad``). The
 first scheme bound only the conversation (bodies or senders could be swapped between messages
 of one conversation unnoticed); migration 0005 re-encrypted what it had stored.
+
+Every associated-data string is built here and nowhere else (``*_aad`` below): a ciphertext
+decrypts only under the exact string it was sealed with, so a second spelling elsewhere is a
+bug waiting to happen. ``decrypt_body`` lives here too, so readers of message text (search,
+previews, key rotation) need not import the sending service.
 """
 
 from __future__ import annotations
@@ -13,15 +18,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import re
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from care_messaging.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 NONCE_BYTES = 12
+TAMPERED_TEXT = "This message could not be verified and is hidden. The incident has been logged."
 _WORD = re.compile(r"[\w]+", re.UNICODE)
 
 
@@ -52,6 +62,16 @@ def note_aad(conversation_id: int, note_id: int, author_user_id: int) -> str:
     """A staff-only note is bound to its conversation, row and author (never valid as a
     message body: a different prefix)."""
     return f"note:v1:{conversation_id}:{note_id}:{author_user_id}"
+
+
+def totp_aad(user_id: int | None) -> str:
+    """A two-step sign-in secret, bound to its account."""
+    return f"totp:{user_id}"
+
+
+def reflex_state_aad() -> str:
+    """A Reflex state pickled into Redis (state/sealed_redis.py)."""
+    return "reflex-state:v1"
 
 
 def new_key_text(key_id: str) -> str:
@@ -106,3 +126,31 @@ def outbox_owner(user_id: int) -> str:
     it is dropped as someone else's.)"""
     key = hmac.new(get_settings().active_key, b"care-messaging outbox owner v1", hashlib.sha256)
     return hmac.new(key.digest(), str(user_id).encode(), hashlib.sha256).hexdigest()[:24]
+
+
+class SealedBody(Protocol):
+    """What ``decrypt_body`` reads of a message (a ``Message`` row or a just-inserted copy)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def conversation_id(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sender_user_id(self) -> int: ...
+    @property
+    def body_ct(self) -> bytes: ...
+    @property
+    def key_id(self) -> str: ...
+
+
+def decrypt_body(message: SealedBody) -> tuple[str, bool]:
+    """The plaintext, or a fixed notice when the ciphertext fails authentication (altered, or
+    moved from another message: another conversation, place in it or sender)."""
+    try:
+        aad = message_aad(message.conversation_id, message.seq, message.sender_user_id)
+        return decrypt_text(message.body_ct, aad=aad, key_id=message.key_id), False
+    except TamperedDataError:
+        log.error("message %s failed authentication", message.id)
+        return TAMPERED_TEXT, True

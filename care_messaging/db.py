@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from care_messaging import unit_of_work
 from care_messaging.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,21 @@ def get_engine() -> Engine:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
+    """One unit of work: the only commit of what the services did (they never commit).
+
+    Commits on success and rolls back on any error, except an ``Exception`` from a service
+    that marked its work to stand (``unit_of_work.keep_on_error``: a counted failed sign-in).
+    """
     with Session(get_engine(), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
+        except Exception:
+            if unit_of_work.should_keep(session):
+                session.commit()
+            else:
+                session.rollback()
+            raise
         except BaseException:
             session.rollback()
             raise

@@ -201,9 +201,11 @@ def long_thread(app_server: AppServer) -> tuple[int, int]:
         conversation, _ = create_conversation(
             s, actor=lee, patient_id=patient_id(s, "maria.garcia@demo.care"), reason="Test",
             topic="Blood pressure diary", body="Please send your readings here each morning.")
+        s.commit()
         for n in range(2, LONG_THREAD_MESSAGES + 1):
             sender = maria if n % 2 == 0 else lee
             send_message(s, actor=sender, conversation_id=conversation.id,
                          body=f"Reading {n}: {118 + n % 9}/{76 + n % 5}",
                          client_msg_id=f"long-thread-{n}")
+            s.commit()
         return conversation.id, LONG_THREAD_MESSAGES

@@ -2,10 +2,13 @@
 
 A patient sees their own record; a provider sees the patients whose care team they are on; an
 admin sees no PHI at all. Forbidden raises the same NotFoundError as nonexistent, and writes a
-"denied" audit row that is committed even though the caller's work is abandoned.
+"denied" audit row on a session of its own (``audit.record_apart``): it stays although the
+caller's work is abandoned, and commits nothing the caller holds.
 """
 
 from __future__ import annotations
+
+from typing import Any, Literal, overload
 
 from sqlalchemy import Select, bindparam, exists, union_all
 from sqlmodel import Session, select
@@ -74,7 +77,9 @@ def can_see_patient(session: Session, actor: Actor, patient_id: int) -> bool:
 
 
 def _deny(session: Session, actor: Actor, object_type: str, object_id: object, action: str) -> None:
-    audit.record(
+    # On a session of its own: the caller raises next, and whatever it holds is not ours to
+    # commit.
+    audit.record_apart(
         session,
         actor=actor,
         action=action,
@@ -82,7 +87,6 @@ def _deny(session: Session, actor: Actor, object_type: str, object_id: object, a
         object_type=object_type,
         object_id=str(object_id)[:64],
     )
-    session.commit()
 
 
 def access_patient(
@@ -95,17 +99,38 @@ def access_patient(
     return patient
 
 
+_conversation_columns = Conversation.__table__.c
+_CONVERSATION_FOR_SEND = HotStatement(select(
+    _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
+    _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
+).where(_conversation_columns.id == bindparam("b_id")))
+
+
+@overload
+def access_conversation(session: Session, *, actor: Actor, conversation_id: int,
+                        action: str = ..., for_send: Literal[False] = ...) -> Conversation: ...
+@overload
+def access_conversation(session: Session, *, actor: Actor, conversation_id: int,
+                        action: str = ..., for_send: Literal[True]) -> Any: ...
 def access_conversation(
-    session: Session, *, actor: Actor, conversation_id: int, action: str = Action.ACCESS
-) -> Conversation:
-    """Load a conversation the actor may see, or raise NotFoundError (audited as denied)."""
-    conversation = (
-        session.get(Conversation, conversation_id) if isinstance(conversation_id, int) else None
-    )
-    if conversation is None or not can_see_patient(session, actor, conversation.patient_id):
+    session: Session, *, actor: Actor, conversation_id: int, action: str = Action.ACCESS,
+    for_send: bool = False,
+) -> Any:
+    """Load a conversation the actor may see, or raise NotFoundError (audited as denied).
+
+    ``for_send``: the same check and the same denial, but only the columns a send needs, as a
+    row rather than an ORM object (it runs with every message).
+    """
+    if not isinstance(conversation_id, int):
+        found = None
+    elif for_send:
+        found = _CONVERSATION_FOR_SEND.execute(session, {"b_id": conversation_id}).first()
+    else:
+        found = session.get(Conversation, conversation_id)
+    if found is None or not can_see_patient(session, actor, found.patient_id):
         _deny(session, actor, "conversation", conversation_id, action)
         raise NotFoundError(INVALID_CONVERSATION)
-    return conversation
+    return found
 
 
 _PARTICIPANTS = HotStatement(union_all(
@@ -115,24 +140,6 @@ _PARTICIPANTS = HotStatement(union_all(
     .where(CareTeamMember.patient_id == bindparam("patient_id"), User.is_active),
     select(Patient.user_id).where(Patient.id == bindparam("patient_id")),
 ))
-
-
-_conversation_columns = Conversation.__table__.c
-_CONVERSATION_FOR_SEND = HotStatement(select(
-    _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
-    _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
-).where(_conversation_columns.id == bindparam("b_id")))
-
-
-def access_conversation_for_send(session: Session, *, actor: Actor, conversation_id: int):
-    """``access_conversation`` for the send path: the same check and the same denial, but only
-    the columns a send needs (a row, not an ORM object: it runs with every message)."""
-    row = (_CONVERSATION_FOR_SEND.execute(session, {"b_id": conversation_id}).first()
-           if isinstance(conversation_id, int) else None)
-    if row is None or not can_see_patient(session, actor, row.patient_id):
-        _deny(session, actor, "conversation", conversation_id, Action.ACCESS)
-        raise NotFoundError(INVALID_CONVERSATION)
-    return row
 
 
 def participant_user_ids(session: Session, patient_id: int) -> list[int]:

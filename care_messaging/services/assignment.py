@@ -47,15 +47,15 @@ def assign(session: Session, *, actor: Actor, conversation_id: int,
     if assignee_user_id is not None:
         team = {m.user_id for m in team_members(session, conversation.patient_id)}
         if not isinstance(assignee_user_id, int) or assignee_user_id not in team:
-            audit.record(session, actor=actor, action=Action.CONVERSATION_ASSIGN,
-                         outcome=Outcome.REJECTED, object_type="conversation",
-                         object_id=conversation.id or "", patient_id=conversation.patient_id,
-                         detail=f"not on the care team: user {str(assignee_user_id)[:20]}")
-            session.commit()
+            # On a session of its own: the caller's unit rolls back on the refusal.
+            audit.record_apart(session, actor=actor, action=Action.CONVERSATION_ASSIGN,
+                               outcome=Outcome.REJECTED, object_type="conversation",
+                               object_id=conversation.id or "",
+                               patient_id=conversation.patient_id,
+                               detail=f"not on the care team: user {str(assignee_user_id)[:20]}")
             raise ValidationError(NOT_ON_TEAM)
     previous = conversation.assignee_user_id
     if not isinstance(expected_user_id, _Unset) and expected_user_id != previous:
-        session.rollback()
         raise ValidationError(CHANGED_MEANWHILE)
     if previous == assignee_user_id:
         return conversation  # nothing changes: no audit row, no event
@@ -69,7 +69,6 @@ def assign(session: Session, *, actor: Actor, conversation_id: int,
         kind=events.Kind.ASSIGNED, conversation_id=conversation.id or 0,
         patient_id=conversation.patient_id, actor_user_id=actor.user_id,
         user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
-    session.commit()
     return conversation
 
 

@@ -99,12 +99,11 @@ def store_upload(
     limit = get_settings().max_attachment_bytes
 
     def refuse(message: str, why: str) -> ValidationError:
-        # One audit row per refusal, committed on its own: nothing else is stored.
-        audit.record(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
-                     outcome=Outcome.REJECTED, object_type="conversation",
-                     object_id=conversation.id or "", patient_id=conversation.patient_id,
-                     detail=why)
-        session.commit()
+        # One audit row per refusal, on a session of its own: nothing else is stored.
+        audit.record_apart(session, actor=actor, action=Action.ATTACHMENT_UPLOAD,
+                           outcome=Outcome.REJECTED, object_type="conversation",
+                           object_id=conversation.id or "", patient_id=conversation.patient_id,
+                           detail=why)
         return ValidationError(message)
 
     try:
@@ -148,10 +147,9 @@ def store_upload(
                      outcome=Outcome.SUCCESS, object_type="attachment",
                      object_id=attachment.id or "", patient_id=conversation.patient_id,
                      detail=f"{content_type} {len(data)} bytes")
-        session.commit()
+        session.flush()
     except BaseException:
-        session.rollback()
-        path.unlink(missing_ok=True)  # nothing half-stored
+        path.unlink(missing_ok=True)  # nothing half-stored (the caller's unit rolls back)
         raise
     return attachment
 
@@ -160,16 +158,16 @@ def discard_upload(session: Session, *, actor: Actor, attachment_id: int) -> Non
     """Remove an upload the actor made that has not been sent yet."""
     attachment = session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
     if attachment is None or attachment.uploader_user_id != actor.user_id or attachment.message_id:
-        audit.record(session, actor=actor, action=Action.ATTACHMENT_DISCARD,
-                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
-        session.commit()
+        audit.record_apart(session, actor=actor, action=Action.ATTACHMENT_DISCARD,
+                           outcome=Outcome.DENIED, object_type="attachment",
+                           object_id=attachment_id)
         raise NotFoundError(INVALID_ATTACHMENT)
     conversation = session.get(Conversation, attachment.conversation_id)
     session.delete(attachment)
     audit.record(session, actor=actor, action=Action.ATTACHMENT_DISCARD, outcome=Outcome.SUCCESS,
                  object_type="attachment", object_id=attachment_id,
                  patient_id=conversation.patient_id if conversation else None)
-    session.commit()
+    session.flush()  # the row is gone (or this raised) before the file goes
     _storage_path(attachment.stored_name).unlink(missing_ok=True)
 
 
@@ -195,9 +193,9 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
     """
     attachment = session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
     if attachment is None:
-        audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
-                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
-        session.commit()
+        audit.record_apart(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                           outcome=Outcome.DENIED, object_type="attachment",
+                           object_id=attachment_id)
         raise NotFoundError(INVALID_ATTACHMENT)
     try:
         conversation = access_conversation(session, actor=actor,
@@ -206,9 +204,9 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
     except NotFoundError:
         raise NotFoundError(INVALID_ATTACHMENT) from None
     if attachment.message_id is None and attachment.uploader_user_id != actor.user_id:
-        audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
-                     outcome=Outcome.DENIED, object_type="attachment", object_id=attachment_id)
-        session.commit()
+        audit.record_apart(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                           outcome=Outcome.DENIED, object_type="attachment",
+                           object_id=attachment_id)
         raise NotFoundError(INVALID_ATTACHMENT)
     try:
         blob = _storage_path(attachment.stored_name).read_bytes()
@@ -218,14 +216,12 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
         if hashlib.sha256(data).hexdigest() != attachment.sha256:
             raise crypto.TamperedDataError("attachment digest mismatch")
     except (OSError, crypto.TamperedDataError):
-        audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
-                     outcome=Outcome.FAILURE, object_type="attachment",
-                     object_id=attachment.id or "", patient_id=conversation.patient_id,
-                     detail="stored file missing or failed verification")
-        session.commit()
+        audit.record_apart(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                           outcome=Outcome.FAILURE, object_type="attachment",
+                           object_id=attachment.id or "", patient_id=conversation.patient_id,
+                           detail="stored file missing or failed verification")
         raise crypto.TamperedDataError("attachment failed verification") from None
     audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD, outcome=Outcome.SUCCESS,
                  object_type="attachment", object_id=attachment.id or "",
                  patient_id=conversation.patient_id)
-    session.commit()
     return attachment, data

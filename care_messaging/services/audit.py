@@ -1,13 +1,18 @@
 """Audit trail: one row per security-relevant action, written in the caller's transaction.
 
 Rows never contain message bodies. The table is append-only (triggers in the migration).
+A refusal's row (the caller raises next, and its unit of work rolls back) is written apart
+from the caller's transaction (``record_apart``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from care_messaging.models import AuditEvent, utcnow
@@ -91,3 +96,44 @@ def record(
         client_ip=(actor.client_ip if actor and not client_ip else client_ip)[:64],
         detail=detail[:500],
     ))
+
+
+_APART = "care_audit_apart"
+
+
+def record_apart(session: Session, **fields: Any) -> None:
+    """Write one audit row (``record``'s fields) that outlives the caller's transaction: a
+    denial or refusal, after which the caller raises and its unit of work rolls back.
+
+    The row is committed on a session of its own, so nothing the caller holds is committed
+    with it. SQLite has a single writer: when the caller's connection already holds the write
+    lock (it has written in this transaction), a second connection would wait on this same
+    thread until the busy timeout, so the row is written right after the caller's transaction
+    ends instead, whether it commits or rolls back.
+    """
+    if _holds_sqlite_write_lock(session):
+        session.info.setdefault(_APART, []).append(fields)
+        return
+    _write_apart(session, [fields])
+
+
+def _holds_sqlite_write_lock(session: Session) -> bool:
+    if not session.in_transaction():
+        return False
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    return bool(connection.connection.driver_connection.in_transaction)
+
+
+def _write_apart(session: Session, rows: list[dict[str, Any]]) -> None:
+    with Session(session.get_bind(), expire_on_commit=False) as own:
+        for fields in rows:
+            record(own, **fields)
+        own.commit()
+
+
+@sa_event.listens_for(OrmSession, "after_transaction_end")
+def _write_deferred(session: OrmSession, transaction: Any) -> None:
+    if transaction.parent is None and session.info.get(_APART):
+        _write_apart(session, session.info.pop(_APART))  # type: ignore[arg-type]

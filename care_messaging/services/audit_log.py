@@ -38,7 +38,6 @@ def record_conversation_open(session: Session, *, actor: Actor, conversation: Co
     audit.record(session, actor=actor, action=Action.CONVERSATION_OPEN, outcome=Outcome.SUCCESS,
                  object_type="conversation", object_id=conversation.id or "",
                  patient_id=conversation.patient_id)
-    session.commit()
 
 
 def _require_admin(actor: Actor) -> None:
@@ -85,7 +84,6 @@ def search(session: Session, *, actor: Actor, flt: AuditFilter, limit: int = 50,
     # Reading the trail is itself recorded: its rows say who saw which patient's records.
     view_audit.record_audit_search(session, actor=actor, what=_describe(flt, offset),
                                    rows=len(rows))
-    session.commit()
     return list(rows), int(total)
 
 
@@ -115,7 +113,6 @@ def export_csv(session: Session, *, actor: Actor, flt: AuditFilter) -> str:
                  object_type="audit_events",
                  detail=f"{len(rows)} rows; user={flt.user!r} patient={flt.patient!r} "
                         f"action={flt.action!r} from={flt.date_from} to={flt.date_to}")
-    session.commit()
     return out.getvalue()
 
 

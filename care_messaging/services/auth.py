@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
-from care_messaging import crypto
+from care_messaging import crypto, unit_of_work
 from care_messaging.models import (
     AuthSession,
     Patient,
@@ -86,7 +86,7 @@ def totp_required_for(role: str, required_flag: bool) -> bool:
 def totp_secret(user: User) -> str | None:
     if not user.totp_secret_ct:
         return None
-    return crypto.decrypt_text(user.totp_secret_ct, aad=f"totp:{user.id}", key_id=user.totp_key_id)
+    return crypto.decrypt_text(user.totp_secret_ct, aad=crypto.totp_aad(user.id), key_id=user.totp_key_id)
 
 
 def login(
@@ -121,7 +121,7 @@ def login(
             client_ip=client_ip,
             detail=detail,
         )
-        session.commit()
+        unit_of_work.keep_on_error(session)  # the failure stays counted and recorded
         return AuthenticationError(message)
 
     if counter is not None and throttle.is_locked(counter, now):
@@ -167,7 +167,6 @@ def login(
         object_id=auth_session.id or "",
         client_ip=client_ip,
     )
-    session.commit()
     return LoginResult(ticket=ticket, role=user.role)
 
 
@@ -188,7 +187,6 @@ def exchange_handoff(session: Session, *, ticket: str) -> tuple[str, str]:
     row.last_seen_at = now
     session.add(row)
     user = session.get(User, row.user_id)
-    session.commit()
     return token, user.role if user else ""
 
 
@@ -260,7 +258,7 @@ def resolve_session(
             client_ip=client_ip,
             detail=row.revoked_reason,
         )
-        session.commit()
+        unit_of_work.keep_on_error(session)  # the session stays revoked, the timeout recorded
         raise SessionEndedError("Your session has expired. Please sign in again.",
                                 reason=row.revoked_reason)
     if not found.is_active:
@@ -269,7 +267,6 @@ def resolve_session(
     # instead of one per event (the idle limit is minutes, so the precision is enough).
     if touch and now - found.last_seen_at >= TOUCH_INTERVAL:
         session.execute(_TOUCH, {"b_id": found.id, "b_now": now})
-        session.commit()
     actor = Actor(
         user_id=found.user_id,
         role=found.role,
@@ -331,7 +328,6 @@ def logout(session: Session, *, token: str | None, client_ip: str = "") -> None:
         object_id=row.id or "",
         client_ip=client_ip,
     )
-    session.commit()
 
 
 def revoke_user_sessions(session: Session, *, user_id: int, reason: str) -> int:

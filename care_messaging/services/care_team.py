@@ -32,9 +32,8 @@ def access_team_conversation(session: Session, *, actor: Actor, conversation_id:
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
                                        action=action)
     if actor.role != Role.PROVIDER:
-        audit.record(session, actor=actor, action=action, outcome=Outcome.DENIED,
-                     object_type="conversation", object_id=str(conversation_id)[:64])
-        session.commit()
+        audit.record_apart(session, actor=actor, action=action, outcome=Outcome.DENIED,
+                           object_type="conversation", object_id=str(conversation_id)[:64])
         raise NotFoundError(INVALID_CONVERSATION)
     return conversation
 

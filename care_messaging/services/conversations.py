@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
+from care_messaging import crypto
 from care_messaging.models import (
     CareTeamMember,
     Category,
@@ -42,7 +43,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.messages import SendResult, decrypt_body, send_message
+from care_messaging.services.messages import SendResult, send_message
 
 MAX_TOPIC_CHARS = 200
 # A few words on why (shown beside the category in both lists): short, unlike the topic.
@@ -114,15 +115,18 @@ def _base_query(actor: Actor, *, filter_by: str, search: str):
         query = query.where(unread <= 0)
     term = search.strip()
     if term:
-        like = f"%{term.lower()}%"
-        query = query.where(
-            or_(
-                func.lower(Conversation.topic).like(like),
-                func.lower(Patient.first_name + " " + Patient.last_name).like(like),
-                func.lower(Patient.mrn).like(like),
-            )
-        )
+        query = query.where(matches_search(f"%{term.lower()}%"))
     return query
+
+
+def matches_search(like):
+    """The list's search: a lower-cased LIKE pattern (a value or a bound parameter) against
+    the topic, the patient's name and their patient ID (written once for every list query)."""
+    return or_(
+        func.lower(Conversation.topic).like(like),
+        func.lower(Patient.first_name + " " + Patient.last_name).like(like),
+        func.lower(Patient.mrn).like(like),
+    )
 
 
 @dataclass(frozen=True)
@@ -161,12 +165,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
     if searching:
         like = bindparam("like")
         narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
-            or_(
-                func.lower(Conversation.topic).like(like),
-                func.lower(Patient.first_name + " " + Patient.last_name).like(like),
-                func.lower(Patient.mrn).like(like),
-            )
-        )
+            matches_search(like))
     return _ListStatements(
         total=select(func.count()).select_from(narrow.subquery()),
         # Raised conversations (red flag, overdue: services/triage.py) first.
@@ -268,7 +267,7 @@ def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
     for conversation, patient, unread in rows:
         message = messages.get(conversation.last_message_id)
         change = changed.get(conversation.last_message_id or 0)
-        preview = change.body if change else decrypt_body(message)[0] if message else ""
+        preview = change.body if change else crypto.decrypt_body(message)[0] if message else ""
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
         # Whoever is handling it is who the conversation is with, for the patient too.
@@ -459,7 +458,6 @@ def _set_attribute(
         kind=events.Kind.CONVERSATION_CHANGED, conversation_id=conversation.id or 0,
         patient_id=conversation.patient_id, actor_user_id=actor.user_id,
         user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
-    session.commit()
     return conversation
 
 

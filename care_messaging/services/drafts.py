@@ -54,7 +54,6 @@ def save_draft(session: Session, *, actor: Actor, conversation_id: int, body: st
         if existing is not None:
             session.delete(existing)
         _audit(session, actor, conversation, DraftAction.CLEAR)
-        session.commit()
         return DraftSaved(False, existing is not None)
     ciphertext, key_id = crypto.encrypt_text(
         body, aad=crypto.draft_aad(actor.user_id, conversation.id or 0))
@@ -63,7 +62,6 @@ def save_draft(session: Session, *, actor: Actor, conversation_id: int, body: st
     draft.body_ct, draft.key_id, draft.updated_at = ciphertext, key_id, utcnow()
     session.add(draft)
     _audit(session, actor, conversation, DraftAction.SAVE)
-    session.commit()
     return DraftSaved(True, existing is None)
 
 

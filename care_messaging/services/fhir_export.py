@@ -61,7 +61,6 @@ from care_messaging.services.fhir_mapping import (
     message_status,
     validate_bundle,
 )
-from care_messaging.services.messages import decrypt_body
 from care_messaging.settings import get_settings
 
 # Bundle.meta.tag of an export made without message text: such a Bundle is a report, and
@@ -217,7 +216,7 @@ def _add_conversation(out: _Bundle, conversation: Conversation, patient: Patient
         files[row.message_id or 0].append(row)
     earlier: list[tuple[int, str]] = []  # (sender, fullUrl) of the messages so far
     for message in messages:
-        body, tampered = decrypt_body(message)
+        body, tampered = crypto.decrypt_body(message)
         resource: dict[str, Any] = {
             "resourceType": "Communication",
             "identifier": [{"system": CLIENT_MESSAGE_ID_SYSTEM, "value": message.client_msg_id}],
@@ -264,10 +263,10 @@ def _admin_lookup(session: Session, actor: Actor, conversation_id: int | None,
             patient = session.get(Patient, patient_id)
     if not patient:
         kind = "conversation" if conversation_id is not None else "patient"
-        audit.record(session, actor=actor, action=Action.FHIR_EXPORT, outcome=Outcome.DENIED,
-                     object_type=kind, object_id=str(conversation_id if conversation_id
-                                                     is not None else patient_id)[:64])
-        session.commit()
+        audit.record_apart(session, actor=actor, action=Action.FHIR_EXPORT,
+                           outcome=Outcome.DENIED, object_type=kind,
+                           object_id=str(conversation_id if conversation_id is not None
+                                         else patient_id)[:64])
         raise NotFoundError(INVALID_CONVERSATION if conversation_id is not None
                             else INVALID_PATIENT)
     return patient, conversation
@@ -313,17 +312,15 @@ def _export(session: Session, *, actor: Actor, conversation_id: int | None = Non
         bundle = out.as_dict()
         validate_bundle(bundle)  # what we hand out is valid FHIR, or nothing is handed out
     except ValidationError as error:
-        session.rollback()
-        audit.record(session, actor=actor, action=Action.FHIR_EXPORT, outcome=Outcome.FAILURE,
-                     object_type=kind, object_id=str(ident), patient_id=patient.id,
-                     detail=str(error)[:200])
-        session.commit()
+        # Recorded apart: nothing is handed out, and the caller's unit may roll back.
+        audit.record_apart(session, actor=actor, action=Action.FHIR_EXPORT,
+                           outcome=Outcome.FAILURE, object_type=kind, object_id=str(ident),
+                           patient_id=patient.id, detail=str(error)[:200])
         raise
     audit.record(session, actor=actor, action=Action.FHIR_EXPORT, outcome=Outcome.SUCCESS,
                  object_type=kind, object_id=str(ident), patient_id=patient.id,
                  detail=f"conversations={len(conversations)} messages={out.messages} "
                         f"attachments={out.files} text={'yes' if with_text else 'no'}")
-    session.commit()
     return bundle
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, func, select
 
 from care_messaging import crypto
@@ -58,7 +58,7 @@ from care_messaging.services.fhir_mapping import (
     parse_instant,
     validate_bundle,
 )
-from care_messaging.services.messages import MAX_BODY_CHARS, message_aad
+from care_messaging.services.messages import MAX_BODY_CHARS
 from care_messaging.services.search import index_message
 from care_messaging.settings import get_settings
 
@@ -261,7 +261,7 @@ def _write_thread(session: Session, patient: Patient, thread: _Thread,
     marks: dict[int, tuple[int, datetime]] = {}  # reader -> (last read seq, read at)
     files = 0
     for seq, item in enumerate(thread.messages, start=1):
-        body_ct, key_id = crypto.encrypt_text(item.text, aad=message_aad(cid, seq,
+        body_ct, key_id = crypto.encrypt_text(item.text, aad=crypto.message_aad(cid, seq,
                                                                          item.sender_user_id))
         message = Message(conversation_id=cid, sender_user_id=item.sender_user_id, seq=seq,
                           client_msg_id=item.client_msg_id, body_ct=body_ct, key_id=key_id,
@@ -333,25 +333,27 @@ def import_bundle(session: Session, *, actor: Actor, raw: bytes | str | dict[str
         audit.record(session, actor=actor, action=Action.FHIR_IMPORT, outcome=Outcome.SUCCESS,
                      object_type="patient", object_id=patient.id or "", patient_id=patient.id,
                      detail=f"conversations={len(ids)} messages={messages} attachments={files}")
-        session.commit()
     except BaseException as error:
-        session.rollback()
+        # The caller's unit of work rolls back the rows; the files are this service's to undo.
         for path in written:
             path.unlink(missing_ok=True)
+        if isinstance(error, SQLAlchemyError):
+            # A failed flush leaves the session unusable until it is rolled back (PostgreSQL
+            # has aborted the transaction): the import was its unit's only write.
+            session.rollback()
         if isinstance(error, IntegrityError):
             error = _refuse("This Bundle has already been imported (its messages exist).")
+        # The refusal's or failure's row is written apart: the caller's unit rolls back.
         if isinstance(error, ServiceError):
             outcome = Outcome.DENIED if isinstance(error, NotFoundError) else Outcome.REJECTED
-            audit.record(session, actor=actor, action=Action.FHIR_IMPORT, outcome=outcome,
-                         object_type="bundle", patient_id=patient.id if patient else None,
-                         detail=str(error)[:200])
-            session.commit()
+            audit.record_apart(session, actor=actor, action=Action.FHIR_IMPORT, outcome=outcome,
+                               object_type="bundle", patient_id=patient.id if patient else None,
+                               detail=str(error)[:200])
             raise error from None
         if isinstance(error, Exception):  # a disk or database failure: no details kept
-            audit.record(session, actor=actor, action=Action.FHIR_IMPORT,
-                         outcome=Outcome.FAILURE, object_type="bundle",
-                         patient_id=patient.id if patient else None,
-                         detail=type(error).__name__)
-            session.commit()
+            audit.record_apart(session, actor=actor, action=Action.FHIR_IMPORT,
+                               outcome=Outcome.FAILURE, object_type="bundle",
+                               patient_id=patient.id if patient else None,
+                               detail=type(error).__name__)
         raise
     return ImportReport(conversation_ids=ids, messages=messages, attachments=files)

@@ -81,7 +81,6 @@ def add_note(session: Session, *, actor: Actor, conversation_id: int, body: str)
         kind=events.Kind.NOTE_ADDED, conversation_id=conversation.id or 0,
         patient_id=conversation.patient_id, actor_user_id=actor.user_id,
         user_ids=team_user_ids(session, conversation.patient_id)))
-    session.commit()
     return NoteView(id=note.id or 0, conversation_id=note.conversation_id,
                     author_user_id=actor.user_id, author_name=actor.display_name, body=text,
                     created_at=note.created_at)
@@ -103,7 +102,6 @@ def list_notes(session: Session, *, actor: Actor, conversation_id: int,
     audit.record(session, actor=actor, action=Action.NOTE_VIEW, outcome=Outcome.SUCCESS,
                  object_type="conversation", object_id=conversation.id or "",
                  patient_id=conversation.patient_id, detail=f"notes={len(rows)}")
-    session.commit()
     return [NoteView(id=n.id or 0, conversation_id=n.conversation_id,
                      author_user_id=n.author_user_id, author_name=name, body=_decrypt(n),
                      created_at=n.created_at)

@@ -90,10 +90,10 @@ def rotate_keys(session: Session) -> RotationReport:
         session.flush()
     for user in session.exec(select(User).where(col(User.totp_secret_ct).is_not(None))).all():
         if user.totp_key_id != active:
-            secret = crypto.decrypt_text(user.totp_secret_ct, aad=f"totp:{user.id}",
+            secret = crypto.decrypt_text(user.totp_secret_ct, aad=crypto.totp_aad(user.id),
                                          key_id=user.totp_key_id)
             user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret,
-                                                                        aad=f"totp:{user.id}")
+                                                                        aad=crypto.totp_aad(user.id))
             session.add(user)
             secrets += 1
     _rotate_revisions_and_drafts(session, active)
@@ -119,5 +119,4 @@ def rotate_keys(session: Session) -> RotationReport:
                  actor_label="operator (cli)", object_type="keys", object_id=active,
                  detail=f"messages={messages} attachments={attachments} totp={secrets} "
                         f"notes={notes}")
-    session.commit()
     return RotationReport(messages, attachments, secrets, terms, notes)

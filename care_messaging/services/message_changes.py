@@ -94,9 +94,10 @@ def _visible_conversation(session: Session, actor: Actor, message: Message,
 
 def _refuse(session: Session, actor: Actor, message_id: object, action: str, outcome: str,
             patient_id: int | None, why: str) -> None:
-    audit.record(session, actor=actor, action=action, outcome=outcome, object_type="message",
-                 object_id=str(message_id)[:64], patient_id=patient_id, detail=why)
-    session.commit()
+    # On a session of its own: the caller raises next and its unit of work rolls back.
+    audit.record_apart(session, actor=actor, action=action, outcome=outcome,
+                       object_type="message", object_id=str(message_id)[:64],
+                       patient_id=patient_id, detail=why)
 
 
 def _check_changeable(session: Session, actor: Actor, message: Message,
@@ -153,9 +154,7 @@ def retract_message(session: Session, *, actor: Actor, message_id: int) -> msg.M
                  detail=f"conversation={conversation.id} seq={message.seq} "
                         f"revision={revision_no}")
     session.flush()
-    view = _publish(session, actor=actor, message=message, conversation=conversation)
-    session.commit()
-    return view
+    return _publish(session, actor=actor, message=message, conversation=conversation)
 
 
 def correct_message(session: Session, *, actor: Actor, message_id: int, body: str
@@ -183,9 +182,7 @@ def correct_message(session: Session, *, actor: Actor, message_id: int, body: st
                  detail=f"conversation={conversation.id} seq={message.seq} "
                         f"revision={revision_no}")
     session.flush()
-    view = _publish(session, actor=actor, message=message, conversation=conversation)
-    session.commit()
-    return view
+    return _publish(session, actor=actor, message=message, conversation=conversation)
 
 
 @dataclass(frozen=True)
@@ -214,7 +211,7 @@ def message_history(session: Session, *, actor: Actor, message_id: int) -> list[
     user_ids = {message.sender_user_id} | {r.editor_user_id for r in revisions}
     names = dict(session.exec(select(User.id, User.display_name)
                               .where(col(User.id).in_(user_ids))).all())
-    entries = [HistoryEntry("original", msg.decrypt_body(message)[0], message.created_at,
+    entries = [HistoryEntry("original", crypto.decrypt_body(message)[0], message.created_at,
                             names.get(message.sender_user_id, ""))]
     for revision in revisions:
         text = (decrypt_revision(revision)[0] if revision.kind == MessageRevisionKind.CORRECT
@@ -224,5 +221,4 @@ def message_history(session: Session, *, actor: Actor, message_id: int) -> list[
     audit.record(session, actor=actor, action=Action.MESSAGE_HISTORY, outcome=Outcome.SUCCESS,
                  object_type="message", object_id=message.id or "",
                  patient_id=conversation.patient_id, detail=f"{len(revisions)} changes")
-    session.commit()
     return entries

@@ -78,5 +78,4 @@ def find_messages(session: Session, *, actor: Actor, query: str,
             snippet=snippet(hit.body, query)))
     audit.record(session, actor=actor, action=Action.MESSAGE_SEARCH, outcome=Outcome.SUCCESS,
                  object_type="messages", detail=f"{len(results)} results")
-    session.commit()
     return results

@@ -28,7 +28,7 @@ from care_messaging.models import (
 )
 from care_messaging.services import audit, daily_counts, drafts, events, message_revisions
 from care_messaging.services.access import (
-    access_conversation_for_send,
+    access_conversation,
     participant_user_ids,
 )
 from care_messaging.services.actors import Actor
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 5000
 MAX_CLIENT_ID_CHARS = 64
-TAMPERED_TEXT = "This message could not be verified and is hidden. The incident has been logged."
+TAMPERED_TEXT = crypto.TAMPERED_TEXT
 
 
 @dataclass(frozen=True)
@@ -94,18 +94,8 @@ class StoredMessage:
     created_at: datetime
 
 
-message_aad = crypto.message_aad  # bound to conversation, sequence number and sender
-
-
-def decrypt_body(message: Message | StoredMessage) -> tuple[str, bool]:
-    """The plaintext, or a fixed notice when the ciphertext fails authentication (altered, or
-    moved from another message: another conversation, place in it or sender)."""
-    try:
-        aad = message_aad(message.conversation_id, message.seq, message.sender_user_id)
-        return crypto.decrypt_text(message.body_ct, aad=aad, key_id=message.key_id), False
-    except crypto.TamperedDataError:
-        log.error("message %s failed authentication", message.id)
-        return TAMPERED_TEXT, True
+message_aad = crypto.message_aad  # re-exported for callers and tests that seal bodies
+decrypt_body = crypto.decrypt_body
 
 
 def _validate_body(body: str, has_attachments: bool) -> str:
@@ -214,7 +204,7 @@ def _insert_message(
     session: Session,
     *,
     actor: Actor,
-    conversation: Row,  # access_conversation_for_send: id, patient_id, status, reply fields
+    conversation: Row,  # access_conversation(for_send=True): id, patient_id, status, reply fields
     text: str,
     client_msg_id: str,
     attachment_ids: list[int],
@@ -306,8 +296,8 @@ def send_message(
     client_msg_id = _validate_client_id(client_msg_id)
     ids = [int(i) for i in attachment_ids]
     text = _validate_body(body, has_attachments=bool(ids))
-    conversation = access_conversation_for_send(session, actor=actor,
-                                                conversation_id=conversation_id)
+    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
+                                       for_send=True)
     participants = tuple(participant_user_ids(session, conversation.patient_id))
     patient_id = conversation.patient_id
     if actor.role not in (Role.PATIENT, Role.PROVIDER):
@@ -338,11 +328,13 @@ def send_message(
             kind=events.Kind.MESSAGE_SENT, conversation_id=message.conversation_id,
             patient_id=patient_id, actor_user_id=actor.user_id, seq=message.seq,
             user_ids=participants, message=view))
-        session.commit()
     except IntegrityError:
         # This sender already stored this client id (a double click, a resend after a
         # reconnect, or a concurrent retry): nothing of this attempt is kept, the stored
-        # message is the answer.
+        # message is the answer. The duplicate INSERT ran on the cursor at once, so it fails
+        # here, before the caller commits; PostgreSQL has aborted the transaction by then, so
+        # it is rolled back here (a send is its unit of work's only write: a savepoint per
+        # message would cost two more statements on the hottest path for nothing).
         session.rollback()
         existing = _existing(session, actor.user_id, client_msg_id)
         if existing is None:
@@ -470,7 +462,6 @@ def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> 
             patient_id=conversation.patient_id, actor_user_id=actor.user_id,
             seq=conversation.last_seq,
             user_ids=tuple(participant_user_ids(session, conversation.patient_id))))
-    session.commit()
     return advanced
 
 
@@ -501,7 +492,6 @@ def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq:
         events.record(session, events.DomainEvent(
             kind=events.Kind.DELIVERED, conversation_id=conversation_id, patient_id=patient_id,
             actor_user_id=user_id, seq=seq, user_ids=tuple(notify_user_ids)))
-    session.commit()
     return True
 
 

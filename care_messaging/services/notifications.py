@@ -127,7 +127,6 @@ def set_preferences(session: Session, *, actor, email_on: bool, digest_on: bool)
     audit.record(session, actor=actor, action=Action.PREFERENCES_CHANGE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=actor.user_id,
                  detail=f"email={'on' if email_on else 'off'} digest={'on' if digest_on else 'off'}")
-    session.commit()
 
 
 # ----- sending exactly once -----
@@ -139,7 +138,7 @@ def _send_once(*, user: User, kind: str, key: str, email: mail.Email,
         session.add(SentNotification(dedupe_key=key, user_id=user.id or 0, kind=kind,
                                      conversation_id=conversation_id, up_to_seq=up_to_seq))
         try:
-            session.commit()
+            session.flush()  # the claim's unique key decides here; the scope commits it
         except IntegrityError:
             session.rollback()
             return False  # sent (or being sent) by an earlier run of this job

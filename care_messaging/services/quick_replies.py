@@ -125,7 +125,6 @@ def save(session: Session, *, actor: Actor, clinic_wide: bool, name: str, body: 
                  object_type="quick_reply", object_id=row.id or "",
                  detail=f"{'update' if quick_reply_id else 'create'} "
                         f"scope={'clinic' if owner is None else 'own'} name={name}")
-    session.commit()
     return _views([row])[0]
 
 
@@ -136,7 +135,6 @@ def delete(session: Session, *, actor: Actor, clinic_wide: bool, quick_reply_id:
     audit.record(session, actor=actor, action=ACTION, outcome=Outcome.SUCCESS,
                  object_type="quick_reply", object_id=quick_reply_id,
                  detail=f"delete scope={'clinic' if owner is None else 'own'} name={row.name}")
-    session.commit()
 
 
 def _own_row(session: Session, owner: int | None, quick_reply_id: int | None) -> QuickReply:

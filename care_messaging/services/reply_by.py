@@ -204,5 +204,4 @@ def save(session: Session, *, actor: Actor, values: dict[str, str]) -> ClinicHou
     audit.record(session, actor=actor, action=SETTINGS_ACTION, outcome=Outcome.SUCCESS,
                  object_type="clinic_settings", object_id="reply_by",
                  detail=" ".join(f"{k}={v}" for k, v in as_form(hours).items())[:500])
-    session.commit()
     return hours

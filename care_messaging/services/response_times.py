@@ -104,5 +104,4 @@ def compute(session: Session, *, actor: Actor, weeks: int = 8,
     overdue = triage.overdue_count(session, patient_ids=select(Patient.id), now=now)
     audit.record(session, actor=actor, action=VIEW_ACTION, outcome=Outcome.SUCCESS,
                  object_type="report", object_id="response_times", detail=f"weeks={weeks}")
-    session.commit()
     return ResponseTimes(providers, week_rows, overdue, waiting)

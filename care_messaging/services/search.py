@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from care_messaging import crypto
 from care_messaging.models import MESSAGE_FTS, Conversation, Message, Role
-from care_messaging.services.access import visible_patient_ids
+from care_messaging.services.access import visibility_scope, visible_patient_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.hot_sql import HotStatement
 from care_messaging.services.message_revisions import MessageState, current_texts
@@ -86,17 +86,21 @@ def query_tokens(query: str) -> list[str]:
     return sorted(crypto.search_terms((query or "")[:500]))[:MAX_QUERY_WORDS]
 
 
+# ``access.visibility_scope`` decides who sees which patients (the one rule); these are its
+# scopes as SQL over conversations ``c``, with the same bound names. A test checks that they
+# select exactly ``access.visible_patient_ids``.
+SCOPE_SQL = {
+    "provider": "c.patient_id IN (SELECT patient_id FROM care_team_members "
+                "WHERE provider_id = :provider_id)",
+    "patient": "c.patient_id = :patient_id",
+    "nobody": "0",
+}
+
+
 def _scope(actor: Actor) -> tuple[str, dict[str, object]]:
     """SQL restricting conversations ``c`` to patients the actor may see."""
-    if actor.role == Role.PROVIDER and actor.provider_id is not None:
-        return (
-            "c.patient_id IN (SELECT patient_id FROM care_team_members "
-            "WHERE provider_id = :provider_id)",
-            {"provider_id": actor.provider_id},
-        )
-    if actor.role == Role.PATIENT and actor.patient_id is not None:
-        return "c.patient_id = :patient_id", {"patient_id": actor.patient_id}
-    return "0", {}
+    scope, values = visibility_scope(actor)
+    return SCOPE_SQL[scope], dict(values)
 
 
 def search_sql(dialect: str, actor: Actor, tokens: list[str], *,
@@ -168,9 +172,6 @@ def search_messages(
     if not ids:
         return []
     # Re-check visibility through the ORM subquery as well (defence in depth), then decrypt.
-    # (Imported here: services.messages imports this module to index what it stores.)
-    from care_messaging.services.messages import decrypt_body
-
     rows = session.exec(
         select(Message, Conversation.patient_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -189,7 +190,7 @@ def search_messages(
         change = changed.get(message_id)
         if change is not None and change.state == MessageState.RETRACTED:
             continue
-        body = change.body if change else decrypt_body(message)[0]
+        body = change.body if change else crypto.decrypt_body(message)[0]
         hits.append(
             SearchHit(
                 message_id=message.id or 0,

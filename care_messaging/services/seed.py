@@ -28,7 +28,6 @@ from care_messaging.models import (
     utcnow,
 )
 from care_messaging.services import daily_counts
-from care_messaging.services.messages import message_aad
 from care_messaging.services.passwords import hash_password
 from care_messaging.services.search import index_message
 
@@ -158,7 +157,7 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
     _seed_conversations(session, rng, patients, team_of, conversations, messages)
     session.flush()
     daily_counts.rebuild(session)  # the messages above were inserted directly
-    session.commit()
+    session.flush()
     return True
 
 
@@ -207,7 +206,7 @@ def _seed_conversations(session, rng, patients, team_of, conversation_count, mes
                 text = rng.choice(PROVIDER_LINES)
                 first_reply = first_reply or at
             blob, key_id = crypto.encrypt_text(
-                text, aad=message_aad(conversation.id, k + 1, sender.id))
+                text, aad=crypto.message_aad(conversation.id, k + 1, sender.id))
             last_message = Message(conversation_id=conversation.id, sender_user_id=sender.id,
                                    seq=k + 1, client_msg_id=f"seed-{c}-{k}", body_ct=blob,
                                    key_id=key_id, created_at=at)

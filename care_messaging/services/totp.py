@@ -12,7 +12,7 @@ from __future__ import annotations
 import pyotp
 from sqlmodel import Session
 
-from care_messaging import crypto
+from care_messaging import crypto, unit_of_work
 from care_messaging.models import Role, User, utcnow
 from care_messaging.services import audit, throttle
 from care_messaging.services.actors import Actor
@@ -43,9 +43,8 @@ def begin_enrollment(session: Session, *, actor: Actor) -> tuple[str, str]:
     if user.totp_enabled:
         raise ValidationError("Two-step sign-in is already on.")
     secret = pyotp.random_base32()
-    user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret, aad=f"totp:{user.id}")
+    user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret, aad=crypto.totp_aad(user.id))
     session.add(user)
-    session.commit()
     return secret, pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
@@ -58,7 +57,6 @@ def confirm_enrollment(session: Session, *, actor: Actor, code: str) -> None:
     session.add(user)
     audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=user.id or "", detail="enabled")
-    session.commit()
 
 
 def disable(session: Session, *, actor: Actor, code: str) -> None:
@@ -83,12 +81,11 @@ def disable(session: Session, *, actor: Actor, code: str) -> None:
     session.add(user)
     audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=user.id or "", detail="disabled")
-    session.commit()
 
 
 def _refuse(session: Session, actor: Actor, user: User, detail: str) -> None:
-    """Audit a refused code (committed now: the caller raises, and the failure must stay
-    counted and recorded)."""
+    """Audit a refused code. The caller raises next, and the failure must stay counted (the
+    throttle row) and recorded: the unit keeps its work although it fails."""
     audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.FAILURE,
                  object_type="user", object_id=user.id or "", detail=detail)
-    session.commit()
+    unit_of_work.keep_on_error(session)

@@ -151,7 +151,7 @@ def escalate(args: dict) -> None:
                     patient_id=conversation.patient_id, actor_user_id=0,
                     user_ids=tuple(u.id or 0 for u in team_provider_users(
                         session, conversation.patient_id))))
-            session.commit()
+        # The job's unit of work commits the claim when this scope ends, before any email.
         team = team_provider_users(session, conversation.patient_id)
         patient_id = conversation.patient_id
     for user in team:

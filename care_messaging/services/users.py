@@ -88,7 +88,6 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     audit.record(session, actor=actor, action=Action.USER_DISABLE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=user.id or "",
                  detail=("enabled" if active else f"disabled; {ended} sessions ended"))
-    session.commit()
     return ended
 
 
@@ -101,4 +100,3 @@ def set_totp_required(session: Session, *, actor: Actor, user_id: int, required:
     audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=user.id or "",
                  detail="required" if required else "not required")
-    session.commit()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from reflex.istate.manager.token import BaseStateToken
     from reflex.state import BaseState
 
-AAD = "reflex-state:v1"
+AAD = crypto.reflex_state_aad()
 
 
 def open_sealed(blob: bytes, key_id: str) -> Any:

@@ -146,6 +146,7 @@ def stored_texts(app_server: AppServer, conversation_id: int, prefix: str) -> li
 
     with app_session(app_server) as session:
         views = list_messages(session, conversation_id=conversation_id, limit=500)
+        session.commit()
         return [v.body for v in views if v.body.startswith(prefix)]
 
 

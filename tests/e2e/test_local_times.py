@@ -87,10 +87,12 @@ def timed_thread(app_server) -> dict:
         lee = actor(s, LEE)
         conversation, first = create_conversation(
             s, reason="Test follow-up", actor=lee, patient_id=patient_id(s, MARIA), topic=topic, body="Forty days ago")
+        s.commit()
         ids = [first.message.id]
         for n, body in enumerate(["Yesterday's note", "A note from just now"], start=2):
             ids.append(send_message(s, actor=lee, conversation_id=conversation.id, body=body,
                                     client_msg_id=f"tz-{topic}-{n}").message.id)
+            s.commit()
         for message_id, at in zip(ids, times, strict=True):
             s.execute(text("UPDATE messages SET created_at = :at WHERE id = :id"),
                       {"at": at.replace(tzinfo=None), "id": message_id})

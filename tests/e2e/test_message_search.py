@@ -27,11 +27,14 @@ def needle(app_server) -> dict:
         lee, maria = actor(s, LEE), actor(s, MARIA)
         c, _ = create_conversation(s, reason="Test follow-up", actor=lee, patient_id=patient_id(s, MARIA), topic=topic,
                                    body="Let us keep a log here.")
+        s.commit()
         send_message(s, actor=maria, conversation_id=c.id, client_msg_id=f"{word}-0",
                      body=f"My neighbour's {word} pattern rash came back on the arm.")
+        s.commit()
         for n in range(60):
             send_message(s, actor=maria if n % 2 else lee, conversation_id=c.id,
                          body=f"Follow-up {n}", client_msg_id=f"{word}-{n + 1}")
+            s.commit()
         return {"word": word, "topic": topic, "id": c.id}
 
 

@@ -57,14 +57,18 @@ def test_provider_message_emails_an_absent_patient_once_without_phi(
         robert, patient, lee, team_names = _people(s, email)
         conversation, _ = create_conversation(s, reason="Test follow-up", actor=robert, patient_id=None, topic=topic,
                                               body="Question about my knee")
+        s.commit()
         upload = store_upload(s, actor=robert, conversation_id=conversation.id,
                               filename=attachment, data=png())
+        s.commit()
         send_message(s, actor=robert, conversation_id=conversation.id, body=texts[0],
                      client_msg_id=uuid.uuid4().hex, attachment_ids=[upload.id])
+        s.commit()
         # The care team answers twice within one window; Robert has no tab open.
         for text in texts[1:]:
             send_message(s, actor=lee, conversation_id=conversation.id, body=text,
                          client_msg_id=uuid.uuid4().hex)
+            s.commit()
         conversation_id = conversation.id
 
     assert mail_server.to(email) == []  # not before the delay
@@ -96,6 +100,8 @@ def test_a_message_read_before_the_delay_sends_no_email(
         mei, patient, lee, _ = _people(s, email)
         conversation, _ = create_conversation(s, reason="Test follow-up", actor=lee, patient_id=patient.id,
                                               topic="Blood test", body="Your results are in.")
+        s.commit()
         # Mei reads it at once (as her portal does when she opens it).
         mark_read(s, actor=mei, conversation=conversation)
+        s.commit()
     assert _wait_quiet(mail_server, email, NOTIFY_DELAY_SECONDS + 3) == 0

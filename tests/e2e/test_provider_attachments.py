@@ -25,6 +25,7 @@ def conversation(app_server) -> tuple[int, str]:
     with app_session(app_server) as s:
         c, _ = create_conversation(s, reason="Test follow-up", actor=actor(s, LEE), patient_id=patient_id(s, MARIA),
                                    topic=topic, body="How is the dressing?")
+        s.commit()
         return c.id or 0, topic
 
 

@@ -30,6 +30,7 @@ def world(session):
     secret, _ = conv.create_conversation(session, actor=people["lee"],
                                          patient_id=people["maria_patient"].id,
                                          reason="Test", topic="Biopsy", body=SECRET)
+    session.commit()
     return people, secret.id
 
 
@@ -54,6 +55,7 @@ def test_services_refuse_and_audit(session, world, who):
             attempt()
     assert _denied(session) >= before + 2
     page = conv.list_conversations(session, actor=people[who], search="Biopsy")
+    session.commit()
     assert page.total == 0 and page.rows == []
 
 
@@ -139,6 +141,7 @@ async def test_browser_state_holds_no_token_hash_or_foreign_body(session, world)
     people, _cid = world
     james_topic, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
                                               reason="Test", topic="James only", body="JAMES-PRIVATE-99")
+    session.commit()
     assert james_topic.id
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     state = make_state(PortalState, token=token, path="/portal")

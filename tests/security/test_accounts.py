@@ -19,9 +19,11 @@ async def test_disabling_a_user_ends_every_session_immediately(session):
     assert redirect_path(await call(state, "load")) is None
     assert users.set_active(session, actor=admin, user_id=people["lee"].user_id,
                             active=False) == 2
+    session.commit()
     for token in tokens:
         with pytest.raises(SessionInvalidError):
             auth.resolve_session(session, token=token)
+            session.commit()
     assert redirect_path(await call(state, "load")).startswith("/login")
 
 
@@ -31,15 +33,19 @@ def test_only_admins_manage_accounts(session):
         with pytest.raises(NotFoundError):
             users.set_active(session, actor=people[who], user_id=people["patel"].user_id,
                              active=False)
+            session.commit()
         with pytest.raises(NotFoundError):
             users.list_users(session, actor=people[who])
+            session.commit()
 
 
 def test_admin_can_require_two_step_sign_in_for_providers(session):
     people = clinic(session)
     admin = actor_of(session, make_admin(session))
     users.set_totp_required(session, actor=admin, user_id=people["lee"].user_id, required=True)
+    session.commit()
     [row] = [u for u in users.list_users(session, actor=admin) if u.id == people["lee"].user_id]
+    session.commit()
     assert row.totp_required is True
 
 
@@ -53,6 +59,7 @@ async def test_required_two_step_sign_in_comes_before_any_phi(session):
     admin = actor_of(session, make_admin(session))
     user_service.set_totp_required(session, actor=admin, user_id=people["lee"].user_id,
                                    required=True)
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     dashboard = make_state(DashboardState, token=token, path="/dashboard")
     assert redirect_path(await call(dashboard, "load")) == "/account?required=1"

@@ -64,6 +64,7 @@ async def test_admin_page_shows_patients_only_as_account_numbers(session):
     # A failed sign-in by a patient and a message view put patients' accounts in the audit log.
     with pytest.raises(Exception):  # noqa: B017 - any refusal will do
         auth.login(session, email=people["maria"].email, password="wrong password")
+        session.commit()
     token = sign_in_token(session, admin.email, PASSWORD)
     state = make_state(AdminState, token=token, path="/admin")
     assert redirect_path(await call(state, "load")) is None
@@ -89,6 +90,7 @@ def test_list_users_gives_no_patient_name_or_email(session):
     people = clinic(session)
     admin = actor_of(session, make_admin(session))
     rows = {r.id: r for r in users.list_users(session, actor=admin)}
+    session.commit()
     maria = rows[people["maria"].user_id]
     assert (maria.email, maria.name) == ("", "")
     assert rows[people["lee"].user_id].email == people["lee"].email

@@ -38,10 +38,12 @@ def test_no_plaintext_in_raw_database_or_stored_files(session, db_url):
     conversation, _ = conv.create_conversation(session, actor=people["lee"],
                                                patient_id=people["maria_patient"].id,
                                                reason="Test", topic="Results", body=KNOWN)
+    session.commit()
     marker = b"ATTACHMENT-PLAINTEXT-MARKER-4242"
     stored = attachments.store_upload(session, actor=people["maria"],
                                       conversation_id=conversation.id, filename="labs.pdf",
                                       data=files.pdf() + marker)
+    session.commit()
     with db.get_engine().connect() as connection:  # the ciphertext column, read raw
         raw = connection.execute(text("select body_ct from messages")).scalar_one()
     assert KNOWN.encode() not in raw
@@ -56,6 +58,7 @@ def test_flipped_byte_is_detected_not_shown_as_garbage(session):
     conversation, _ = conv.create_conversation(session, actor=people["lee"],
                                                patient_id=people["maria_patient"].id,
                                                reason="Test", topic="Results", body=KNOWN)
+    session.commit()
     row = session.exec(select(Message).where(Message.conversation_id == conversation.id)).one()
     tampered = bytearray(row.body_ct)
     tampered[20] ^= 0x01
@@ -63,11 +66,13 @@ def test_flipped_byte_is_detected_not_shown_as_garbage(session):
     session.add(row)
     session.commit()
     [view] = msg.list_messages(session, conversation_id=conversation.id)
+    session.commit()
     assert view.tampered is True and view.body == msg.TAMPERED_TEXT
     # A ciphertext moved to another conversation does not decrypt there either.
     other, _ = conv.create_conversation(session, actor=people["lee"],
                                         patient_id=people["maria_patient"].id,
                                         reason="Test", topic="Other", body="fine")
+    session.commit()
     moved = session.exec(select(Message).where(Message.conversation_id == other.id)).one()
     moved.body_ct = msg.crypto.encrypt_text(KNOWN, aad=msg.message_aad(
         conversation.id, moved.seq, moved.sender_user_id))[0]
@@ -90,6 +95,7 @@ def test_every_audited_action_writes_exactly_one_row(session):
         ("conversation_create", lambda: conv.create_conversation(
             session, actor=people["maria"], patient_id=None, reason="Test", topic="Cough", body="3 days")),
     ]
+    session.commit()
     conversation_id = None
     for action, step in steps:
         before = _count(session, action=action)
@@ -108,6 +114,7 @@ def test_every_audited_action_writes_exactly_one_row(session):
                                                   conversation_id=conversation_id,
                                                   status="completed")),
     ]
+    session.commit()
     for action, step in checks:
         before = _count(session, action=action)
         step()
@@ -121,6 +128,7 @@ def test_every_audited_action_writes_exactly_one_row(session):
 def test_audit_rows_cannot_be_updated_or_deleted(session, statement):
     people = clinic(session)
     conv.create_conversation(session, actor=people["maria"], patient_id=None, reason="Test", topic="x", body="y")
+    session.commit()
     before = _count(session)
     with pytest.raises(DBAPIError, match="append-only"):
         session.exec(text(statement))
@@ -165,12 +173,15 @@ def test_totp_provider_cannot_sign_in_without_a_valid_code(client, session):
     people = clinic(session)
     lee = people["lee"]
     secret, uri = totp.begin_enrollment(session, actor=lee)
+    session.commit()
     assert uri.startswith("otpauth://totp/")
     totp.confirm_enrollment(session, actor=lee, code=pyotp.TOTP(secret).now())
+    session.commit()
     # Service level.
     assert auth.login(session, email=lee.email, password=PASSWORD).needs_totp
     with pytest.raises(AuthenticationError):
         auth.login(session, email=lee.email, password=PASSWORD, totp_code="000000")
+    session.commit()  # the caller's unit keeps the counted failure
     # HTTP level: password alone asks for the code, a wrong code is refused, no cookie either way.
     assert "step=totp" in _login(client, lee.email, PASSWORD)
     assert "error=invalid" in _login(client, lee.email, PASSWORD, "123456")

@@ -41,10 +41,13 @@ def patient(edge_server: EdgeServer) -> dict:
         from care_messaging.services.actors import actor_for_user
 
         actor = actor_for_user(s, user)
+        s.commit()
         conversation, _ = create_conversation(s, reason="Test follow-up", actor=actor, patient_id=None,
                                               topic="Rash", body="Photo attached")
+        s.commit()
         stored = attachments.store_upload(s, actor=actor, conversation_id=conversation.id,
                                           filename="rash.png", data=files.png())
+        s.commit()
         return {"email": user.email, "attachment_id": stored.id}
 
 

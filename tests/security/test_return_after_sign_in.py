@@ -132,6 +132,7 @@ async def test_an_ended_session_says_so(session):
     # Signed out (in another tab of this browser): "You have been signed out".
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     auth.logout(session, token=token)
+    session.commit()
     state = make_state(PortalState, token=token, path="/portal")
     assert redirect_path(await call(state, "load")) == (
         "/login?reason=signed_out&next=%2Fportal")

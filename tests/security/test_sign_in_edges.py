@@ -50,13 +50,17 @@ def owing(edge_server: EdgeServer) -> dict:
         add_to_team(s, patient, pending)
         add_to_team(s, patient, clear)
         patient_actor = actor_for_user(s, patient_user)
+        s.commit()
         conversation, _ = create_conversation(s, reason="Test follow-up", actor=patient_actor, patient_id=None,
                                               topic="Scan", body="My scan")
+        s.commit()
         stored = attachments.store_upload(s, actor=patient_actor,
                                           conversation_id=conversation.id,
                                           filename="scan.png", data=files.png())
+        s.commit()
         send_message(s, actor=patient_actor, conversation_id=conversation.id, body="Here",
                      client_msg_id="edge-4", attachment_ids=[stored.id])
+        s.commit()
         pending_user.totp_required = True
         s.add(pending_user)
         s.commit()

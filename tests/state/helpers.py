@@ -60,7 +60,9 @@ def redirect_path(events: list[Any]) -> str | None:
 
 def sign_in_token(session, email: str, password: str) -> str:
     result = auth_service.login(session, email=email, password=password)
+    session.commit()
     token, _ = auth_service.exchange_handoff(session, ticket=result.ticket)
+    session.commit()
     return token
 
 

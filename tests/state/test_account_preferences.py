@@ -21,6 +21,7 @@ async def test_patient_turns_email_off_and_on(session):
     await call(state, "save_notifications", {"digest_on": "on"})  # the box left unticked
     session.expire_all()
     saved = notifications.preferences(session, people["maria"].user_id)
+    session.commit()
     assert (saved.email_on, saved.digest_on) == (False, False)  # no digest for patients
     assert state.email_on is False
     await call(state, "save_notifications", {"email_on": "on"})
@@ -39,6 +40,7 @@ async def test_provider_digest_choice(session):
     await call(state, "save_notifications", {"email_on": "on"})
     session.expire_all()
     saved = notifications.preferences(session, people["lee"].user_id)
+    session.commit()
     assert (saved.email_on, saved.digest_on) == (True, False)
 
 

@@ -20,9 +20,11 @@ def _setup(session):
     p = clinic(session)
     mine, _ = conv.create_conversation(session, actor=p["maria"], patient_id=p["maria_patient"].id,
                                        reason="Test", topic="Refill please", body="Out of pills")
+    session.commit()
     theirs, _ = conv.create_conversation(session, actor=p["james"],
                                          patient_id=p["james_patient"].id,
                                          reason="Test", topic="Secret rash", body="Private")
+    session.commit()
     token = sign_in_token(session, p["lee"].email, PASSWORD)
     return p, mine.id, theirs.id, token
 
@@ -204,6 +206,7 @@ async def _thread_of_41(session):
     for i in range(40):
         msg.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
                          client_msg_id=f"older-{i}")
+        session.commit()
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
     return state
@@ -236,6 +239,7 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
     await call(state, "load")
     result = msg.send_message(session, actor=p["maria"], conversation_id=mine,
                               body="Any update?", client_msg_id="live-1")
+    session.commit()
     event = realtime.LiveEvent(
         kind="message", conversation_id=mine, patient_id=p["maria_patient"].id,
         actor_user_id=p["maria"].user_id, seq=result.message.seq)
@@ -251,6 +255,7 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
     other, _ = conv.create_conversation(session, actor=p["maria"],
                                         patient_id=p["maria_patient"].id, reason="Test", topic="New one",
                                         body="Hello again")
+    session.commit()
     await deliver(state, realtime.LiveEvent(kind="conversation", conversation_id=other.id))
     assert state.conversations[0]["topic"] == "New one" and state.nav_unread == 1
     assert thread(state)[-1]["body"] == "Any update?"
@@ -292,6 +297,7 @@ async def test_tabs_showing_the_same_rows_share_them_and_a_change_is_their_own(s
 
     msg.send_message(session, actor=p["maria"], conversation_id=mine, body="Still out",
                      client_msg_id="still-out")
+    session.commit()
     await call(tabs[0], "load")
     moved = tabs[0].get_value("conversations")[0]
     assert moved["preview"].endswith("Still out") and moved is not second[0]

@@ -26,8 +26,10 @@ async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
+    session.commit()
     sent = [msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
                              body=f"m{i}", client_msg_id=uuid.uuid4().hex) for i in range(3)]
+    session.commit()
     lee = people["lee"].user_id
     own = realtime.LiveEvent(kind="message", conversation_id=conversation.id,
                              actor_user_id=lee, seq=99)  # Lee's own message: never a receipt
@@ -49,8 +51,10 @@ async def test_the_senders_own_tab_records_nothing(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
+    session.commit()
     result = msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
                               body="again", client_msg_id="x")
+    session.commit()
     maria = people["maria"].user_id
     before = session.get(ReadState, (maria, conversation.id)).last_delivered_seq
     record_deliveries(maria, [_event(result, people["maria"])])

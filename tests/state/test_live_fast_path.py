@@ -39,8 +39,10 @@ class Statements:
 
 
 def _send(session, actor, conversation_id: int, body: str) -> msg.SendResult:
-    return msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
-                            client_msg_id=uuid.uuid4().hex)
+    result = msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                              client_msg_id=uuid.uuid4().hex)
+    session.commit()  # the test is the caller: its unit of work commits
+    return result
 
 
 def _message_event(result: msg.SendResult, actor, *, carry: bool = True) -> realtime.LiveEvent:
@@ -64,6 +66,7 @@ async def _lee_reading_marias_thread(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
+    session.commit()
     return people, conversation, await _open_dashboard(session, people, conversation.id)
 
 
@@ -72,6 +75,7 @@ async def _maria_reading_her_thread(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
+    session.commit()
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     tab = make_state(PortalState, token=token, path="/portal", query=f"c={conversation.id}")
     await call(tab, "load")
@@ -112,6 +116,7 @@ async def test_a_long_burst_folds_the_tail_and_keeps_every_message_once(session)
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="m0")
+    session.commit()
     state = await _open_dashboard(session, people, conversation.id)
     sizes = []
     for i in range(1, 2 * thread_window.RECENT_ROWS + 5):
@@ -141,6 +146,7 @@ async def test_two_tabs_of_one_provider_share_one_list_refresh_per_burst(session
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     tabs = []
     for _ in range(2):
@@ -184,6 +190,7 @@ async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, m
 
     conv.set_status(session, actor=people["lee"], conversation_id=conversation.id,
                     status="completed")
+    session.commit()
     await deliver(tab, realtime.LiveEvent(kind="conversation", conversation_id=conversation.id,
                                           patient_id=first.patient_id,
                                           actor_user_id=people["lee"].user_id))
@@ -199,6 +206,7 @@ async def test_a_follow_up_resends_the_list_and_counters_only_when_they_moved(se
     people, _conversation, tab = await _lee_reading_marias_thread(session)
     other, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Metformin")
+    session.commit()
     news = _send(session, people["maria"], other.id, "Any news?")
     await tab._after_live_events([_message_event(news, people["maria"])])
     assert {"conversations", "stat_messages", "stat_unread"} <= tab.dirty_vars

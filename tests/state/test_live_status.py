@@ -19,6 +19,7 @@ async def test_status_moves_from_sending_to_read(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -35,11 +36,13 @@ async def test_status_moves_from_sending_to_read(session):
     # Maria's tab receives it (what realtime._deliver records), then she opens it.
     assert msg.mark_delivered(session, user_id=people["maria"].user_id,
                               conversation_id=conversation.id, seq=seq)
+    session.commit()
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
     assert thread(state)[-1]["status"] == message_status.DELIVERED
     session.expire_all()
     msg.mark_read(session, actor=people["maria"],
                   conversation=session.get(Conversation, conversation.id))
+    session.commit()
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
     assert thread(state)[-1]["status"] == message_status.READ
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", thread(state)[-1]["read_at"])
@@ -51,6 +54,7 @@ async def test_a_repeated_client_id_returns_the_stored_message(session):
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Please")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -71,8 +75,10 @@ async def test_a_tab_that_restarted_with_the_server_acknowledges_a_stored_resend
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+    session.commit()
     msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
                      body="Before the crash", client_msg_id="crash-1")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     fresh = make_state(DashboardState, token=token, path="/dashboard")
     await call(fresh, "send_reply", {"body": "Before the crash", "client_msg_id": "crash-1",
@@ -87,6 +93,7 @@ async def test_database_down_keeps_the_message_for_the_outbox_to_send_again(sess
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Refill", body="Please")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
@@ -109,6 +116,7 @@ async def test_a_refusal_the_sender_can_act_on_is_acknowledged_as_failed(session
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill", body="Please")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")

@@ -16,9 +16,11 @@ def _setup(session, extra: int = 0):
     maria, _ = create_conversation(
         session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Blood sugar", body="Please lower the Metformin dose to 500 mg.")
+    session.commit()
     for n in range(extra):
         send_message(session, actor=people["maria"], conversation_id=maria.id,
                      body=f"Reading {n}", client_msg_id=f"r{n}")
+        session.commit()
     james, _ = create_conversation(
         session, reason="Test follow-up", actor=people["james"], patient_id=None, topic="Private",
         body="My metformin dose question.")

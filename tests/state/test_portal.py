@@ -16,8 +16,10 @@ def _setup(session):
     mine, _ = conv.create_conversation(session, actor=people["lee"],
                                        patient_id=people["maria_patient"].id,
                                        reason="Test", topic="Your lab results", body="All normal.")
+    session.commit()
     theirs, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
                                          reason="Test", topic="James private", body="Private")
+    session.commit()
     return people, mine.id, theirs.id, sign_in_token(session, people["maria"].email, PASSWORD)
 
 
@@ -65,6 +67,7 @@ async def test_forged_open_id_cannot_send_or_upload(session):
 async def test_completed_conversation_is_read_only(session):
     people, mine, _theirs, token = _setup(session)
     conv.set_status(session, actor=people["lee"], conversation_id=mine, status="completed")
+    session.commit()
     state = make_state(PortalState, token=token, path="/portal", query=f"c={mine}")
     await call(state, "load")
     assert state.read_only is True

@@ -43,8 +43,10 @@ async def _open(session):
     mine, _ = conv.create_conversation(session, actor=people["lee"],
                                        patient_id=people["maria_patient"].id,
                                        reason="Test", topic="Your rash", body="Send a photo please.")
+    session.commit()
     theirs, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
                                          reason="Test", topic="James private", body="Private")
+    session.commit()
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     state = make_state(PortalState, token=token, path="/portal", query=f"c={mine.id}")
     await call(state, "load")
@@ -61,6 +63,7 @@ async def test_upload_shows_chips_and_send_links_them_to_the_message(session):
     await call(state, "send_reply", {"body": "Photo and labs", "client_msg_id": "up-1"})
     assert state.pending_files == [] and state.send_error == ""
     last = msg.list_messages(session, conversation_id=cid)[-1]
+    session.commit()
     assert last.body == "Photo and labs"
     assert sorted(a.name for a in last.attachments) == ["labs.pdf", "rash.png"]
 

@@ -24,10 +24,13 @@ async def _lee_in_thread(session):
     people = clinic(session)
     first, _ = conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                         topic="My rash", body="It itches")
+    session.commit()
     second, _ = conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                          topic="Refill", body="Out of pills")
+    session.commit()
     theirs, _ = conv.create_conversation(session, reason="Test follow-up", actor=people["james"], patient_id=None,
                                          topic="James private", body="Private")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={first.id}")
     await call(state, "load")
@@ -46,6 +49,7 @@ async def test_provider_upload_shows_chips_and_send_links_them(session):
     await call(state, "send_reply", {"body": "", "client_msg_id": "prov-up-1"})
     assert state.send_error == "" and state.pending_files == []
     last = msg.list_messages(session, conversation_id=cid)[-1]
+    session.commit()
     assert last.sender_user_id == _people["lee"].user_id
     assert sorted(a.name for a in last.attachments) == ["instructions.pdf", "wound.png"]
     assert {a["name"] for a in state.thread_attachments} >= {"instructions.pdf", "wound.png"}
@@ -67,6 +71,7 @@ async def test_a_waiting_file_stays_with_its_conversation(session):
     assert state.open_id == str(second) and state.open_pending_files == []
     await call(state, "send_reply", {"body": "Refill sent", "client_msg_id": "prov-up-2"})
     last = msg.list_messages(session, conversation_id=second)[-1]
+    session.commit()
     assert state.send_error == "" and last.body == "Refill sent" and not last.attachments
     await call(state, "open_conversation", first)
     assert [f["name"] for f in state.open_pending_files] == ["wound.png"]

@@ -23,6 +23,7 @@ async def _loaded_dashboard(session, monkeypatch):
 
     conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill",
                              body="Out of pills")
+    session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard")
     root = state._get_root_state()
@@ -67,6 +68,7 @@ def test_the_sweep_finds_sessions_that_ended_while_no_tab_looked(session):
     tokens = {name: sign_in_token(session, people["lee"].email, PASSWORD)
               for name in ("live", "signed_out", "idle", "expired")}
     auth.logout(session, token=tokens["signed_out"])
+    session.commit()
     now = utcnow()
     for name, field, value in (("idle", "last_seen_at", now - timedelta(hours=1)),
                                ("expired", "expires_at", now - timedelta(seconds=1))):

@@ -39,14 +39,18 @@ def shared(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
                                           reason="Test", topic="Photos", body="Attached")
+    session.commit()
     image = attachments.store_upload(session, actor=people["maria"],
                                      conversation_id=conversation.id, filename="rash.png",
                                      data=files.png())
+    session.commit()
     document = attachments.store_upload(session, actor=people["maria"],
                                         conversation_id=conversation.id, filename="labs.pdf",
                                         data=files.pdf())
+    session.commit()
     send_message(session, actor=people["maria"], conversation_id=conversation.id, body="files",
                  client_msg_id="f", attachment_ids=[image.id, document.id])
+    session.commit()
     return people, image, document
 
 

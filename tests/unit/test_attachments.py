@@ -20,6 +20,7 @@ def setup(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
                                           reason="Test", topic="Rash photo", body="Here it is")
+    session.commit()
     return people, conversation.id
 
 
@@ -41,6 +42,7 @@ def test_allowed_files_are_stored_encrypted_and_round_trip(session, setup, name,
     people, cid = setup
     stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                       filename=name, data=data)
+    session.commit()
     assert stored.content_type == kind and stored.display_name == name
     [path] = _stored_files()
     raw = path.read_bytes()
@@ -48,11 +50,14 @@ def test_allowed_files_are_stored_encrypted_and_round_trip(session, setup, name,
     assert path.name == stored.stored_name and name not in str(path)
     send_message(session, actor=people["maria"], conversation_id=cid, body="",
                  client_msg_id="with-file", attachment_ids=[stored.id])
+    session.commit()
     for reader in ("maria", "lee", "patel"):
         _, back = attachments.open_attachment(session, actor=people[reader],
                                               attachment_id=stored.id)
+        session.commit()
         assert back == data
     [view] = [v for v in list_messages(session, conversation_id=cid) if v.attachments]
+    session.commit()
     assert view.attachments[0].name == name
 
 
@@ -70,6 +75,7 @@ def test_rejected_files_leave_nothing_behind(session, setup, name, data, message
     with pytest.raises(ValidationError) as error:
         attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                  filename=name, data=data)
+        session.commit()
     assert message in str(error.value)
     assert _rows(session) == 0
     assert _stored_files() == []
@@ -79,14 +85,18 @@ def test_only_the_patient_and_care_team_can_open_it(session, setup):
     people, cid = setup
     stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                       filename="rash.png", data=files.png())
+    session.commit()
     send_message(session, actor=people["maria"], conversation_id=cid, body="see photo",
                  client_msg_id="m-photo", attachment_ids=[stored.id])
+    session.commit()
     for outsider in ("james", "outsider"):
         with pytest.raises(NotFoundError) as error:
             attachments.open_attachment(session, actor=people[outsider], attachment_id=stored.id)
+            session.commit()
         assert str(error.value) == attachments.INVALID_ATTACHMENT
     with pytest.raises(NotFoundError) as missing:
         attachments.open_attachment(session, actor=people["james"], attachment_id=999_999)
+        session.commit()
     assert str(missing.value) == attachments.INVALID_ATTACHMENT
     denied = session.exec(select(AuditEvent).where(AuditEvent.action == "attachment_download",
                                                    AuditEvent.outcome == "denied")).all()
@@ -94,18 +104,23 @@ def test_only_the_patient_and_care_team_can_open_it(session, setup):
     with pytest.raises(NotFoundError):  # nor can an outsider upload into the conversation
         attachments.store_upload(session, actor=people["outsider"], conversation_id=cid,
                                  filename="x.png", data=files.png())
+        session.commit()
 
 
 def test_unsent_upload_is_private_to_its_uploader_and_cannot_be_hijacked(session, setup):
     people, cid = setup
     stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                       filename="draft.pdf", data=files.pdf())
+    session.commit()
     with pytest.raises(NotFoundError):
         attachments.open_attachment(session, actor=people["lee"], attachment_id=stored.id)
+        session.commit()
     with pytest.raises(ValidationError):  # Dr. Lee cannot send Maria's upload as his own
         send_message(session, actor=people["lee"], conversation_id=cid, body="mine now",
                      client_msg_id="steal", attachment_ids=[stored.id])
+        session.commit()
     attachments.discard_upload(session, actor=people["maria"], attachment_id=stored.id)
+    session.commit()
     assert _rows(session) == 0 and _stored_files() == []
 
 
@@ -115,9 +130,11 @@ def test_flipped_byte_in_a_stored_file_is_detected(session, setup):
     people, cid = setup
     stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                       filename="labs.pdf", data=files.pdf())
+    session.commit()
     [path] = _stored_files()
     blob = bytearray(path.read_bytes())
     blob[-5] ^= 0x01
     path.write_bytes(bytes(blob))
     with pytest.raises(TamperedDataError):
         attachments.open_attachment(session, actor=people["maria"], attachment_id=stored.id)
+        session.commit()

@@ -22,6 +22,7 @@ def setup(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
                                           reason="Test", topic="Rash photo", body="Here it is")
+    session.commit()
     return people, conversation.id
 
 
@@ -51,6 +52,7 @@ def test_every_refusal_is_audited_and_stores_nothing(session, setup, name, data,
     with pytest.raises(ValidationError, match=message):
         attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                  filename=name, data=data)
+        session.commit()
     assert session.exec(select(func.count()).select_from(Attachment)).one() == 0
     assert _stored_files() == []
     assert _upload_audit(session) == [Outcome.REJECTED]
@@ -61,6 +63,7 @@ def test_uppercase_and_alternate_extensions_are_accepted(session, setup):
     for name, data in (("SCAN.PDF", files.pdf()), ("photo.jpeg", b"\xff\xd8\xff\xe0" + b"\0" * 32)):
         stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                           filename=name, data=data)
+        session.commit()
         assert stored.display_name == name
     assert _upload_audit(session) == [Outcome.SUCCESS, Outcome.SUCCESS]
 
@@ -69,6 +72,7 @@ def test_attachment_folder_is_private_and_outside_the_web_root(session, setup):
     people, cid = setup
     attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                              filename="rash.png", data=files.png())
+    session.commit()
     folder = get_settings().attachment_dir
     assert folder.stat().st_mode & 0o077 == 0
     assert "_upload" not in folder.parts and ".web" not in folder.parts
@@ -78,8 +82,10 @@ def test_attachment_folder_is_private_and_outside_the_web_root(session, setup):
 def _sent(session, people, cid, name: str, data: bytes) -> Attachment:
     stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                       filename=name, data=data)
+    session.commit()
     send_message(session, actor=people["maria"], conversation_id=cid, body="file",
                  client_msg_id=f"m-{name}", attachment_ids=[stored.id])
+    session.commit()
     return stored
 
 
@@ -95,6 +101,7 @@ def test_missing_stored_file_is_a_verification_failure_not_a_crash(session, setu
     (get_settings().attachment_dir / stored.stored_name).unlink()
     with pytest.raises(TamperedDataError):
         attachments.open_attachment(session, actor=people["lee"], attachment_id=stored.id)
+        session.commit()
     assert _failures(session) == 1
 
 
@@ -102,12 +109,14 @@ def test_ciphertext_swapped_between_conversations_is_refused(session, setup):
     people, cid = setup
     other, _ = create_conversation(session, actor=people["maria"], patient_id=None,
                                    reason="Test", topic="Second", body="Another")
+    session.commit()
     mine = _sent(session, people, cid, "a.png", files.png())
     theirs = _sent(session, people, other.id, "b.png", files.png(rgb=(1, 2, 3)))
     folder = get_settings().attachment_dir
     (folder / theirs.stored_name).write_bytes((folder / mine.stored_name).read_bytes())
     with pytest.raises(TamperedDataError):
         attachments.open_attachment(session, actor=people["maria"], attachment_id=theirs.id)
+        session.commit()
     assert _failures(session) == 1
 
 
@@ -120,3 +129,4 @@ def test_swapped_file_within_one_conversation_fails_the_digest_check(session, se
     (folder / second.stored_name).write_bytes((folder / first.stored_name).read_bytes())
     with pytest.raises(TamperedDataError):
         attachments.open_attachment(session, actor=people["maria"], attachment_id=second.id)
+        session.commit()

@@ -28,10 +28,13 @@ from tests.fixtures import files
 def _thread(session, people) -> tuple[int, list[Message]]:
     conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                           topic="Dose", body="Can I take two tablets?")
+    session.commit()
     msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
                      body="No, only one a day.", client_msg_id="reply-1")
+    session.commit()
     msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
                      body="Call us if the pain gets worse.", client_msg_id="reply-2")
+    session.commit()
     rows = session.exec(select(Message).where(Message.conversation_id == conversation.id)
                         .order_by(col(Message.seq))).all()
     return conversation.id, list(rows)
@@ -70,12 +73,15 @@ def test_swapping_files_between_attachments_is_detected(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                           topic="Photos", body="Two pictures")
+    session.commit()
     one = attachments.store_upload(session, actor=people["maria"],
                                    conversation_id=conversation.id, filename="a.png",
                                    data=files.png())
+    session.commit()
     two = attachments.store_upload(session, actor=people["maria"],
                                    conversation_id=conversation.id, filename="b.pdf",
                                    data=files.pdf())
+    session.commit()
     folder = get_settings().attachment_dir
     a, b = folder / one.stored_name, folder / two.stored_name
     a_bytes, b_bytes = a.read_bytes(), b.read_bytes()
@@ -86,6 +92,7 @@ def test_swapping_files_between_attachments_is_detected(session):
     session.commit()
     with pytest.raises(crypto.TamperedDataError):
         attachments.open_attachment(session, actor=people["maria"], attachment_id=one.id)
+        session.commit()
 
 
 def test_rotation_keeps_the_binding(session, monkeypatch):
@@ -93,6 +100,7 @@ def test_rotation_keeps_the_binding(session, monkeypatch):
     cid, _rows = _thread(session, people)
     stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
                                       filename="a.png", data=files.png())
+    session.commit()
     old = get_settings().encryption_keys
     new_key = crypto.new_key_text("k2")
     old_entries = ",".join(f"{k}:{crypto.base64.urlsafe_b64encode(v).decode()}"
@@ -100,9 +108,11 @@ def test_rotation_keeps_the_binding(session, monkeypatch):
     monkeypatch.setenv("CARE_ENCRYPTION_KEYS", f"{new_key},{old_entries}")
     get_settings.cache_clear()
     report = rotate_keys(session)
+    session.commit()
     assert report.messages == 3 and report.attachments == 1
     assert [t for _, t in _views(session, cid)] == [False, False, False]
     _, data = attachments.open_attachment(session, actor=people["maria"], attachment_id=stored.id)
+    session.commit()
     assert data == files.png()
     get_settings.cache_clear()
 
@@ -156,9 +166,11 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
         people = clinic(session)
         conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                               topic="Old", body="placeholder")
+        session.commit()
         stored = attachments.store_upload(session, actor=people["maria"],
                                           conversation_id=conversation.id, filename="a.png",
                                           data=files.png())
+        session.commit()
         cid, att_id, stored_name = conversation.id, stored.id, stored.stored_name
     old_ct, key_id = crypto.encrypt_text("stored before the upgrade", aad=f"msg:{cid}")
     with engine.begin() as conn:
@@ -176,5 +188,6 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
         assert msg.decrypt_body(row) == ("stored before the upgrade", False)
         _, data = attachments.open_attachment(session, actor=people["maria"],
                                               attachment_id=att_id)
+        session.commit()
         assert data == files.png()
     engine.dispose()

@@ -36,7 +36,7 @@ def _conversation(session, people) -> int:
     conversation, _ = create_conversation(
         session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Lab results", body="Your results are in.")
-    session.commit()
+    session.commit()  # the test is the caller: its unit of work commits
     return conversation.id
 
 
@@ -83,8 +83,8 @@ def test_committed_send_is_published_exactly_once(session, published):
     published.clear()
     result = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
                           client_msg_id="once-1")
-    session.commit()  # the caller's own commit after the service's: nothing twice
-    session.commit()
+    session.commit()  # the caller's commit
+    session.commit()  # and a second, empty one: nothing twice
     assert _kinds(published) == ["message_sent"]
     sent = published[0][0]
     assert (sent.conversation_id, sent.seq, sent.actor_user_id) == (
@@ -104,12 +104,16 @@ def test_status_read_and_delivered_are_events(session, published):
     cid = _conversation(session, people)
     published.clear()
     set_status(session, actor=people["lee"], conversation_id=cid, status="completed")
+    session.commit()
     conversation = session.get(Conversation, cid)
     assert mark_delivered(session, user_id=people["maria"].user_id, conversation_id=cid,
                           seq=1, patient_id=conversation.patient_id,
                           notify_user_ids=(people["lee"].user_id,))
+    session.commit()
     assert mark_read(session, actor=people["maria"], conversation=conversation)
+    session.commit()
     assert not mark_read(session, actor=people["maria"], conversation=conversation)  # no news
+    session.commit()
     assert _kinds(published) == ["conversation_changed", "delivered", "read"]
     assert published[1][0].user_ids == (people["lee"].user_id,)
 
@@ -128,6 +132,7 @@ def test_in_transaction_consumer_commits_and_rolls_back_with_the_change(session)
     try:
         send_message(session, actor=people["maria"], conversation_id=cid, body="Kept",
                      client_msg_id="kept-1")
+        session.commit()
         with pytest.raises(ValidationError):
             send_message(session, actor=people["maria"], conversation_id=cid, body="Lost",
                          client_msg_id="lost-1", attachment_ids=[999_999])
@@ -146,6 +151,7 @@ def test_origin_tab_is_carried(session, published):
     try:
         send_message(session, actor=people["maria"], conversation_id=cid, body="From a tab",
                      client_msg_id="tab-1")
+        session.commit()
     finally:
         events.origin_tab.reset(token)
     assert published[0][0].origin == "tab-123"

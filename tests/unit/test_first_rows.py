@@ -49,9 +49,11 @@ def people(session):
     conversation, _ = create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Rash <b>&</b> itch",
         body='Started "Tuesday" <script>alert(1)</script>')
+    session.commit()
     people["conversation"] = conversation
     other, _ = create_conversation(session, actor=people["james"], patient_id=None,
                                    reason="Test", topic="James's knee", body="Sore")
+    session.commit()
     people["other"] = other
     return people
 
@@ -94,6 +96,7 @@ def test_first_page_only(client, people, session):
     for n in range(PAGE_SIZE + 5):
         create_conversation(session, actor=people["maria"], patient_id=None, reason="Test", topic=f"Topic {n}",
                             body="Hello")
+        session.commit()
     _sign_in(client, people["patel"].email)
     assert len(_rows(client.get("/dashboard/").text)) == PAGE_SIZE
 
@@ -116,6 +119,7 @@ def test_provider_who_must_enrol_two_step_gets_no_rows(client, people, session):
     admin = actor_of(session, make_admin(session))
     user_service.set_totp_required(session, actor=admin, user_id=people["lee"].user_id,
                                    required=True)
+    session.commit()
     _sign_in(client, people["lee"].email)
     assert client.get("/dashboard").text == PAGE
 
@@ -142,6 +146,7 @@ def test_new_messages_show_in_the_next_page_load(client, people, session):
     _sign_in(client, people["lee"].email)
     send_message(session, actor=people["maria"], conversation_id=people["conversation"].id,
                  body="Now it spreads", client_msg_id="x1")
+    session.commit()
     body = client.get("/dashboard").text
     assert "Now it spreads" in body and "2 messages" in body and "2 unread" in body
 

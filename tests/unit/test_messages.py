@@ -25,6 +25,7 @@ def _conversation(session, people):
         session, actor=people["lee"], patient_id=people["maria_patient"].id,
         reason="Test", topic="Lab results", body="Your results are in.",
     )
+    session.commit()
     return conversation.id
 
 
@@ -40,8 +41,10 @@ def test_same_client_id_twice_stores_one_message(session):
     cid = _conversation(session, people)
     first = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
                          client_msg_id="abc-1")
+    session.commit()
     again = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
                          client_msg_id="abc-1")
+    session.commit()
     assert first.created and not again.created
     assert first.message.id == again.message.id
     assert _count(session, conversation_id=cid) == 2  # the opening message + one reply
@@ -54,11 +57,14 @@ def test_a_client_id_reused_in_another_conversation_is_refused_and_nothing_moves
     first_cid = _conversation(session, people)
     other, _ = create_conversation(session, actor=people["maria"], patient_id=None,
                                    reason="Test", topic="Billing", body="A question")
+    session.commit()
     send_message(session, actor=people["maria"], conversation_id=first_cid, body="Thanks",
                  client_msg_id="same-id")
+    session.commit()
     with pytest.raises(ValidationError, match="Invalid message id"):
         send_message(session, actor=people["maria"], conversation_id=other.id, body="Hi",
                      client_msg_id="same-id")
+        session.commit()
     session.expire_all()
     assert _count(session, conversation_id=other.id) == 1
     assert session.get(Conversation, other.id).last_seq == 1  # the refused try left no gap
@@ -69,13 +75,17 @@ def test_a_repeat_after_the_conversation_was_completed_returns_the_stored_messag
     cid = _conversation(session, people)
     sent = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
                         client_msg_id="late-retry")
+    session.commit()
     set_status(session, actor=people["lee"], conversation_id=cid, status="completed")
+    session.commit()
     again = send_message(session, actor=people["maria"], conversation_id=cid, body="Thanks",
                          client_msg_id="late-retry")
+    session.commit()
     assert not again.created and again.message.id == sent.message.id
     with pytest.raises(ValidationError, match="completed"):
         send_message(session, actor=people["maria"], conversation_id=cid, body="New",
                      client_msg_id="new-one")
+        session.commit()
 
 
 def test_the_senders_own_read_mark_moves_to_each_message_sent(session):
@@ -84,6 +94,7 @@ def test_the_senders_own_read_mark_moves_to_each_message_sent(session):
     for n in range(2, 5):
         send_message(session, actor=people["maria"], conversation_id=cid, body=f"m{n}",
                      client_msg_id=f"r{n}")
+        session.commit()
         session.expire_all()
         state = session.get(ReadState, (people["maria"].user_id, cid))
         assert (state.last_read_seq, state.last_delivered_seq) == (n, n)
@@ -96,9 +107,11 @@ def test_sender_cannot_see_or_post_outside_care_team(session):
     with pytest.raises(NotFoundError):
         send_message(session, actor=people["outsider"], conversation_id=cid, body="hi",
                      client_msg_id="x")
+        session.commit()
     with pytest.raises(NotFoundError):
         send_message(session, actor=people["james"], conversation_id=cid, body="hi",
                      client_msg_id="y")
+        session.commit()
     assert _count(session, conversation_id=cid) == 1
     denied = session.exec(select(AuditEvent).where(AuditEvent.outcome == "denied")).all()
     assert len(denied) == 2
@@ -110,9 +123,11 @@ def test_empty_and_oversized_bodies_are_refused(session):
     with pytest.raises(ValidationError):
         send_message(session, actor=people["maria"], conversation_id=cid, body="   ",
                      client_msg_id="e1")
+        session.commit()
     with pytest.raises(ValidationError):
         send_message(session, actor=people["maria"], conversation_id=cid, body="x" * 5001,
                      client_msg_id="e2")
+        session.commit()
     assert _count(session, conversation_id=cid) == 1
 
 
@@ -122,11 +137,15 @@ def test_list_messages_pages_in_server_order(session):
     for i in range(9):
         send_message(session, actor=people["maria" if i % 2 else "lee"], conversation_id=cid,
                      body=f"m{i}", client_msg_id=f"p{i}")
+        session.commit()
     latest = list_messages(session, conversation_id=cid, limit=4)
+    session.commit()
     assert [m.seq for m in latest] == [7, 8, 9, 10]
     older = list_messages(session, conversation_id=cid, before_seq=7, limit=4)
+    session.commit()
     assert [m.seq for m in older] == [3, 4, 5, 6]
     newer = list_messages(session, conversation_id=cid, after_seq=8)
+    session.commit()
     assert [m.body for m in newer] == ["m7", "m8"]
 
 
@@ -146,6 +165,7 @@ def _concurrent_sends(engine, people, cid, *, senders: int, per_sender: int, dup
                 with Session(engine, expire_on_commit=False) as s:
                     send_message(s, actor=actor, conversation_id=cid, body=f"{n}/{k}",
                                  client_msg_id=client_id)
+                    s.commit()
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
 
@@ -246,6 +266,7 @@ def test_two_ids_in_the_same_millisecond_are_two_messages(session, monkeypatch):
     monkeypatch.setattr(messages_module, "utcnow", lambda: instant)
     first, second = (send_message(session, actor=people["maria"], conversation_id=cid,
                                   body="Yes", client_msg_id=str(uuid.uuid4())) for _ in range(2))
+    session.commit()
     assert first.created and second.created
     assert first.message.id != second.message.id
     assert (first.message.seq, second.message.seq) == (2, 3)
@@ -260,9 +281,11 @@ def test_an_outbox_resent_after_a_crash_keeps_the_typed_order(session):
     ids = [str(uuid.uuid4()) for _ in range(3)]
     stored_before_crash = send_message(session, actor=people["maria"], conversation_id=cid,
                                        body="one", client_msg_id=ids[0])
+    session.commit()
     results = [send_message(session, actor=people["maria"], conversation_id=cid, body=body,
                             client_msg_id=client_id)
                for body, client_id in zip(["one", "two", "three"], ids, strict=True)]
+    session.commit()
     assert [r.created for r in results] == [False, True, True]
     assert results[0].message.id == stored_before_crash.message.id
     assert [r.message.seq for r in results] == [2, 3, 4]

@@ -44,6 +44,7 @@ def _start(session, people):
     conversation, _ = create_conversation(
         session, reason="Test follow-up", actor=people["lee"], patient_id=people["maria_patient"].id,
         topic="Knee MRI results", body="Your MRI shows a small meniscus tear.")
+    session.commit()
     return conversation
 
 
@@ -81,6 +82,7 @@ def test_a_second_message_within_the_window_sends_no_second_email(session, smtp)
     conversation = _start(session, people)
     send_message(session, actor=people["lee"], conversation_id=conversation.id,
                  body="And please book a follow-up.", client_msg_id="second")
+    session.commit()
     time.sleep(DELAY + 0.2)
     _run_jobs()
     time.sleep(DELAY + 0.2)
@@ -92,6 +94,7 @@ def test_read_before_the_delay_sends_none(session, smtp):
     people = clinic(session)
     conversation = _start(session, people)
     mark_read(session, actor=people["maria"], conversation=conversation)
+    session.commit()
     time.sleep(DELAY + 0.2)
     _run_jobs()
     assert smtp.to(_maria(people)) == []
@@ -102,6 +105,7 @@ def test_opted_out_user_gets_no_email(session, smtp):
     people = clinic(session)
     notifications.set_preferences(session, actor=people["maria"], email_on=False,
                                   digest_on=True)
+    session.commit()
     _start(session, people)
     time.sleep(DELAY + 0.2)
     _run_jobs()
@@ -114,6 +118,7 @@ def test_one_email_per_user_per_window_across_conversations(session, smtp):
     time.sleep(0.5)
     create_conversation(session, reason="Test follow-up", actor=people["patel"], patient_id=people["maria_patient"].id,
                         topic="Diet", body="Some advice")
+    session.commit()
     time.sleep(DELAY - 0.5 + 0.2)
     _run_jobs()  # the first conversation's check is due; the second's not yet
     assert len(smtp.to(_maria(people))) == 1
@@ -145,8 +150,10 @@ def test_daily_digest_counts_only(session, smtp):
     conversation = _start(session, people)
     send_message(session, actor=people["maria"], conversation_id=conversation.id,
                  body="My knee still hurts", client_msg_id="reply")
+    session.commit()
     notifications.set_preferences(session, actor=people["patel"], email_on=True,
                                   digest_on=False)
+    session.commit()
     notifications.daily_digest({"day": "2026-01-01"})
     notifications.daily_digest({"day": "2026-01-01"})
     [digest] = smtp.to(people["lee"].email)

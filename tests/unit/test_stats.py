@@ -19,8 +19,10 @@ def _start(session, actor, patient_id, topic, body="hello"):
 
 
 def _reply(session, actor, conversation_id, body="reply"):
-    return msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
-                            client_msg_id=f"{actor.user_id}-{body}-{conversation_id}")
+    result = msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                              client_msg_id=f"{actor.user_id}-{body}-{conversation_id}")
+    session.commit()  # the test is the caller: its unit of work commits
+    return result
 
 
 def test_counts_unread_patients_and_messages(session):

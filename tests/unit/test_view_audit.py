@@ -37,6 +37,7 @@ def clinic_data(session):
     for topic in ("Refill", "Dizziness"):
         conv.create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic=topic,
                                  body="hello")
+        session.commit()
     return people
 
 
@@ -107,6 +108,7 @@ def test_a_wrong_two_step_code_at_sign_in_is_audited(session, clinic_data):
     with pytest.raises(AuthenticationError):
         auth.login(session, email=lee.email, password=PASSWORD, totp_code=wrong,
                    client_ip="203.0.113.5")
+        session.commit()
     [row] = [r for r in _rows(session, Action.LOGIN) if r.outcome == "failure"]
     assert row.actor_user_id == lee.id and row.detail == "bad totp code"
     assert wrong not in (row.detail + row.object_id)  # the code itself is not kept
@@ -115,12 +117,16 @@ def test_a_wrong_two_step_code_at_sign_in_is_audited(session, clinic_data):
 def test_discarding_an_upload_is_audited_and_so_is_a_refused_discard(session, clinic_data):
     people = clinic_data
     conversation = conv.list_conversations(session, actor=people["maria"]).rows[0]
+    session.commit()
     upload = attachments.store_upload(session, actor=people["maria"],
                                       conversation_id=conversation.id, filename="a.png",
                                       data=files.png())
+    session.commit()
     with pytest.raises(NotFoundError):  # someone else's upload: refused, recorded
         attachments.discard_upload(session, actor=people["lee"], attachment_id=upload.id)
+        session.commit()
     attachments.discard_upload(session, actor=people["maria"], attachment_id=upload.id)
+    session.commit()
     rows = _rows(session, Action.ATTACHMENT_DISCARD)
     assert [(r.actor_user_id, r.outcome) for r in rows] == [
         (people["lee"].user_id, "denied"), (people["maria"].user_id, "success")]
@@ -130,9 +136,12 @@ def test_discarding_an_upload_is_audited_and_so_is_a_refused_discard(session, cl
 
 def test_an_admins_audit_search_is_audited(session, clinic_data):
     admin = actor_for_user(session, make_admin(session))
+    session.commit()
     audit_log.search(session, actor=admin, flt=AuditFilter(patient="P-100200",
                                                            action="message_send"))
+    session.commit()
     audit_log.search(session, actor=admin, flt=AuditFilter(), offset=50)
+    session.commit()
     rows = _rows(session, Action.AUDIT_SEARCH)
     assert [r.actor_user_id for r in rows] == [admin.user_id, admin.user_id]
     assert rows[0].detail.startswith("search patient=P-100200 action=message_send rows=")
