@@ -23,6 +23,7 @@ def _setup(session):
                                        reason="Test", topic="Refill please", body="Out of pills")
     theirs, _ = conv.create_conversation(session, actor=p["james"], patient_id=None,
                                          reason="Test", topic="Secret rash", body="Private")
+    session.commit()  # before the handlers' own sessions read it (services never commit)
     return p, mine.id, theirs.id
 
 

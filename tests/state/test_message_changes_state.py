@@ -25,6 +25,7 @@ def _setup(session, monkeypatch):
         topic="Lab results", body="Your results are in.")
     reply = send_message(session, actor=people["maria"], conversation_id=conversation.id,
                          body="Thanks, what about iron?", client_msg_id="r-1").message
+    session.commit()  # before the handlers' own sessions read it (services never commit)
     return people, conversation.id, reply
 
 
@@ -148,6 +149,7 @@ async def test_a_draft_for_a_forged_conversation_is_refused_quietly(session, mon
     people, cid, _ = _setup(session, monkeypatch)
     theirs, _ = conv.create_conversation(session, actor=people["james"], patient_id=None,
                                          reason="Test", topic="Private", body="Private")
+    session.commit()
     state = await _portal(session, people, cid)
     for forged in ({"conversation_id": str(theirs.id), "body": "x"},
                    {"conversation_id": "nope", "body": "x"}, "not a dict"):

@@ -20,6 +20,7 @@ def setup(session):
                                     topic="Refill", body="Out of pills")
     other, _ = conv.create_conversation(session, actor=p["james"], patient_id=None,
                                         reason="Test", topic="Rash", body="Private")
+    session.commit()  # the caller's unit of work (services never commit)
     return p, c.id, other.id
 
 
@@ -32,10 +33,13 @@ def test_take_assign_reassign_release_are_audited(session, setup):
     p, cid, _ = setup
     lee, patel = p["lee"], p["patel"]
     assert assignment.take(session, actor=lee, conversation_id=cid).assignee_user_id == lee.user_id
+    session.commit()
     assignment.assign(session, actor=lee, conversation_id=cid, assignee_user_id=patel.user_id,
                       expected_user_id=lee.user_id)
+    session.commit()
     assert session.get(Conversation, cid).assignee_user_id == patel.user_id
     assignment.release(session, actor=patel, conversation_id=cid)
+    session.commit()
     assert session.get(Conversation, cid).assignee_user_id is None
     details = [a.detail for a in _audit(session, "success")]
     assert details == [f"user none -> user {lee.user_id}",
@@ -49,6 +53,8 @@ def test_the_change_is_an_event_for_the_team_and_the_patient(session, setup):
     consumer = events.on_commit(seen.extend)
     try:
         assignment.take(session, actor=p["patel"], conversation_id=cid)
+        assert seen == []  # published when the caller's unit commits, not before
+        session.commit()
     finally:
         events.remove(consumer)
     [event] = [e for e in seen if e.kind == events.Kind.ASSIGNED]
@@ -64,6 +70,7 @@ def test_only_the_care_team_can_be_assigned(session, setup):
         with pytest.raises(ValidationError, match="care team"):
             assignment.assign(session, actor=p["lee"], conversation_id=cid,
                               assignee_user_id=stranger)
+        session.rollback()  # what the caller's unit does on the refusal
     assert session.get(Conversation, cid).assignee_user_id is None
     assert len(_audit(session, "rejected")) == 6
 
@@ -75,8 +82,10 @@ def test_patient_other_team_and_forged_ids_look_like_not_found(session, setup):
     for actor, conversation_id in cases:
         with pytest.raises(NotFoundError, match="Conversation not found"):
             assignment.take(session, actor=actor, conversation_id=conversation_id)
+        session.rollback()  # the denial's row stays: it was written apart
         with pytest.raises(NotFoundError):
             assignment.assignable(session, actor=actor, conversation_id=conversation_id)
+        session.rollback()
     assert session.get(Conversation, cid).assignee_user_id is None
     assert len(_audit(session, "denied")) == 2 * len(cases)
 
@@ -84,9 +93,11 @@ def test_patient_other_team_and_forged_ids_look_like_not_found(session, setup):
 def test_a_change_made_meanwhile_is_not_overwritten(session, setup):
     p, cid, _ = setup
     assignment.take(session, actor=p["lee"], conversation_id=cid, expected_user_id=None)
+    session.commit()
     # Patel's screen still showed it unassigned.
     with pytest.raises(ValidationError, match="a moment ago"):
         assignment.take(session, actor=p["patel"], conversation_id=cid, expected_user_id=None)
+    session.rollback()
     assert session.get(Conversation, cid).assignee_user_id == p["lee"].user_id
 
 
@@ -100,7 +111,9 @@ def test_filters_and_rows_name_the_handler(session, setup):
     p, cid, _ = setup
     second, _ = conv.create_conversation(session, actor=p["maria"], patient_id=None,
                                          reason="Test", topic="Second", body="Hello")
+    session.commit()
     assignment.take(session, actor=p["patel"], conversation_id=cid)
+    session.commit()
 
     def topics(actor, filter_by):
         return [r.topic for r in conv.list_conversations(session, actor=actor,

@@ -40,8 +40,11 @@ from tests.fixtures import files
 def _send(session, actor, conversation_id, body, cid, uploads=()):
     ids = [attachments.store_upload(session, actor=actor, conversation_id=conversation_id,
                                     filename=name, data=data).id for name, data in uploads]
-    return send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+    session.commit()  # each request is its own unit of work (services never commit)
+    sent = send_message(session, actor=actor, conversation_id=conversation_id, body=body,
                         client_msg_id=cid, attachment_ids=ids)
+    session.commit()
+    return sent
 
 
 @pytest.fixture
@@ -52,14 +55,19 @@ def seeded(session):
         session, actor=maria, patient_id=None, topic="Rash after new cream",
         reason="Itchy rash", body="The rash is spreading.", client_msg_id="m1",
         category="medication")
+    session.commit()
     mark_read(session, actor=lee, conversation=session.get(Conversation, conversation.id))
+    session.commit()
     _send(session, lee, conversation.id, "Please send a photo and the label.", "l1")
     mark_read(session, actor=maria, conversation=session.get(Conversation, conversation.id))
+    session.commit()
     _send(session, maria, conversation.id, "Both attached.", "m2",
           uploads=[("rash.png", files.png()), ("label.pdf", files.pdf("Cream label"))])
     _send(session, maria, conversation.id, "", "m3", uploads=[("close-up.png", files.png(8, 8))])
     set_priority(session, actor=lee, conversation_id=conversation.id, priority="urgent")
+    session.commit()
     set_status(session, actor=lee, conversation_id=conversation.id, status="needs_attention")
+    session.commit()
     return people, conversation
 
 
@@ -96,6 +104,7 @@ def test_export_is_a_valid_r4_bundle_with_the_whole_thread(session, seeded):
     people, conversation = seeded
     bundle = fhir_export.export_conversation(session, actor=people["lee"],
                                              conversation_id=conversation.id)
+    session.commit()
     Bundle.model_validate(bundle)  # the package's own models accept it
     json.dumps(bundle)  # and it is plain JSON
     assert bundle["type"] == "collection" and "meta" not in bundle
@@ -149,8 +158,10 @@ def test_who_may_export(session, seeded, monkeypatch):
         with pytest.raises(NotFoundError):
             fhir_export.export_conversation(session, actor=people[who],
                                             conversation_id=conversation.id)
+        session.rollback()  # the denial's row stays: it was written apart
     with pytest.raises(NotFoundError):
         fhir_export.export_conversation(session, actor=people["lee"], conversation_id=999999)
+    session.rollback()
     denied = session.exec(select(AuditEvent).where(AuditEvent.action == "fhir_export",
                                                    AuditEvent.outcome == "denied")).all()
     assert len(denied) == 3
@@ -171,6 +182,7 @@ def test_whole_patient_export_holds_every_conversation(session, seeded):
     people, _ = seeded
     create_conversation(session, actor=people["patel"], patient_id=people["maria_patient"].id,
                         topic="Follow-up", reason="Check-in", body="How are you?")
+    session.commit()
     bundle = fhir_export.export_patient(session, actor=people["patel"],
                                         patient_id=people["maria_patient"].id)
     Bundle.model_validate(bundle)
@@ -211,6 +223,7 @@ def test_import_into_an_empty_database_gives_back_the_same_bundle(session, seede
                                             conversation_id=conversation.id)
     other, actors = empty_clinic
     report = fhir_import.import_bundle(other, actor=actors["patel"], raw=json.dumps(first))
+    other.commit()  # the caller's unit of work
     assert (report.messages, report.attachments) == (4, 3)
     again = fhir_export.export_conversation(other, actor=actors["lee"],
                                             conversation_id=report.conversation_ids[0])
@@ -232,6 +245,7 @@ def _refused(other: Session, actor, raw, error=ValidationError) -> str:
     before = _counts(other)
     with pytest.raises(error) as caught:
         fhir_import.import_bundle(other, actor=actor, raw=raw)
+    other.rollback()  # what the caller's unit of work does on the refusal
     assert _counts(other) == before  # no row and no file
     last = other.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert last.action == "fhir_import" and last.outcome in ("rejected", "denied")
@@ -275,6 +289,7 @@ def test_refusals_write_nothing(session, seeded, empty_clinic):
     assert "without message text" in _refused(other, lee, quiet)
 
     fhir_import.import_bundle(other, actor=lee, raw=good)
+    other.commit()
     assert "already been imported" in _refused(other, lee, good)
 
 
@@ -297,6 +312,7 @@ def test_a_disk_failure_mid_import_leaves_no_rows_and_no_files(session, seeded, 
     monkeypatch.setattr(Path, "write_bytes", disk_full_on_second_file)
     with pytest.raises(OSError):
         fhir_import.import_bundle(other, actor=actors["lee"], raw=good)
+    other.rollback()
     assert len(calls) == 2 and not calls[0].exists()  # the first file was written, then removed
     assert _counts(other) == before
     last = other.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()

@@ -41,11 +41,14 @@ def thread(session):
     people = clinic(session)
     conversation, _ = create_conversation(session, actor=people["maria"], patient_id=None,
                                           reason="Test", topic="Photos", body="Attached")
+    session.commit()  # each a unit of work of its own; committed before the route reads
     upload = attachments.store_upload(session, actor=people["maria"],
                                       conversation_id=conversation.id, filename="labs.pdf",
                                       data=files.pdf())
+    session.commit()
     send_message(session, actor=people["maria"], conversation_id=conversation.id, body="file",
                  client_msg_id="f", attachment_ids=[upload.id])
+    session.commit()
     return people, conversation
 
 

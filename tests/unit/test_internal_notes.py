@@ -24,13 +24,16 @@ def setup(session):
                                     topic="Refill", body="Out of pills")
     other, _ = conv.create_conversation(session, actor=p["james"], patient_id=None,
                                         reason="Test", topic="Rash", body="Private")
+    session.commit()  # the caller's unit of work (services never commit)
     return p, c.id, other.id
 
 
 def test_team_writes_and_reads_notes_encrypted_and_audited(session, setup):
     p, cid, _ = setup
     internal_notes.add_note(session, actor=p["lee"], conversation_id=cid, body=f"  {NOTE} ")
+    session.commit()
     views = internal_notes.list_notes(session, actor=p["patel"], conversation_id=cid)
+    session.commit()
     assert [(v.author_name, v.body) for v in views] == [("Dr. Lee", NOTE)]
     raw = session.exec(text("select body_ct from internal_notes")).one()[0]
     assert b"ZEBRA" not in raw
@@ -44,7 +47,9 @@ def test_a_note_moved_to_another_conversation_does_not_verify(session, setup):
     p, cid, _ = setup
     second, _ = conv.create_conversation(session, actor=p["maria"], patient_id=None,
                                          reason="Test", topic="Second", body="Hi")
+    session.commit()
     internal_notes.add_note(session, actor=p["lee"], conversation_id=cid, body=NOTE)
+    session.commit()
     note = session.exec(select(InternalNote)).one()
     note.conversation_id = second.id
     session.add(note)
@@ -56,13 +61,16 @@ def test_a_note_moved_to_another_conversation_does_not_verify(session, setup):
 def test_patient_other_team_and_forged_ids_look_like_not_found(session, setup):
     p, cid, other = setup
     internal_notes.add_note(session, actor=p["lee"], conversation_id=cid, body=NOTE)
+    session.commit()
     for actor, conversation_id in [(p["maria"], cid), (p["outsider"], cid), (p["lee"], other),
                                    (p["lee"], 999999), (p["lee"], "1")]:
         with pytest.raises(NotFoundError, match="Conversation not found"):
             internal_notes.list_notes(session, actor=actor, conversation_id=conversation_id)
+        session.rollback()  # the denial's row stays: it was written apart
         with pytest.raises(NotFoundError, match="Conversation not found"):
             internal_notes.add_note(session, actor=actor, conversation_id=conversation_id,
                                     body="sneaky")
+        session.rollback()
     assert len(session.exec(select(InternalNote)).all()) == 1
     denied = session.exec(select(AuditEvent).where(AuditEvent.outcome == "denied")).all()
     assert len(denied) == 10
@@ -73,6 +81,8 @@ def test_empty_and_long_notes_are_refused(session, setup):
     for body in ("", "   ", None, "x" * (internal_notes.MAX_NOTE_CHARS + 1)):
         with pytest.raises(ValidationError):
             internal_notes.add_note(session, actor=p["lee"], conversation_id=cid, body=body)
+        session.rollback()
+    assert session.exec(select(InternalNote)).all() == []
 
 
 def test_a_note_reaches_nothing_the_patient_sees(session, setup):
@@ -84,6 +94,8 @@ def test_a_note_reaches_nothing_the_patient_sees(session, setup):
     unread_before = conv.unread_total(session, actor=maria)
     try:
         internal_notes.add_note(session, actor=p["lee"], conversation_id=cid, body=NOTE)
+        assert seen == []  # published when the caller's unit commits, not before
+        session.commit()
     finally:
         events.remove(consumer)
     [event] = seen

@@ -53,15 +53,19 @@ def test_rotation_moves_corrections_and_drafts_too(session, monkeypatch):
     people = clinic(session)
     conversation, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
                                                reason="Test", topic="Old key", body="First")
+    session.commit()  # each a unit of work of its own (services never commit)
     first = list_messages(session, conversation_id=conversation.id)[0]
     correct_message(session, actor=people["maria"], message_id=first.id, body="Corrected")
+    session.commit()
     drafts.save_draft(session, actor=people["maria"], conversation_id=conversation.id,
                       body="Half typed")
+    session.commit()
     old = os.environ["CARE_ENCRYPTION_KEYS"]
     new_key = "k2:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("CARE_ENCRYPTION_KEYS", f"{new_key},{old}")
     reset_caches()
     keys.rotate_keys(session)
+    session.commit()
     monkeypatch.setenv("CARE_ENCRYPTION_KEYS", new_key)  # the old key gone entirely
     reset_caches()
     session.expire_all()

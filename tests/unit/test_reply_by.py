@@ -107,7 +107,9 @@ def test_the_admin_saves_settings_audited_and_others_cannot(session):
     form = {**reply_by.as_form(HOURS), "target_routine": "3d", "timezone": "Europe/Berlin"}
     with pytest.raises(NotFoundError):
         reply_by.save(session, actor=people["lee"], values=form)
+    session.rollback()
     reply_by.save(session, actor=admin, values=form)
+    session.commit()
     loaded = reply_by.load(session)
     assert loaded.timezone == "Europe/Berlin" and loaded.target("routine") == Target(3, "d")
     rows = session.exec(select(AuditEvent).where(

@@ -49,6 +49,7 @@ def _patient_conversation(session, people, body="Question about my knee"):
     conversation, _ = create_conversation(
         session, actor=people["maria"], patient_id=None, topic="Knee question",
         reason="Knee", body=body)
+    session.commit()  # the caller's unit of work: the triage consumer runs on its commit
     return conversation
 
 
@@ -58,9 +59,11 @@ def test_a_red_flag_message_is_stored_flagged_urgent_on_top_and_audited(session)
     flagged = _patient_conversation(session, people)
     send_message(session, actor=people["maria"], conversation_id=flagged.id,
                  body="Now I have chest pain", client_msg_id="rf-1")
+    session.commit()
     # A later message elsewhere does not push the flagged one down.
     send_message(session, actor=people["maria"], conversation_id=calm.id,
                  body="Also a refill please", client_msg_id="rf-2")
+    session.commit()
     session.expire_all()
     row = session.get(Conversation, flagged.id)
     assert row.priority == "urgent" and row.red_flag_at is not None and row.attention == 2
@@ -84,6 +87,7 @@ def test_a_provider_reply_clears_reply_by_and_the_raise_but_keeps_the_mark(sessi
     assert session.get(Conversation, conversation.id).reply_by_at is not None
     send_message(session, actor=people["patel"], conversation_id=conversation.id,
                  body="Please call us now.", client_msg_id="p-1")
+    session.commit()
     session.expire_all()
     row = session.get(Conversation, conversation.id)
     assert row.reply_by_at is None and row.attention == 0
@@ -97,6 +101,7 @@ def test_the_first_unanswered_message_keeps_its_reply_by_time(session):
     first = session.get(Conversation, conversation.id).reply_by_at
     send_message(session, actor=people["maria"], conversation_id=conversation.id,
                  body="Any news?", client_msg_id="m-2")
+    session.commit()
     session.expire_all()
     assert session.get(Conversation, conversation.id).reply_by_at == first
 
@@ -122,6 +127,7 @@ def test_the_job_escalates_an_overdue_conversation_once(session, smtp, monkeypat
     late = _patient_conversation(session, people)
     send_message(session, actor=people["maria"], conversation_id=calm.id,
                  body="One more thing", client_msg_id="c-2")  # calm is the newest now
+    session.commit()
     session.expire_all()
     due = session.get(Conversation, late.id).reply_by_at.replace(tzinfo=UTC)
     jobs = session.exec(select(Job).where(Job.kind == triage.ESCALATE)).all()
@@ -129,6 +135,7 @@ def test_the_job_escalates_an_overdue_conversation_once(session, smtp, monkeypat
     # Calm gets answered; late does not.
     send_message(session, actor=people["lee"], conversation_id=calm.id, body="Done.",
                  client_msg_id="c-3")
+    session.commit()
     runner = Runner(db.get_engine(), lease_seconds=60)
     # Before its time, a run changes nothing.
     monkeypatch.setattr(triage_list, "clock", lambda: due - timedelta(minutes=1))
@@ -171,6 +178,7 @@ def test_the_job_escalates_an_overdue_conversation_once(session, smtp, monkeypat
     # A reply ends the escalation.
     send_message(session, actor=people["lee"], conversation_id=late.id, body="Sorry!",
                  client_msg_id="l-1")
+    session.commit()
     session.expire_all()
     assert session.get(Conversation, late.id).attention == 0
     assert list_conversations(session, actor=people["patel"], filter_by="overdue").rows == []
