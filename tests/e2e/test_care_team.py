@@ -31,6 +31,7 @@ def _conversation(app_server, topic: str) -> int:
         conversation, _ = create_conversation(s, actor=actor(s, MARIA), patient_id=None,
                                               topic=topic, reason="Test",
                                               body="Could someone look at my refill?")
+        s.commit()  # the caller's unit of work, before the app's own sessions read it
         return conversation.id
 
 

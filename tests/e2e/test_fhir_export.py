@@ -32,10 +32,13 @@ def conversation(app_server) -> tuple[int, str, bytes]:
         c, _ = create_conversation(s, reason="Test export", actor=actor(s, MARIA),
                                    patient_id=patient_id(s, MARIA), topic=topic,
                                    body="My results are attached.")
+        s.commit()  # each a unit of work of its own, committed before the app reads
         upload = attachments.store_upload(s, actor=actor(s, MARIA), conversation_id=c.id,
                                           filename="results.pdf", data=report)
+        s.commit()
         send_message(s, actor=actor(s, MARIA), conversation_id=c.id, body="Here it is.",
                      client_msg_id=uuid.uuid4().hex, attachment_ids=[upload.id])
+        s.commit()
         return c.id or 0, topic, report
 
 

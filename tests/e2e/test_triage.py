@@ -33,6 +33,7 @@ def _maria_conversation(app_server, topic: str) -> int:
         conversation, _ = create_conversation(
             s, actor=actor(s, MARIA), patient_id=None, topic=topic, reason="Check-in",
             body="A question for my care team")
+        s.commit()  # the caller's unit of work, before the app's own sessions read it
         return conversation.id
 
 
@@ -90,6 +91,8 @@ def test_red_flag_notice_for_the_patient_and_urgent_mark_on_top_for_the_team(
         # Answered: the raise ends (other tests expect the newest conversation on top).
         send_message(s, actor=actor(s, LEE), conversation_id=cid, body="Please call 911 now.",
                      client_msg_id=uuid.uuid4().hex)
+        s.commit()  # the triage consumer runs on the commit
+        s.expire_all()
         assert s.get(Conversation, cid).attention == 0
 
 
