@@ -18,10 +18,14 @@ config = rx.Config(
     redis_url=_settings.redis_url or None,
     state_manager_mode="redis" if _settings.redis_url else "memory",
     cors_allowed_origins=_settings.allowed_origins,
-    backend_port=_settings.port,
+    # One port (the default): frontend and backend both on CARE_PORT. Split (`reflex run` in
+    # development, `reflex export` + a static server): the backend on CARE_BACKEND_ORIGIN's
+    # port (or CARE_BACKEND_PORT), the pages on CARE_PORT (web/origins.py).
+    backend_port=_settings.backend_port,
     # A backend-only worker (scale-out) must not name a frontend port.
     frontend_port=None if os.environ.get("CARE_BACKEND_ONLY") else _settings.port,
-    api_url=_settings.public_origin,
+    # Where the pages open the websocket and post uploads; where links to pages point.
+    api_url=_settings.backend_url,
     deploy_url=_settings.public_origin,
     show_built_with_reflex=False,
     plugins=[rx.plugins.RadixThemesPlugin()],
