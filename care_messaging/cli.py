@@ -5,6 +5,7 @@
 - ``make-key``     print a new encryption key entry
 - ``ensure-dev-key`` write data/encryption.keys for local development if missing
 - ``rotate-keys``  re-encrypt all data under the active (first) key; rebuild the search index
+- ``requirements`` write requirements.txt from pyproject.toml (``--check``: fail if it differs)
 - ``jobs``         run a background-job worker in the foreground (the app runs one itself
                    unless CARE_JOBS_IN_APP=0): the embedded runner on SQLite, a procrastinate
                    worker on PostgreSQL
@@ -84,8 +85,22 @@ def print_logins() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="care_messaging.cli")
     parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key", "rotate-keys",
-                                            "jobs"])
+                                            "jobs", "requirements"])
+    parser.add_argument("--check", action="store_true",
+                        help="requirements: fail if requirements.txt is out of step")
     args = parser.parse_args(argv)
+    if args.command == "requirements":
+        from care_messaging import requirements_file
+
+        if args.check:
+            if requirements_file.in_step():
+                return 0
+            print("requirements.txt differs from pyproject.toml: run "
+                  "`python -m care_messaging.cli requirements`", file=sys.stderr)
+            return 1
+        requirements_file.write()
+        print(f"Wrote {requirements_file.REQUIREMENTS}")
+        return 0
     if args.command == "ensure-dev-key":
         import os
 
