@@ -44,3 +44,16 @@ def test_check_command_passes_on_the_committed_file():
     result = subprocess.run([sys.executable, "-m", "care_messaging.cli", "requirements",
                              "--check"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_cloud_config_keeps_the_database_and_secrets_out():
+    """cloud.yml (flat keys; no YAML parser is installed): the local SQLite file is never
+    uploaded, and the env file it names is git-ignored (only the example is committed)."""
+    settings = dict(line.split(":", 1) for line in (PROJECT_ROOT / "cloud.yml").read_text()
+                    .splitlines() if line and not line.startswith((" ", "#")))
+    assert settings["include_db"].strip() == "false"
+    envfile = settings["envfile"].strip()
+    ignored = (PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    assert envfile in ignored
+    example = (PROJECT_ROOT / f"{envfile}.example").read_text()
+    assert "CARE_ENCRYPTION_KEYS=" not in example and "DATABASE_URL=" not in example
