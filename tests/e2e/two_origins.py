@@ -59,6 +59,17 @@ def _maria_conversation(app: TwoOrigins) -> int:
 def message_share_and_sign_out(browser: Browser, app: TwoOrigins,
                                contexts: list[BrowserContext], tmp_path: Path,
                                shot: str, timeout_ms: int = 20000) -> None:
+    # Every wait of the journey (assertions included) gets the caller's patience: the
+    # development server compiles each page on its first request.
+    expect.set_options(timeout=timeout_ms)
+    try:
+        _journey(browser, app, contexts, tmp_path, shot, timeout_ms)
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for the tests that follow
+
+
+def _journey(browser: Browser, app: TwoOrigins, contexts: list[BrowserContext],
+             tmp_path: Path, shot: str, timeout_ms: int) -> None:
     front = re.escape(app.front_url)
     lee = _page(browser, app, contexts, timeout_ms, viewport={"width": 1280, "height": 800})
     _sign_in(lee, app, LEE)
