@@ -5,7 +5,9 @@ reasonCode, subject = the Patient, status), then one ``Communication`` per messa
 (``partOf`` its header, ``inResponseTo`` the latest earlier message from someone else,
 sender/recipient, ``sent``, ``received`` = when the other side read it, payload text and
 attachments), the ``Patient`` and ``Practitioner`` resources they name, and each file as a
-``Binary`` the attachment points to. Vocabulary: services/fhir_mapping.py.
+``Binary`` the attachment points to. A retracted or corrected message stays, with its text,
+as ``entered-in-error``, followed by its corrections and a ``Provenance`` per change
+(services/fhir_revisions.py). Vocabulary: services/fhir_mapping.py.
 
 Who may export: a provider on the patient's care team; an administrator gets the record
 without message text, file names or file contents unless ``fhir_admin_text`` is set. Anyone

@@ -3,7 +3,8 @@
 Two phases: first the whole Bundle is read into a plan (valid FHIR, people matched by
 identifier: the patient by patient ID, providers by email; the patient one the importing
 provider may see; every message and file checked like a send and an upload), then the plan
-is written in one transaction. Files are written only in the second phase and removed again
+is written in one transaction (retractions and corrections included:
+services/fhir_revisions.py). Files are written only in the second phase and removed again
 if anything fails, so a refused or failed import leaves no row and no file, only its audit row.
 """
 

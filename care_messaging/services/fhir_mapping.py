@@ -5,8 +5,9 @@ and how retractions and corrections travel (Provenance; see DATA_OPERATION below
 Validation uses ``fhir.resources``' R4B models (FHIR 4.3.0). The only release of that
 package with plain R4 (4.0.1) models is 6.x, which needs pydantic 1, and this app (Reflex,
 SQLModel) runs on pydantic 2. The resources exported here (Bundle, Communication, Patient,
-Practitioner, Binary, Attachment) did not change between R4 and R4B, so a Bundle that
-validates as R4B is the same R4 Bundle.
+Practitioner, Binary, Attachment; and Provenance's target, recorded, activity, agent.who and
+entity role/what) did not change between R4 and R4B, so a Bundle that validates as R4B is the
+same R4 Bundle.
 """
 
 from __future__ import annotations

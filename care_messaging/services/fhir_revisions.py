@@ -144,9 +144,10 @@ def read_changes(entries: dict[str, dict[str, Any]], person: Callable[[Any, str]
             original = next((e["what"].get("reference") for e in resource.get("entity", []) or []
                              if e.get("role") == REVISION_ROLE), None)
             correction = entries.get(targets[0]) or {}
-            if original is None or correction.get("resourceType") != "Communication":
+            if (original is None or correction.get("resourceType") != "Communication"
+                    or not correction.get("partOf") or targets[0] in corrections):
                 raise _refuse("A correction in the Bundle does not name the message it "
-                              "corrects and its new text.")
+                              "corrects and its own new text.")
             if correction.get("status") not in ("completed", "entered-in-error"):
                 raise _refuse("A correction could not be verified when it was exported.")
             text = next((p["contentString"] for p in correction.get("payload", []) or []

@@ -259,7 +259,7 @@ def test_refusals_write_nothing(session, seeded, empty_clinic):
     broken = copy.deepcopy(good)
     _resources(broken, "Communication")[1]["sent"] = "yesterday"
     assert "not a valid FHIR R4 Bundle" in _refused(other, lee, broken)
-    # Valid FHIR, but a status this app does not store (a later change will map retractions).
+    # Valid FHIR, but a status this app does not store (retractions are entered-in-error).
     unknown_status = copy.deepcopy(good)
     _resources(unknown_status, "Communication")[1]["status"] = "not-done"
     assert "'not-done'" in _refused(other, lee, unknown_status)
