@@ -478,5 +478,12 @@ def test_inconsistent_changes_are_refused_with_nothing_written(session, changed,
                       == retraction_of(late, "m1")["target"][0]["reference"])
     correction["recorded"] = "2999-01-01T00:00:00+00:00"
     assert "after its retraction" in _refused(other, lee, late)
+    # A "correction" that points at the thread header instead of a message's new text.
+    on_header = copy.deepcopy(good)
+    header_url = next(e["fullUrl"] for e in on_header["entry"]
+                      if e["resource"] is _resources(on_header, "Communication")[0])
+    next(p for p in _resources(on_header, "Provenance") if "entity" in p)["target"] = [
+        {"reference": header_url}]
+    assert "its own new text" in _refused(other, lee, on_header)
     fhir_import.import_bundle(other, actor=lee, raw=good)
     assert other.exec(select(func.count()).select_from(MessageRevision)).one() == 5
