@@ -12,10 +12,10 @@ browsers increasingly block third-party cookies altogether (Safari, Firefox's to
 protection, Chrome's tracking protection), so it would work for some patients and not for
 others. Serve the frontend and the backend under one domain (two subdomains) or from one port.
 
-Without the full public-suffix list (no dependency for it) the registrable domain is the last
-two labels of the host, three when the second-to-last is a short second-level label
-(``example.co.uk``), and hosting platforms whose subdomains belong to different customers are
-listed below; a pair not recognised as one site is refused (never the other way round).
+The registrable domain comes from the public-suffix list, the same list browsers use to decide
+what a "site" is (``publicsuffixlist``, which ships a recent copy of the list and needs no
+network: hosting platforms such as ``github.io`` make every customer's subdomain a site of its
+own there, as in the browser).
 """
 
 from __future__ import annotations
@@ -23,14 +23,9 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-# Suffixes under which every subdomain is a different site (a part of the public-suffix list).
-SHARED_HOSTING_SUFFIXES = frozenset({
-    "reflex.run", "reflex.dev", "fly.dev", "github.io", "herokuapp.com", "vercel.app",
-    "netlify.app", "pages.dev", "workers.dev", "onrender.com", "azurewebsites.net",
-    "appspot.com", "web.app", "firebaseapp.com", "cloudfront.net", "amazonaws.com",
-    "railway.app", "up.railway.app", "ngrok.io", "ngrok-free.app", "trycloudflare.com",
-})
-_SHORT_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"})
+from publicsuffixlist import PublicSuffixList
+
+_PUBLIC_SUFFIXES = PublicSuffixList()
 
 
 class CrossSiteError(RuntimeError):
@@ -46,18 +41,13 @@ def _is_ip(host: str) -> bool:
 
 
 def registrable_domain(host: str) -> str:
-    """The site a host belongs to (see the module docstring for the approximation)."""
+    """The site a host belongs to: its registrable domain ("eTLD+1")."""
     host = host.lower().rstrip(".")
     if _is_ip(host) or "." not in host:
         return host  # an address or a single label (localhost) is its own site
-    labels = host.split(".")
-    for n in (3, 2):
-        suffix = ".".join(labels[-n:])
-        if suffix in SHARED_HOSTING_SUFFIXES and len(labels) > n:
-            return ".".join(labels[-(n + 1):])
-    if len(labels) >= 3 and labels[-2] in _SHORT_SECOND_LEVEL and len(labels[-1]) == 2:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    # A host that is itself a public suffix (``github.io``) has no registrable domain: it is
+    # its own site, and no other host shares it.
+    return _PUBLIC_SUFFIXES.privatesuffix(host) or host
 
 
 def site_of(origin: str) -> tuple[str, str]:

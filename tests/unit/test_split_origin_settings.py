@@ -87,3 +87,8 @@ def test_registrable_domain():
     assert registrable_domain("app.clinic.co.uk") == "clinic.co.uk"
     assert registrable_domain("care.github.io") == "care.github.io"
     assert registrable_domain("localhost") == "localhost"
+    # From the public-suffix list, as browsers decide: a platform's customers are different
+    # sites, a country's second level is no site at all.
+    assert registrable_domain("care.blogspot.com") == "care.blogspot.com"
+    assert registrable_domain("api.clinic.com.au") == "clinic.com.au"
+    assert registrable_domain("github.io") == "github.io"
