@@ -21,13 +21,16 @@ from pathlib import Path
 
 from tests.browser import ROOT, free_port, server_env, wait_for
 
-_SKIP = {".web", ".venv", "data", "test-artifacts", ".git", ".pytest_cache", ".ruff_cache",
+# Skipped at the top of the project only: ``care_messaging/data`` (the red-flag list) is code.
+_TOP_SKIP = {"data"}
+_SKIP = {".web", ".venv", "test-artifacts", ".git", ".pytest_cache", ".ruff_cache",
          "__pycache__", ".states", "bench"}
 
 
 def copy_project(dest: Path) -> Path:
     """The source tree in ``dest`` with ``.venv`` linked to ours; returns ``dest``."""
-    shutil.copytree(ROOT, dest, ignore=lambda _dir, names: [n for n in names if n in _SKIP])
+    shutil.copytree(ROOT, dest, ignore=lambda folder, names: [
+        n for n in names if n in _SKIP or (n in _TOP_SKIP and Path(folder) == ROOT)])
     (dest / ".venv").symlink_to((ROOT / ".venv").resolve())
     # Never newer than the install stamp: scripts/_setup.sh would reinstall the shared
     # virtualenv's editable package from the copy.
