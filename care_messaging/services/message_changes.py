@@ -46,6 +46,7 @@ from care_messaging.services.message_revisions import (
     decrypt_revision,
     message_state,
 )
+from care_messaging.services.search import reindex_message, searchable_text
 from care_messaging.settings import get_settings
 
 INVALID_MESSAGE = "Message not found."
@@ -140,6 +141,9 @@ def retract_message(session: Session, *, actor: Actor, message_id: int) -> msg.M
                                          action=Action.MESSAGE_RETRACT)
     _check_changeable(session, actor, message, conversation, Action.MESSAGE_RETRACT)
     now = utcnow()
+    # Search forgets it: a retracted message is found by none of its words.
+    reindex_message(session, message_id=message.id or 0,
+                    old_body=searchable_text(session, message), new_body="")
     revision_no = _next_revision_no(session, message.id or 0)
     session.add(MessageRevision(message_id=message.id or 0,
                                 conversation_id=message.conversation_id,
@@ -167,6 +171,9 @@ def correct_message(session: Session, *, actor: Actor, message_id: int, body: st
     text = msg._validate_body(body, has_attachments=False)
     _check_changeable(session, actor, message, conversation, Action.MESSAGE_CORRECT)
     now = utcnow()
+    # Search finds it by its corrected words, no longer by the ones replaced.
+    reindex_message(session, message_id=message.id or 0,
+                    old_body=searchable_text(session, message), new_body=text)
     revision_no = _next_revision_no(session, message.id or 0)
     ciphertext, key_id = crypto.encrypt_text(text, aad=crypto.revision_aad(
         message.conversation_id, message.id or 0, revision_no, actor.user_id))
