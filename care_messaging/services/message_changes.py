@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from care_messaging import crypto
 from care_messaging.models import (
+    Attachment,
     Conversation,
     Message,
     MessageRevision,
@@ -203,6 +204,9 @@ class HistoryEntry:
     text: str
     at: datetime
     by: str
+    # The original's files as (attachment id, name): kept in the record after a retraction,
+    # when only providers may still open them (services/attachments.open_attachment).
+    files: tuple[tuple[int, str], ...] = ()
 
 
 def message_history(session: Session, *, actor: Actor, message_id: int) -> list[HistoryEntry]:
@@ -221,8 +225,11 @@ def message_history(session: Session, *, actor: Actor, message_id: int) -> list[
     user_ids = {message.sender_user_id} | {r.editor_user_id for r in revisions}
     names = dict(session.exec(select(User.id, User.display_name)
                               .where(col(User.id).in_(user_ids))).all())
+    files = tuple(session.exec(select(Attachment.id, Attachment.display_name)
+                               .where(Attachment.message_id == message.id)
+                               .order_by(col(Attachment.id))).all())
     entries = [HistoryEntry("original", msg.decrypt_body(message)[0], message.created_at,
-                            names.get(message.sender_user_id, ""))]
+                            names.get(message.sender_user_id, ""), files)]
     for revision in revisions:
         text = (decrypt_revision(revision)[0] if revision.kind == MessageRevisionKind.CORRECT
                 else RETRACTED_TEXT)
