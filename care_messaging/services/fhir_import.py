@@ -63,6 +63,7 @@ from care_messaging.services.fhir_revisions import (
     Change,
     check_changes,
     read_changes,
+    searchable_after,
     write_changes,
 )
 from care_messaging.services.messages import MAX_BODY_CHARS, message_aad
@@ -282,8 +283,9 @@ def _write_thread(session: Session, patient: Patient, thread: _Thread,
                           created_at=item.sent)
         session.add(message)
         session.flush()
-        index_message(session, message_id=message.id or 0, body=item.text)
         write_changes(session, message, item.changes)
+        index_message(session, message_id=message.id or 0,
+                      body=searchable_after(item.text, item.changes))
         daily_counts.count_message(session, patient_id=patient.id or 0, at=item.sent)
         for f in item.files:
             row = Attachment(conversation_id=cid, message_id=message.id,

@@ -178,6 +178,15 @@ def check_changes(changes: list[Change], *, status: str, sender_user_id: int) ->
         raise _refuse("A message is retracted or corrected by someone other than its sender.")
 
 
+def searchable_after(text: str, changes: list[Change]) -> str:
+    """What the search index holds for an imported message (as search.searchable_text for
+    one written here): nothing once retracted, else the latest correction or the original."""
+    if any(c.kind == MessageRevisionKind.RETRACT for c in changes):
+        return ""
+    corrections = [c.text for c in changes if c.kind == MessageRevisionKind.CORRECT]
+    return corrections[-1] if corrections else text
+
+
 def write_changes(session: Session, message: Message, changes: list[Change]) -> None:
     """Store the changes of a just-written message as the retract/correct service does."""
     for revision_no, change in enumerate(changes, start=1):
