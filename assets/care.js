@@ -57,3 +57,21 @@ const watchOlderButtons = () => {
 };
 new MutationObserver(watchOlderButtons).observe(document.documentElement,
   { childList: true, subtree: true });
+
+// Split deployment (the pages on one origin, the backend on another of the same site): Reflex
+// posts uploads with an XMLHttpRequest that sends no cookies across origins, and the backend
+// accepts an upload only with the session cookie (web/request_guard.py). Uploads to another
+// origin go with credentials; its CORS answer names only our origin (CARE_PUBLIC_ORIGIN).
+// On one origin nothing changes.
+(() => {
+  const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    open.call(this, method, url, ...rest);
+    try {
+      const target = new URL(url, location.href);
+      if (target.origin !== location.origin && target.pathname.endsWith("/_upload")) {
+        this.withCredentials = true;
+      }
+    } catch (_) { /* not a URL we know: leave it */ }
+  };
+})();

@@ -286,6 +286,12 @@
         return;
       }
       clearAll();
+      // Split deployment: the backend's Clear-Site-Data reaches only its own origin, so the
+      // tab's Reflex token (this origin's sessionStorage) is dropped here; the next user of
+      // this tab starts a new, empty state tree, as on one origin.
+      if (new URL(form.action, location.href).origin !== location.origin) {
+        sessionStorage.clear();
+      }
       return;
     }
     if (!form.matches("form[data-outbox]")) return;

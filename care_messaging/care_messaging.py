@@ -30,6 +30,7 @@ from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.fhir_routes import routes as fhir_routes
 from care_messaging.web.first_rows import first_rows
+from care_messaging.web.origins import page_referrer_policy
 from care_messaging.web.request_guard import request_guard
 from care_messaging.web.security_headers import security_headers
 
@@ -50,7 +51,7 @@ app = rx.App(
     # so "Sign out" always stays on screen).
     stylesheets=["/care.css", "/a11y.css"],
     head_components=[
-        rx.el.meta(name="referrer", content="same-origin"),
+        rx.el.meta(name="referrer", content=page_referrer_policy()),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
         rx.el.script(src="/care.js", defer=True),
         rx.el.script(src="/outbox.js", defer=True),

@@ -9,6 +9,7 @@
                    ``fhir-export --as PROVIDER_EMAIL --patient PATIENT_ID [--out FILE]``
 - ``fhir-import``  import a FHIR R4 Bundle file: ``fhir-import --as PROVIDER_EMAIL FILE``
                    (both act as that provider: care-team access and the audit trail apply)
+- ``requirements`` write requirements.txt from pyproject.toml (``--check``: fail if it differs)
 - ``jobs``         run a background-job worker in the foreground (the app runs one itself
                    unless CARE_JOBS_IN_APP=0): the embedded runner on SQLite, a procrastinate
                    worker on PostgreSQL
@@ -141,15 +142,30 @@ def fhir(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="care_messaging.cli")
     parser.add_argument("command", choices=["migrate", "seed", "make-key", "ensure-dev-key", "rotate-keys",
-                                            "jobs", "fhir-export", "fhir-import"])
+                                            "jobs", "fhir-export", "fhir-import",
+                                            "requirements"])
     parser.add_argument("file", nargs="?", help="fhir-import: the Bundle (JSON) to import")
     parser.add_argument("--as", dest="as_email", help="fhir-*: the provider acting")
     parser.add_argument("--patient", help="fhir-export: the patient ID (e.g. P-100200)")
     parser.add_argument("--out", help="fhir-export: write the Bundle here (default: stdout)")
+    parser.add_argument("--check", action="store_true",
+                        help="requirements: fail if requirements.txt is out of step")
     # Intermixed: the Bundle file may come after the options (`fhir-import --as X file`).
     args = parser.parse_intermixed_args(argv)
     if args.command in ("fhir-export", "fhir-import"):
         return fhir(args)
+    if args.command == "requirements":
+        from care_messaging import requirements_file
+
+        if args.check:
+            if requirements_file.in_step():
+                return 0
+            print("requirements.txt differs from pyproject.toml: run "
+                  "`python -m care_messaging.cli requirements`", file=sys.stderr)
+            return 1
+        requirements_file.write()
+        print(f"Wrote {requirements_file.REQUIREMENTS}")
+        return 0
     if args.command == "ensure-dev-key":
         import os
 

@@ -11,6 +11,9 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from care_messaging.sites import CrossSiteError, check_same_site
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
@@ -74,6 +77,11 @@ class Settings:
     # FHIR export by an administrator: metadata only (no message text, no file contents or
     # names) unless the clinic's policy says otherwise (CARE_FHIR_ADMIN_TEXT=1).
     fhir_admin_text: bool = False
+    # Split deployment (web/origins.py): the origin of the backend (sign-in, sign-out, the
+    # websocket, attachments) when the pages come from elsewhere; "" = the public origin (one
+    # port). The backend process listens on backend_port.
+    backend_origin: str = ""
+    backend_port: int = 0
 
     @property
     def mail_log(self) -> Path:
@@ -82,6 +90,17 @@ class Settings:
     @property
     def is_dev(self) -> bool:
         return self.env in {"dev", "test"}
+
+    @property
+    def backend_url(self) -> str:
+        """Where the backend is reached: the public origin unless split."""
+        return self.backend_origin or self.public_origin
+
+    @property
+    def split_origin(self) -> bool:
+        """Pages from one origin (a static server, `reflex run`'s dev server), the backend on
+        another: forms and links must name the backend, redirects the frontend."""
+        return self.backend_url != self.public_origin
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -129,6 +148,20 @@ def _load_keys(env: str, data_dir: Path) -> tuple[dict[str, bytes], str]:
     return _parse_keys(raw)
 
 
+def _origin(name: str, default: str) -> str:
+    """An origin from the environment, normalised (no trailing slash, no path)."""
+    raw = (os.environ.get(name, "") or default).strip().rstrip("/")
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+        raise SettingsError(f"{name} must be an origin like https://care.example.org, got {raw!r}")
+    return raw
+
+
+def _port_of(origin: str, default: int) -> int:
+    parts = urlsplit(origin)
+    return parts.port or default
+
+
 def load_settings() -> Settings:
     """Build settings from the environment, failing loudly on unsafe combinations."""
     env = os.environ.get("CARE_ENV", "dev")
@@ -136,13 +169,22 @@ def load_settings() -> Settings:
     port = _env_int("CARE_PORT", 3000)
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'care.db'}")
     keys, active = _load_keys(env, data_dir)
+    public_origin = _origin("CARE_PUBLIC_ORIGIN", f"http://localhost:{port}")
+    backend_origin = _origin("CARE_BACKEND_ORIGIN", public_origin)
+    try:
+        check_same_site(public_origin, backend_origin)
+    except CrossSiteError as exc:
+        raise SettingsError(str(exc)) from None
     settings = Settings(
         env=env,
         data_dir=data_dir,
         database_url=database_url,
         redis_url=os.environ.get("REFLEX_REDIS_URL", os.environ.get("CARE_REDIS_URL", "")),
         port=port,
-        public_origin=os.environ.get("CARE_PUBLIC_ORIGIN", f"http://localhost:{port}"),
+        public_origin=public_origin,
+        backend_origin="" if backend_origin == public_origin else backend_origin,
+        backend_port=_env_int("CARE_BACKEND_PORT", _port_of(backend_origin, port)
+                              if backend_origin != public_origin else port),
         # Other origins the same deployment is reached at (comma-separated), e.g. a second
         # hostname behind the proxy; CORS and the sign-in origin check accept them too.
         extra_origins=tuple(
@@ -157,7 +199,7 @@ def load_settings() -> Settings:
         attachment_dir=Path(os.environ.get("CARE_ATTACHMENT_DIR", str(data_dir / "attachments"))),
         encryption_keys=keys,
         active_key_id=active,
-        cookie_secure=os.environ.get("CARE_PUBLIC_ORIGIN", "").startswith("https://"),
+        cookie_secure=public_origin.startswith("https://"),
         login_ip_limit=os.environ.get("CARE_LOGIN_IP_LIMIT", "") or "30 per 10 minutes",
         admin_totp_required=os.environ.get(
             "CARE_ADMIN_TOTP_REQUIRED", "0" if env in {"dev", "test"} else "1") == "1",

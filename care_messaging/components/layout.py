@@ -6,13 +6,14 @@ import reflex as rx
 
 from care_messaging.components.native_form import native_form
 from care_messaging.components.session_timer import session_timer
+from care_messaging.web.origins import LOGOUT_ACTION, backend_url
 
 
 def sign_out_form() -> rx.Component:
     """A real form POST: the route revokes the session and clears the HttpOnly cookie."""
     return native_form(
         rx.button("Sign out", type="submit", variant="soft", size="2"),
-        action="/api/auth/logout",
+        action=backend_url(LOGOUT_ACTION),
         method="post",
     )
 

@@ -88,6 +88,12 @@ def _history_dialog(S) -> rx.Component:
                 )),
                 width="100%", spacing="1",
             ),
+            rx.cond(S.history_files.length() > 0, rx.vstack(
+                rx.text("Files of the original (kept in the record)", weight="bold", size="1"),
+                rx.foreach(S.history_files, lambda f: rx.link(
+                    f["name"], href=f["href"], is_external=True, size="2",
+                    aria_label="Download " + f["name"].to(str))),
+                spacing="1", margin_top="0.5em", data_testid="history-files")),
             rx.hstack(rx.button("Close", variant="soft", on_click=S.close_history),
                       justify="end", width="100%", margin_top="0.75em"),
         ),

@@ -13,6 +13,7 @@ from care_messaging.components.provider_format import (
 )
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.messages import MessageView
+from care_messaging.web.origins import attachment_href
 
 MEDIUM_LABELS = {"secure_message": "Secure message", "portal": "Portal", "phone": "Phone",
                  "email": "Email"}
@@ -70,8 +71,8 @@ def attachment_rows(views: list[MessageView]) -> list[dict[str, str]]:
                 "message_id": str(view.id),
                 "id": str(a.id),
                 "name": a.name,
-                "href": f"/api/attachments/{a.id}",
-                "download_href": f"/api/attachments/{a.id}?download=1",
+                "href": attachment_href(a.id),
+                "download_href": attachment_href(a.id, download=True),
                 "is_image": "1" if a.is_image else "",
                 "size": size_label(a.size_bytes),
             })

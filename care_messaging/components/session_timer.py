@@ -22,6 +22,7 @@ from care_messaging.state.auth import (
     to_login,
 )
 from care_messaging.state.tab_owner import wipe_session_tabs
+from care_messaging.web.origins import LOGOUT_ACTION, backend_url
 
 POLL_SECONDS = 5
 
@@ -98,7 +99,7 @@ def session_timer() -> rx.Component:
                     " seconds."),
                 rx.hstack(
                     native_form(rx.button("Sign out", type="submit", variant="soft"),
-                               action="/api/auth/logout", method="post"),
+                               action=backend_url(LOGOUT_ACTION), method="post"),
                     rx.button("Stay signed in", on_click=S.stay_signed_in),
                     justify="end", spacing="3", margin_top="1em",
                 ),

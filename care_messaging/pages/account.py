@@ -180,6 +180,7 @@ def account_page() -> rx.Component:
         user_name=S.user_name,
         nav=[rx.cond(S.home == "/admin", nav_link("Audit log", "/admin"),
                      nav_link("Messages", S.home)),
+             rx.cond(S.clinic_lead, nav_link("Response times", "/response-times")),
              nav_link("Account", "/account")],
     )
 

@@ -64,7 +64,8 @@ class AdminState(AuthState):
                           "ip": r.client_ip, "detail": r.detail} for r in found]
             self.people = [{"id": str(u.id), "label": u.label, "role": u.role,
                             "active": "1" if u.active else "", "totp": "on" if u.totp_enabled
-                            else "off", "required": "1" if u.totp_required else ""}
+                            else "off", "required": "1" if u.totp_required else "",
+                            "lead": "1" if u.lead else ""}
                            for u in users.list_users(session, actor=actor)]
 
     @rx.event
@@ -150,6 +151,22 @@ class AdminState(AuthState):
         self._reload(actor)
         return None
 
+    @rx.event
+    def set_lead(self, user_id: str, lead: bool):
+        actor, redirect = self._guard("admin")
+        if redirect:
+            return redirect
+        with session_scope() as session:
+            try:
+                users.set_clinic_lead(session, actor=actor, user_id=_int(user_id),
+                                      lead=bool(lead))
+                self.notice = ("Marked as clinic lead: they see Response times." if lead
+                               else "No longer a clinic lead.")
+            except ServiceError as error:
+                self.notice = str(error)
+        self._reload(actor)
+        return None
+
 
 def _filters() -> rx.Component:
     S = AdminState
@@ -196,6 +213,7 @@ def _users_table() -> rx.Component:
             rx.table.cell(u["label"]), rx.table.cell(u["role"]),
             rx.table.cell(rx.cond(u["active"] == "1", "Active", "Disabled")),
             rx.table.cell(u["totp"]),
+            rx.table.cell(rx.cond(u["lead"] == "1", "Clinic lead", "")),
             rx.table.cell(rx.hstack(
                 rx.cond(u["active"] == "1",
                         rx.button("Disable", size="1", color_scheme="red", variant="soft",
@@ -210,12 +228,20 @@ def _users_table() -> rx.Component:
                                           on_click=lambda: S.require_totp(u["id"], False)),
                                 rx.button("Require 2FA", size="1", variant="soft",
                                           on_click=lambda: S.require_totp(u["id"], True)))),
+                rx.cond(u["role"] == "provider",
+                        rx.cond(u["lead"] == "1",
+                                rx.button("Remove clinic lead", size="1", variant="soft",
+                                          on_click=lambda: S.set_lead(u["id"], False),
+                                          aria_label=f"Remove {u['label']} as clinic lead"),
+                                rx.button("Make clinic lead", size="1", variant="soft",
+                                          on_click=lambda: S.set_lead(u["id"], True),
+                                          aria_label=f"Make {u['label']} a clinic lead"))),
                 spacing="2")),
         )
 
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(c) for c in
-                                       ["Account", "Role", "Status", "2FA", ""]])),
+                                       ["Account", "Role", "Status", "2FA", "Lead", ""]])),
         rx.table.body(rx.foreach(S.people, row)),
         size="1", variant="surface", aria_label="Users",
     )

@@ -16,8 +16,10 @@ from care_messaging.pages.dashboard_state import DashboardState
 __all__ = ["DashboardState", "dashboard_page", "provider_nav"]
 
 
-def provider_nav(unread: rx.Var) -> list[rx.Component]:
+def provider_nav(unread: rx.Var, lead: rx.Var) -> list[rx.Component]:
+    """The providers' navigation; ``lead``: the clinic lead's "Response times" link."""
     return [nav_link("Messages", "/dashboard", badge=unread), search_link(),
+            rx.cond(lead, nav_link("Response times", "/response-times")),
             nav_link("Account", "/account")]
 
 
@@ -39,6 +41,6 @@ def dashboard_page() -> rx.Component:
         new_message_dialog(S),
         outbox_link(S),
         user_name=S.user_name,
-        nav=provider_nav(S.nav_unread),
+        nav=provider_nav(S.nav_unread, S.clinic_lead),
         fill_viewport=True,
     )

@@ -12,6 +12,7 @@ from care_messaging.navigation import safe_next_path
 from care_messaging.state.auth import AuthState, resolve_actor
 from care_messaging.state.tab_owner import forget_tab
 from care_messaging.web.auth_routes import EMAIL_COOKIE
+from care_messaging.web.origins import LOGIN_ACTION, backend_url
 
 ERRORS = {
     "invalid": "Incorrect email or password.",
@@ -118,7 +119,7 @@ def login_page() -> rx.Component:
                         spacing="4",
                         width="100%",
                     ),
-                    action="/api/auth/login",
+                    action=backend_url(LOGIN_ACTION),
                     method="post",
                     width="100%",
                 ),

@@ -133,6 +133,6 @@ def search_page() -> rx.Component:
         ),
         user_name=S.user_name,
         nav=[rx.cond(provider,
-                     rx.hstack(*provider_nav(S.nav_unread), spacing="4", align="center"),
+                     rx.hstack(*provider_nav(S.nav_unread, S.clinic_lead), spacing="4", align="center"),
                      rx.hstack(*patient_nav(S.nav_unread), spacing="4", align="center"))],
     )

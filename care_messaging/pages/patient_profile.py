@@ -123,5 +123,5 @@ def patient_profile_page() -> rx.Component:
             rx.cond(S.patient.contains("id"), content, rx.spinner(margin="2em")),
         ),
         user_name=S.user_name,
-        nav=provider_nav(S.nav_unread),
+        nav=provider_nav(S.nav_unread, S.clinic_lead),
     )

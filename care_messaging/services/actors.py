@@ -21,6 +21,9 @@ class Actor:
     client_ip: str = ""
     # An admin requires two-step sign-in and the user has not set it up yet.
     must_enroll_totp: bool = False
+    # A provider marked as clinic lead (the response-times page; shown in the navigation).
+    # Services that gate on it read the providers row again (services/response_times.py).
+    is_lead: bool = False
 
     @property
     def is_provider(self) -> bool:

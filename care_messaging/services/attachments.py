@@ -18,12 +18,13 @@ from pathlib import Path
 from sqlmodel import Session
 
 from care_messaging import crypto
-from care_messaging.models import Attachment, Conversation
+from care_messaging.models import Attachment, Conversation, Message, Role
 from care_messaging.services import audit
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError, ValidationError
+from care_messaging.services.message_revisions import MessageState, message_state
 from care_messaging.settings import get_settings
 
 ALLOWED_DESCRIPTION = "photos (JPEG, PNG, GIF, WebP), PDF and Word (.docx) documents"
@@ -189,7 +190,11 @@ def read_stored(attachment: Attachment) -> bytes:
 def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
     """Decrypt an attachment for someone who may see its conversation (audited either way).
 
-    Unsent uploads are visible only to their uploader.
+    Unsent uploads are visible only to their uploader. A retracted message's files are no
+    longer served to the patient side (its sender included, when that is the patient): the
+    same "not found" as for a file that does not exist, audited as denied. Providers on the
+    care team still open them from the message's history: the record keeps them, like the
+    original text (services/message_changes.message_history); audited as such.
     """
     attachment = session.get(Attachment, attachment_id) if isinstance(attachment_id, int) else None
     if attachment is None:
@@ -208,6 +213,13 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
                            outcome=Outcome.DENIED, object_type="attachment",
                            object_id=attachment_id)
         raise NotFoundError(INVALID_ATTACHMENT)
+    retracted = _of_retracted_message(session, attachment)
+    if retracted and actor.role != Role.PROVIDER:
+        audit.record_apart(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD,
+                           outcome=Outcome.DENIED, object_type="attachment",
+                           object_id=attachment_id, patient_id=conversation.patient_id,
+                           detail="message retracted")
+        raise NotFoundError(INVALID_ATTACHMENT)
     try:
         blob = _storage_path(attachment.stored_name).read_bytes()
         data = crypto.decrypt(blob, aad=crypto.attachment_aad(conversation.id or 0,
@@ -223,5 +235,14 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> tu
         raise crypto.TamperedDataError("attachment failed verification") from None
     audit.record(session, actor=actor, action=Action.ATTACHMENT_DOWNLOAD, outcome=Outcome.SUCCESS,
                  object_type="attachment", object_id=attachment.id or "",
-                 patient_id=conversation.patient_id)
+                 patient_id=conversation.patient_id,
+                 detail="from the record of a retracted message" if retracted else "")
     return attachment, data
+
+
+def _of_retracted_message(session: Session, attachment: Attachment) -> bool:
+    """Whether the file belongs to a message that was retracted (message_state decides)."""
+    if attachment.message_id is None:
+        return False
+    message = session.get(Message, attachment.message_id)
+    return message is not None and message_state(message) == MessageState.RETRACTED

@@ -52,6 +52,7 @@ class Action:
     CONVERSATION_ASSIGN = "conversation_assign"
     NOTE_ADD = "internal_note_add"
     NOTE_VIEW = "internal_note_view"
+    CLINIC_LEAD_CHANGE = "clinic_lead_change"
 
 
 class Outcome:

@@ -202,7 +202,8 @@ _SESSION_WITH_USER = HotStatement(
     select(AuthSession.id, AuthSession.revoked_at, AuthSession.handoff_hash,
            AuthSession.expires_at, AuthSession.last_seen_at, User.id.label("user_id"),
            User.role, User.display_name, User.email, User.is_active, User.totp_required,
-           User.totp_enabled, Patient.id.label("patient_id"), Provider.id.label("provider_id"))
+           User.totp_enabled, Patient.id.label("patient_id"), Provider.id.label("provider_id"),
+           Provider.is_lead)
     .join(User, User.id == AuthSession.user_id)
     .outerjoin(Patient, Patient.user_id == User.id)
     .outerjoin(Provider, Provider.user_id == User.id)
@@ -278,6 +279,7 @@ def resolve_session(
         client_ip=client_ip,
         must_enroll_totp=totp_required_for(found.role, found.totp_required)
         and not found.totp_enabled,
+        is_lead=bool(found.is_lead) if found.role == Role.PROVIDER else False,
     )
     if actor.must_enroll_totp and not second_step_pending_ok:
         raise SecondStepPendingError("Set up two-step sign-in to continue.")

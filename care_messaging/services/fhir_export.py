@@ -5,7 +5,9 @@ reasonCode, subject = the Patient, status), then one ``Communication`` per messa
 (``partOf`` its header, ``inResponseTo`` the latest earlier message from someone else,
 sender/recipient, ``sent``, ``received`` = when the other side read it, payload text and
 attachments), the ``Patient`` and ``Practitioner`` resources they name, and each file as a
-``Binary`` the attachment points to. Vocabulary: services/fhir_mapping.py.
+``Binary`` the attachment points to. A retracted or corrected message stays, with its text,
+as ``entered-in-error``, followed by its corrections and a ``Provenance`` per change
+(services/fhir_revisions.py). Vocabulary: services/fhir_mapping.py.
 
 Who may export: a provider on the patient's care team; an administrator gets the record
 without message text, file names or file contents unless ``fhir_admin_text`` is set. Anyone
@@ -61,6 +63,7 @@ from care_messaging.services.fhir_mapping import (
     message_status,
     validate_bundle,
 )
+from care_messaging.services.fhir_revisions import export_changes, revisions_of, status_reason
 from care_messaging.settings import get_settings
 
 # Bundle.meta.tag of an export made without message text: such a Bundle is a report, and
@@ -191,7 +194,10 @@ def _add_conversation(out: _Bundle, conversation: Conversation, patient: Patient
     session = out.session
     messages = session.exec(select(Message).where(Message.conversation_id == conversation.id)
                             .order_by(col(Message.seq))).all()
-    user_ids = {m.sender_user_id for m in messages} | {conversation.created_by_user_id}
+    revisions = revisions_of(session, [m.id or 0 for m in messages
+                                       if m.retracted_at is not None or m.corrected_at is not None])
+    user_ids = ({m.sender_user_id for m in messages} | {conversation.created_by_user_id}
+                | {r.editor_user_id for rows in revisions.values() for r in rows})
     if conversation.provider_user_id:
         user_ids.add(conversation.provider_user_id)
     users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(user_ids))).all()}
@@ -221,7 +227,7 @@ def _add_conversation(out: _Bundle, conversation: Conversation, patient: Patient
             "resourceType": "Communication",
             "identifier": [{"system": CLIENT_MESSAGE_ID_SYSTEM, "value": message.client_msg_id}],
             "partOf": [{"reference": header_url}],
-            "status": message_status(tampered=tampered),
+            "status": message_status(message, tampered=tampered),
             "subject": subject,
             "sent": instant(message.created_at),
             "sender": ref(message.sender_user_id),
@@ -246,8 +252,16 @@ def _add_conversation(out: _Bundle, conversation: Conversation, patient: Patient
             resource["payload"] = payload
         if tampered:
             resource["note"] = [{"text": "This message could not be verified when exported."}]
-        earlier.append((message.sender_user_id, out.add(resource)))
+        elif reason := status_reason(message):
+            resource["statusReason"] = reason
+        url = out.add(resource)
+        earlier.append((message.sender_user_id, url))
         out.messages += 1
+        # Its corrections and retraction right after it (services/fhir_revisions.py).
+        export_changes(out.add, message, revisions.get(message.id or 0, []), original_url=url,
+                       thread={k: resource[k] for k in ("partOf", "subject", "recipient")
+                               if k in resource},
+                       person=ref, with_text=out.with_text)
 
 
 def _admin_lookup(session: Session, actor: Actor, conversation_id: int | None,

@@ -3,7 +3,8 @@
 Two phases: first the whole Bundle is read into a plan (valid FHIR, people matched by
 identifier: the patient by patient ID, providers by email; the patient one the importing
 provider may see; every message and file checked like a send and an upload), then the plan
-is written in one transaction. Files are written only in the second phase and removed again
+is written in one transaction (retractions and corrections included:
+services/fhir_revisions.py). Files are written only in the second phase and removed again
 if anything fails, so a refused or failed import leaves no row and no file, only its audit row.
 """
 
@@ -58,6 +59,13 @@ from care_messaging.services.fhir_mapping import (
     parse_instant,
     validate_bundle,
 )
+from care_messaging.services.fhir_revisions import (
+    Change,
+    check_changes,
+    read_changes,
+    searchable_after,
+    write_changes,
+)
 from care_messaging.services.messages import MAX_BODY_CHARS
 from care_messaging.services.search import index_message
 from care_messaging.settings import get_settings
@@ -84,6 +92,7 @@ class _Message:
     received: datetime | None
     reader_user_id: int | None  # who "received" stands for (the reader's mark is rebuilt)
     files: list[_File] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # its retraction/corrections, in order
 
 
 @dataclass
@@ -166,13 +175,17 @@ class _Reader:
         headers = {url: self._thread(r) for url, r in communications if not r.get("partOf")}
         if not headers:
             raise _refuse("The Bundle holds no conversation (a Communication without partOf).")
-        for _url, resource in communications:
-            if resource.get("partOf"):
+        changes, corrections = read_changes(self.entries, self.person, MAX_BODY_CHARS)
+        for url, resource in communications:
+            if resource.get("partOf") and url not in corrections:
                 parent = resource["partOf"][0].get("reference")
                 if parent not in headers:
                     raise _refuse("A message is partOf something that is not a conversation "
                                   "in the Bundle.")
-                headers[parent].messages.append(self._message(resource))
+                headers[parent].messages.append(self._message(resource, changes.pop(url, [])))
+        if changes:  # a Provenance about something that is not a message here
+            raise _refuse("A retraction or correction names a message that is not in the "
+                          "Bundle.")
         return list(headers.values())
 
     def _thread(self, r: dict[str, Any]) -> _Thread:
@@ -198,12 +211,13 @@ class _Reader:
             created_by_user_id=self.person(r.get("sender"), "sender"),
             provider_user_id=assigned[0] if assigned else None)
 
-    def _message(self, r: dict[str, Any]) -> _Message:
+    def _message(self, r: dict[str, Any], changes: list[Change]) -> _Message:
         if r.get("status") not in IMPORTABLE_MESSAGE_STATUSES:
             raise _refuse(f"A message has status {r.get('status')!r}, which cannot be imported.")
         if not r.get("sent"):
             raise _refuse("A message has no time (sent).")
         sender = self.person(r.get("sender"), "sender")
+        check_changes(changes, status=r["status"], sender_user_id=sender)
         recipients = [self.person(ref, "recipient") for ref in r.get("recipient", []) or []]
         payload = r.get("payload", []) or []
         text = next((p["contentString"] for p in payload if p.get("contentString")), "")
@@ -215,7 +229,8 @@ class _Reader:
             sender_user_id=sender, sent=parse_instant(r["sent"]), text=text,
             client_msg_id=(identifier(r, CLIENT_MESSAGE_ID_SYSTEM) or str(uuid.uuid4()))[:64],
             received=parse_instant(r["received"]) if r.get("received") else None,
-            reader_user_id=recipients[0] if recipients else None, files=files)
+            reader_user_id=recipients[0] if recipients else None, files=files,
+            changes=changes)
 
     def _file(self, a: dict[str, Any]) -> _File:
         raw = a.get("data")
@@ -268,7 +283,9 @@ def _write_thread(session: Session, patient: Patient, thread: _Thread,
                           created_at=item.sent)
         session.add(message)
         session.flush()
-        index_message(session, message_id=message.id or 0, body=item.text)
+        write_changes(session, message, item.changes)
+        index_message(session, message_id=message.id or 0,
+                      body=searchable_after(item.text, item.changes))
         daily_counts.count_message(session, patient_id=patient.id or 0, at=item.sent)
         for f in item.files:
             row = Attachment(conversation_id=cid, message_id=message.id,

@@ -25,7 +25,8 @@ from care_messaging.models import (
 )
 from care_messaging.services import audit
 from care_messaging.services.audit import Action, Outcome
-from care_messaging.services.search import index_message
+from care_messaging.services.message_revisions import MessageState, message_state
+from care_messaging.services.search import index_message, searchable_text
 from care_messaging.settings import get_settings
 
 BATCH = 2000
@@ -84,7 +85,10 @@ def rotate_keys(session: Session) -> RotationReport:
                 message.body_ct, message.key_id = crypto.encrypt_text(plain, aad=aad)
                 session.add(message)
                 messages += 1
-            index_message(session, message_id=message.id or 0, body=plain)
+            # The index holds what a message says now (search.searchable_text).
+            index_message(session, message_id=message.id or 0,
+                          body=plain if message_state(message) == MessageState.ACTIVE
+                          else searchable_text(session, message))
             terms += 1
         last_id = batch[-1].id or last_id
         session.flush()

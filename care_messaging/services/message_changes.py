@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from care_messaging import crypto
 from care_messaging.models import (
+    Attachment,
     Conversation,
     Message,
     MessageRevision,
@@ -46,6 +47,7 @@ from care_messaging.services.message_revisions import (
     decrypt_revision,
     message_state,
 )
+from care_messaging.services.search import reindex_message, searchable_text
 from care_messaging.settings import get_settings
 
 INVALID_MESSAGE = "Message not found."
@@ -141,6 +143,9 @@ def retract_message(session: Session, *, actor: Actor, message_id: int) -> msg.M
                                          action=Action.MESSAGE_RETRACT)
     _check_changeable(session, actor, message, conversation, Action.MESSAGE_RETRACT)
     now = utcnow()
+    # Search forgets it: a retracted message is found by none of its words.
+    reindex_message(session, message_id=message.id or 0,
+                    old_body=searchable_text(session, message), new_body="")
     revision_no = _next_revision_no(session, message.id or 0)
     session.add(MessageRevision(message_id=message.id or 0,
                                 conversation_id=message.conversation_id,
@@ -166,6 +171,9 @@ def correct_message(session: Session, *, actor: Actor, message_id: int, body: st
     text = msg._validate_body(body, has_attachments=False)
     _check_changeable(session, actor, message, conversation, Action.MESSAGE_CORRECT)
     now = utcnow()
+    # Search finds it by its corrected words, no longer by the ones replaced.
+    reindex_message(session, message_id=message.id or 0,
+                    old_body=searchable_text(session, message), new_body=text)
     revision_no = _next_revision_no(session, message.id or 0)
     ciphertext, key_id = crypto.encrypt_text(text, aad=crypto.revision_aad(
         message.conversation_id, message.id or 0, revision_no, actor.user_id))
@@ -193,6 +201,9 @@ class HistoryEntry:
     text: str
     at: datetime
     by: str
+    # The original's files as (attachment id, name): kept in the record after a retraction,
+    # when only providers may still open them (services/attachments.open_attachment).
+    files: tuple[tuple[int, str], ...] = ()
 
 
 def message_history(session: Session, *, actor: Actor, message_id: int) -> list[HistoryEntry]:
@@ -211,8 +222,11 @@ def message_history(session: Session, *, actor: Actor, message_id: int) -> list[
     user_ids = {message.sender_user_id} | {r.editor_user_id for r in revisions}
     names = dict(session.exec(select(User.id, User.display_name)
                               .where(col(User.id).in_(user_ids))).all())
+    files = tuple(session.exec(select(Attachment.id, Attachment.display_name)
+                               .where(Attachment.message_id == message.id)
+                               .order_by(col(Attachment.id))).all())
     entries = [HistoryEntry("original", crypto.decrypt_body(message)[0], message.created_at,
-                            names.get(message.sender_user_id, ""))]
+                            names.get(message.sender_user_id, ""), files)]
     for revision in revisions:
         text = (decrypt_revision(revision)[0] if revision.kind == MessageRevisionKind.CORRECT
                 else RETRACTED_TEXT)

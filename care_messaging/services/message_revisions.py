@@ -29,8 +29,9 @@ TAMPERED_REVISION = "This correction could not be verified and is hidden."
 
 
 class MessageState(StrEnum):
-    """A message's state. For a FHIR export: RETRACTED and the original of a CORRECTED
-    message map to ``entered-in-error``; ACTIVE and the correction to ``completed``."""
+    """A message's state. In a FHIR export (``fhir_mapping.MESSAGE_STATUS``): RETRACTED and
+    the original of a CORRECTED message map to ``entered-in-error``; ACTIVE and the latest
+    correction to ``completed``."""
 
     ACTIVE = "active"
     RETRACTED = "retracted"

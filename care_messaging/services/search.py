@@ -81,6 +81,33 @@ def index_message(session: Session, *, message_id: int, body: str) -> None:
     _INDEX[session.get_bind().dialect.name].execute(session, {"id": message_id, "terms": document})
 
 
+def searchable_text(session: Session, message: Message) -> str:
+    """What the index holds for a message: its current text (the latest correction, or the
+    original), and nothing once it is retracted. Every writer of the index keeps to this
+    (send, retract/correct, FHIR import, key rotation), so the words a message held before a
+    change can be taken out again (SQLite's contentless table needs them to delete)."""
+    change = current_texts(session, [message]).get(message.id or 0)
+    if change is None:
+        return crypto.decrypt_body(message)[0]
+    return "" if change.state == MessageState.RETRACTED else change.body
+
+
+def reindex_message(session: Session, *, message_id: int, old_body: str, new_body: str) -> None:
+    """Replace a message's document: out with the words of ``old_body`` (what the index holds
+    now, ``searchable_text`` before the change), in with those of ``new_body`` ("" for a
+    retraction: the message is found by no word). In the transaction of the change."""
+    if session.get_bind().dialect.name == "sqlite":
+        old = index_document(old_body)
+        if old:
+            # A contentless FTS5 table forgets a document by being told its exact tokens.
+            session.execute(text(f"INSERT INTO {MESSAGE_FTS}({MESSAGE_FTS}, rowid, terms) "
+                                 "VALUES ('delete', :id, :terms)"),
+                            {"id": message_id, "terms": old})
+    else:
+        session.execute(text(f"DELETE FROM {MESSAGE_FTS} WHERE rowid = :id"), {"id": message_id})
+    index_message(session, message_id=message_id, body=new_body)
+
+
 def query_tokens(query: str) -> list[str]:
     """The tokens a query must match (sorted; at most MAX_QUERY_WORDS words)."""
     return sorted(crypto.search_terms((query or "")[:500]))[:MAX_QUERY_WORDS]
@@ -179,8 +206,8 @@ def search_messages(
         .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
     ).all()
     by_id = {m.id: (m, patient_id) for m, patient_id in rows}
-    # The index holds the original words: a retracted message is never a result, and a
-    # corrected one shows its current text (services/message_revisions.py).
+    # The index holds the current words (``searchable_text``); a retracted message is still
+    # skipped here, and a corrected one shows its current text (services/message_revisions.py).
     changed = current_texts(session, [m for m, _ in rows])
     hits = []
     for message_id in ids:

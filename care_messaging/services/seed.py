@@ -52,6 +52,7 @@ PROVIDERS = [
     ("Dr.", "Morgan", "Okafor", "Cardiology", "cardiology"),
     ("Dr.", "Casey", "Novak", "Dermatology", "outside"),
 ]
+LEAD = ("Jordan", "Lee")  # the demo's clinic lead (services/response_times.py)
 TEAM_PATIENTS = {"primary": range(20), "cardiology": range(14, 30), "outside": range(26, 30)}
 
 FIRST = ["Maria", "James", "Aisha", "Robert", "Mei", "David", "Sofia", "Michael", "Fatima", "John",
@@ -130,7 +131,9 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
     for title, first, last, specialty, team in PROVIDERS:
         user = _user(session, email=f"{first}.{last}@demo.care".lower(),
                      name=f"{title} {first} {last}", role=Role.PROVIDER, password_hash=password_hash)
-        provider = Provider(user_id=user.id, title=title, specialty=specialty)
+        # Dr. Lee leads the clinic: the demo shows the response-times page.
+        provider = Provider(user_id=user.id, title=title, specialty=specialty,
+                            is_lead=(first, last) == LEAD)
         session.add(provider)
         session.flush()
         providers.append((provider, user, team))

@@ -1,4 +1,5 @@
-"""Account administration: disabling a user ends their sessions at once; requiring 2FA."""
+"""Account administration: disabling a user ends their sessions at once; requiring 2FA;
+marking a provider as clinic lead (the response-times page)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
-from care_messaging.models import Role, User
+from care_messaging.models import Provider, Role, User
 from care_messaging.services import audit
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
@@ -28,6 +29,7 @@ class UserRow:
     totp_enabled: bool
     totp_required: bool
     label: str = ""
+    lead: bool = False  # a provider marked as clinic lead
 
 
 def account_label(user_id: int, role: str, email: str) -> str:
@@ -65,16 +67,19 @@ def list_users(session: Session, *, actor: Actor, search: str = "", limit: int =
     query = select(User).order_by(patients_last, col(User.role), col(User.email)).limit(limit)
     if search.strip():
         query = query.where(col(User.email).contains(search.strip().lower()))
-    return [_row(u) for u in session.exec(query).all()]
+    found = session.exec(query).all()
+    leads = set(session.exec(select(Provider.user_id).where(
+        col(Provider.is_lead), col(Provider.user_id).in_([u.id for u in found]))).all())
+    return [_row(u, lead=u.id in leads) for u in found]
 
 
-def _row(u: User) -> UserRow:
+def _row(u: User, *, lead: bool = False) -> UserRow:
     uid = u.id or 0
     label = account_label(uid, u.role, u.email)
     if u.role == Role.PATIENT:
         return UserRow(uid, "", "", u.role, u.is_active, u.totp_enabled, u.totp_required, label)
     return UserRow(uid, u.email, u.display_name, u.role, u.is_active, u.totp_enabled,
-                   u.totp_required, label)
+                   u.totp_required, label, lead)
 
 
 def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> int:
@@ -100,3 +105,24 @@ def set_totp_required(session: Session, *, actor: Actor, user_id: int, required:
     audit.record(session, actor=actor, action=Action.TOTP_CHANGE, outcome=Outcome.SUCCESS,
                  object_type="user", object_id=user.id or "",
                  detail="required" if required else "not required")
+
+
+def set_clinic_lead(session: Session, *, actor: Actor, user_id: int, lead: bool) -> None:
+    """Mark or unmark a provider as clinic lead (admin only; anyone else: "User not found.").
+
+    A lead reads the response-times page (aggregates only). Patients and admins cannot be
+    leads: the refusal is audited as rejected, like the change itself as a success. The
+    lead's open tabs show or drop the navigation link on their next event (the flag rides
+    with the session check, services/auth.py)."""
+    user = _admin_target(session, actor, user_id)
+    provider = session.exec(select(Provider).where(Provider.user_id == user.id)).first()
+    if user.role != Role.PROVIDER or provider is None:
+        audit.record_apart(session, actor=actor, action=Action.CLINIC_LEAD_CHANGE,
+                           outcome=Outcome.REJECTED, object_type="user",
+                           object_id=user.id or "", detail="not a provider")
+        raise ValidationError("Only care team members can be clinic leads.")
+    provider.is_lead = bool(lead)
+    session.add(provider)
+    audit.record(session, actor=actor, action=Action.CLINIC_LEAD_CHANGE,
+                 outcome=Outcome.SUCCESS, object_type="user", object_id=user.id or "",
+                 detail="lead" if lead else "not lead")

@@ -21,6 +21,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.thread_page import parse_id
+from care_messaging.web.origins import attachment_href
 
 MAX_PENDING_FILES = 5
 NO_OPEN_THREAD = "Open a conversation that is still active to attach files."
@@ -96,7 +97,7 @@ class AttachmentUploadsState(AuthState, mixin=True):
                 # A thumbnail before sending, from the authorized route (the uploader may
                 # open their own unsent file).
                 "is_image": "1" if stored.content_type.startswith("image/") else "",
-                "href": f"/api/attachments/{stored.id}"}]
+                "href": attachment_href(stored.id)}]
         self.upload_error = " ".join(errors)
         self.uploading = False
         self.upload_progress = 0

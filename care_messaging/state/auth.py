@@ -123,6 +123,9 @@ class AuthState(rx.State):
     user_name: str = ""
     user_role: str = ""
     signed_in: bool = False
+    # A provider marked as clinic lead sees "Response times" in the navigation (the page's
+    # service decides again who may read it).
+    clinic_lead: bool = False
 
     def _remember(self, actor: Actor) -> None:
         # Only on a change: an assigned var rides in the event's delta even when equal.
@@ -132,11 +135,14 @@ class AuthState(rx.State):
             self.user_role = actor.role
         if not self.signed_in:
             self.signed_in = True
+        if self.clinic_lead != actor.is_lead:
+            self.clinic_lead = actor.is_lead
 
     def _forget(self) -> None:
         self.user_name = ""
         self.user_role = ""
         self.signed_in = False
+        self.clinic_lead = False
 
     def _guard(
         self, *roles: str, enrolling: bool = False

@@ -19,6 +19,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.messages import MessageView
 from care_messaging.state.thread_page import ThreadPageState, parse_id
+from care_messaging.web.origins import attachment_href
 
 
 class MessageChangesState(ThreadPageState, mixin=True):
@@ -29,6 +30,8 @@ class MessageChangesState(ThreadPageState, mixin=True):
     # A provider's view of one message's history: original, corrections, retraction.
     history_open: bool = False
     history_rows: list[dict[str, str]] = rx.field(default_factory=list)
+    # The original's files (name, href), still open to providers after a retraction.
+    history_files: list[dict[str, str]] = rx.field(default_factory=list)
     # The signed-in user's server-kept draft of the open conversation, and which conversation
     # it belongs to: assets/drafts.js puts it in an empty reply box. Emptied with the tab's
     # whole state on sign-out (state/tab_owner.py).
@@ -50,7 +53,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
 
     def _on_open(self, session, actor: Actor, conversation) -> None:
         self.change_id = self.change_text = self.change_error = ""
-        self.history_open, self.history_rows = False, []
+        self.history_open, self.history_rows, self.history_files = False, [], []
         self.draft = drafts.draft_text(session, actor=actor, conversation_id=conversation.id)
         self.draft_for = str(conversation.id)
 
@@ -125,12 +128,14 @@ class MessageChangesState(ThreadPageState, mixin=True):
         labels = {"original": "Original", "correct": "Corrected", "retract": "Retracted"}
         self.history_rows = [{"kind": labels.get(e.kind, e.kind), "text": e.text,
                               "when": when(e.at), "by": e.by} for e in entries]
+        self.history_files = [{"name": name, "href": attachment_href(aid, download=True)}
+                              for aid, name in (entries[0].files if entries else ())]
         self.history_open = True
         return None
 
     @rx.event
     def close_history(self):
-        self.history_open, self.history_rows = False, []
+        self.history_open, self.history_rows, self.history_files = False, [], []
 
     # ----- drafts -----
     @rx.event

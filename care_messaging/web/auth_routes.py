@@ -31,6 +31,7 @@ from care_messaging.settings import get_settings
 from care_messaging.state.tab_owner import wipe_session_tabs
 from care_messaging.web import offloop
 from care_messaging.web.login_limits import source_limiter
+from care_messaging.web.origins import frontend_url
 
 # The email typed into the sign-in form, kept for the next form (TOTP step, retry) only.
 EMAIL_COOKIE = "care_login_email"
@@ -51,7 +52,8 @@ def same_origin(request: Request) -> bool:
 
 
 def _redirect(path: str) -> RedirectResponse:
-    response = RedirectResponse(path, status_code=303)
+    """To one of the app's pages (on the pages' origin when the backend is elsewhere)."""
+    response = RedirectResponse(frontend_url(path), status_code=303)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -150,6 +152,8 @@ async def logout_route(request: Request) -> Response:
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     # The browser drops the tab's Reflex token (sessionStorage) and anything a page kept:
     # the next user of this tab starts with a new token, so a new, empty state tree.
+    # (Split, this clears the backend origin's storage only; the pages' own sign-out script,
+    # assets/outbox.js, drops the tab's token there.)
     response.headers["Clear-Site-Data"] = '"storage"'
     return response
 

@@ -79,6 +79,15 @@ async def _answer(send: Send, status: int, text: str) -> None:
 TOO_LARGE = "The request is too large."
 
 
+def _is_preflight(scope: Scope) -> bool:
+    """A CORS preflight (split deployment: the pages ask before posting an upload to the
+    backend's origin). Browsers send it without cookies; it carries no body (capped at the
+    small cap below) and Reflex's CORS middleware answers it for our own origin only, so the
+    session check waits for the upload itself."""
+    return (scope.get("method") == "OPTIONS"
+            and _header(scope, b"access-control-request-method") is not None)
+
+
 class RequestGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,7 +98,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         cap = SMALL_BODY_BYTES
-        if is_upload(scope.get("path", "")):
+        if is_upload(scope.get("path", "")) and not _is_preflight(scope):
             client = scope.get("client")
             ip = client[0] if client else ""
             if not await offloop.run_work(_may_upload, _header(scope, b"cookie") or "", ip):

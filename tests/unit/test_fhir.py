@@ -22,6 +22,7 @@ from care_messaging.models import (
     Conversation,
     Message,
     MessageDailyCount,
+    MessageRevision,
     Patient,
     Provider,
     ReadState,
@@ -30,7 +31,16 @@ from care_messaging.models import (
 from care_messaging.services import attachments, fhir_export, fhir_import
 from care_messaging.services.conversations import create_conversation, set_priority, set_status
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.fhir_mapping import CLIENT_MESSAGE_ID_SYSTEM
+from care_messaging.services.fhir_mapping import (
+    CLIENT_MESSAGE_ID_SYSTEM,
+    DATA_OPERATION,
+    REVISION_ID_SYSTEM,
+)
+from care_messaging.services.message_changes import (
+    correct_message,
+    message_history,
+    retract_message,
+)
 from care_messaging.services.messages import mark_read, send_message
 from care_messaging.settings import get_settings
 from tests.factories import actor_of, add_to_team, clinic, make_admin, make_user
@@ -76,7 +86,7 @@ def _resources(bundle: dict, kind: str) -> list[dict]:
 
 
 def _counts(session: Session) -> dict[str, int]:
-    tables = (Conversation, Message, Attachment, ReadState, MessageDailyCount)
+    tables = (Conversation, Message, Attachment, ReadState, MessageDailyCount, MessageRevision)
     counts = {t.__name__: session.exec(select(func.count()).select_from(t)).one() for t in tables}
     folder = get_settings().attachment_dir
     counts["files"] = len(list(folder.iterdir())) if folder.exists() else 0
@@ -263,7 +273,7 @@ def test_refusals_write_nothing(session, seeded, empty_clinic):
     broken = copy.deepcopy(good)
     _resources(broken, "Communication")[1]["sent"] = "yesterday"
     assert "not a valid FHIR R4 Bundle" in _refused(other, lee, broken)
-    # Valid FHIR, but a status this app does not store (a later change will map retractions).
+    # Valid FHIR, but a status this app does not store (retractions are entered-in-error).
     unknown_status = copy.deepcopy(good)
     _resources(unknown_status, "Communication")[1]["status"] = "not-done"
     assert "'not-done'" in _refused(other, lee, unknown_status)
@@ -337,3 +347,166 @@ def test_cli_exports_a_whole_patient_and_imports_it(session, seeded, tmp_path, c
     assert cli.main(["fhir-import", "--as", people["lee"].email, str(out)]) == 2
     assert "already been imported" in capsys.readouterr().err
     assert _counts(session) == before
+
+
+def _message_id(session: Session, client_msg_id: str) -> int:
+    return session.exec(select(Message.id).where(Message.client_msg_id == client_msg_id)).one()
+
+
+@pytest.fixture
+def changed(session, seeded):
+    """The seeded thread after changes: Dr. Lee corrected his reply twice, Maria retracted the
+    message with the two files, and corrected then retracted her first message."""
+    people, conversation = seeded
+    lee, maria = people["lee"], people["maria"]
+    correct_message(session, actor=lee, message_id=_message_id(session, "l1"),
+                    body="Please send a photo of the rash.")
+    session.commit()
+    correct_message(session, actor=lee, message_id=_message_id(session, "l1"),
+                    body="Please send a photo of the rash and the cream's label.")
+    session.commit()
+    retract_message(session, actor=maria, message_id=_message_id(session, "m2"))
+    session.commit()
+    correct_message(session, actor=maria, message_id=_message_id(session, "m1"),
+                    body="The rash is spreading fast.")
+    session.commit()
+    retract_message(session, actor=maria, message_id=_message_id(session, "m1"))
+    session.commit()
+    return people, conversation
+
+
+def _by_url(bundle: dict) -> dict[str, dict]:
+    return {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+
+
+def test_retractions_and_corrections_export_as_entered_in_error_linked_by_provenance(
+        session, changed):
+    people, conversation = changed
+    bundle = fhir_export.export_conversation(session, actor=people["lee"],
+                                             conversation_id=conversation.id)
+    Bundle.model_validate(bundle)
+    resources = _by_url(bundle)
+    _header, *communications = _resources(bundle, "Communication")
+    messages = {m["identifier"][0]["value"]: m for m in communications
+                if m["identifier"][0]["system"] == CLIENT_MESSAGE_ID_SYSTEM}
+    corrections = {c["identifier"][0]["value"]: c for c in communications
+                   if c["identifier"][0]["system"] == REVISION_ID_SYSTEM}
+    assert {k: m["status"] for k, m in messages.items()} == {
+        "m1": "entered-in-error", "l1": "entered-in-error", "m2": "entered-in-error",
+        "m3": "completed"}
+    # Nothing is deleted: the originals keep their text and files.
+    assert messages["m1"]["payload"] == [{"contentString": "The rash is spreading."}]
+    assert len(messages["m2"]["payload"]) == 3
+    assert messages["m2"]["statusReason"] == {"text": "Retracted by the sender"}
+    assert messages["l1"]["statusReason"] == {"text": "Corrected by the sender"}
+    # One Communication per correction; only the text the message says now is completed.
+    assert {k: (c["status"], c["payload"][0]["contentString"]) for k, c in corrections.items()
+            } == {
+        "l1#1": ("entered-in-error", "Please send a photo of the rash."),
+        "l1#2": ("completed", "Please send a photo of the rash and the cream's label."),
+        "m1#1": ("entered-in-error", "The rash is spreading fast.")}
+    assert all(c["partOf"] == messages["l1"]["partOf"] for c in corrections.values())
+    assert corrections["l1#2"]["sender"] == messages["l1"]["sender"]
+    url_of = {id(r): url for url, r in resources.items()}
+    revisions = {r.message_id * 10 + r.revision_no: r for r in session.exec(
+        select(MessageRevision)).all()}
+    l1 = revisions[_message_id(session, "l1") * 10 + 2]
+    assert corrections["l1#2"]["sent"] == fhir_export.instant(l1.created_at)
+    provenances = _resources(bundle, "Provenance")
+    assert len(provenances) == 5  # three corrections, two retractions
+
+    def activity(p):
+        return [(c["system"], c["code"]) for c in p["activity"]["coding"]]
+
+    links = {resources[p["target"][0]["reference"]]["identifier"][0]["value"]:
+             resources[p["entity"][0]["what"]["reference"]]["identifier"][0]["value"]
+             for p in provenances if activity(p) == [(DATA_OPERATION, "UPDATE")]}
+    assert links == {"l1#1": "l1", "l1#2": "l1", "m1#1": "m1"}
+    assert all(len(p["entity"]) == 1 and p["entity"][0]["role"] == "revision"
+               for p in provenances if "entity" in p)
+    retractions = [p for p in provenances if activity(p) == [(DATA_OPERATION, "NULLIFY")]]
+    assert [[resources[t["reference"]]["identifier"][0]["value"] for t in p["target"]]
+            for p in retractions] == [["m1", "m1#1"], ["m2"]]  # in the thread's order
+    m2 = session.get(Message, _message_id(session, "m2"))
+    assert retractions[1]["recorded"] == fhir_export.instant(m2.retracted_at)
+    assert retractions[1]["agent"] == [{"who": messages["m2"]["sender"]}]
+    # Corrections are not messages: replies still point at the messages themselves.
+    assert messages["m3"]["inResponseTo"] == [{"reference": url_of[id(messages["l1"])]}]
+    # An administrator without text sees the record's shape, no corrected words either.
+    admin = actor_of(session, make_admin(session))
+    quiet = fhir_export.export_conversation(session, actor=admin, conversation_id=conversation.id)
+    Bundle.model_validate(quiet)
+    assert "cream's label" not in json.dumps(quiet) and "spreading" not in json.dumps(quiet)
+    assert len(_resources(quiet, "Provenance")) == 5
+
+
+def test_round_trip_restores_retractions_and_corrections(session, changed, empty_clinic):
+    people, conversation = changed
+    first = fhir_export.export_conversation(session, actor=people["lee"],
+                                            conversation_id=conversation.id)
+    other, actors = empty_clinic
+    report = fhir_import.import_bundle(other, actor=actors["patel"], raw=json.dumps(first))
+    other.commit()  # the caller's unit of work
+    assert report.messages == 4  # corrections are not messages
+    again = fhir_export.export_conversation(other, actor=actors["lee"],
+                                            conversation_id=report.conversation_ids[0])
+    assert _normalized(again) == _normalized(first)
+    # The rows are those the retract/correct service writes, times and texts included.
+    for cid in ("m1", "l1", "m2", "m3"):
+        before = session.get(Message, _message_id(session, cid))
+        after = other.get(Message, _message_id(other, cid))
+        assert (after.retracted_at, after.corrected_at) == (before.retracted_at,
+                                                            before.corrected_at)
+    history = message_history(other, actor=actors["lee"], message_id=_message_id(other, "l1"))
+    assert [(h.kind, h.text) for h in history] == [
+        ("original", "Please send a photo and the label."),
+        ("correct", "Please send a photo of the rash."),
+        ("correct", "Please send a photo of the rash and the cream's label.")]
+    assert [(h.kind, h.by) for h in message_history(
+        other, actor=actors["lee"], message_id=_message_id(other, "m1"))] == [
+        ("original", "Maria Garcia"), ("correct", "Maria Garcia"), ("retract", "Maria Garcia")]
+    rows = other.exec(select(MessageRevision).where(MessageRevision.body_ct.is_not(None))).all()
+    assert rows and all(b"rash" not in row.body_ct for row in rows)  # stored encrypted
+
+
+def test_inconsistent_changes_are_refused_with_nothing_written(session, changed, empty_clinic):
+    people, conversation = changed
+    good = fhir_export.export_conversation(session, actor=people["lee"],
+                                           conversation_id=conversation.id)
+    other, actors = empty_clinic
+    lee = actors["lee"]
+
+    def retraction_of(bundle, client_msg_id):
+        urls = {r["id"]: url for url, r in _by_url(bundle).items()}
+        target = next(urls[c["id"]] for c in _resources(bundle, "Communication")
+                      if c.get("identifier", [{}])[0].get("value") == client_msg_id)
+        return next(p for p in _resources(bundle, "Provenance")
+                    if p["target"][0]["reference"] == target)
+
+    # Marked in error, but nothing says it was retracted or corrected.
+    unexplained = copy.deepcopy(good)
+    unexplained["entry"] = [e for e in unexplained["entry"]
+                            if e["resource"] is not retraction_of(unexplained, "m2")]
+    assert "does not match its retraction" in _refused(other, lee, unexplained)
+    # Retracted by someone else than the sender.
+    forged = copy.deepcopy(good)
+    retraction_of(forged, "m2")["agent"][0]["who"] = _resources(forged, "Communication")[0][
+        "recipient"][0]
+    assert "other than its sender" in _refused(other, lee, forged)
+    # A correction dated after the message's retraction.
+    late = copy.deepcopy(good)
+    correction = next(p for p in _resources(late, "Provenance") if "entity" in p
+                      and p["entity"][0]["what"]["reference"]
+                      == retraction_of(late, "m1")["target"][0]["reference"])
+    correction["recorded"] = "2999-01-01T00:00:00+00:00"
+    assert "after its retraction" in _refused(other, lee, late)
+    # A "correction" that points at the thread header instead of a message's new text.
+    on_header = copy.deepcopy(good)
+    header_url = next(e["fullUrl"] for e in on_header["entry"]
+                      if e["resource"] is _resources(on_header, "Communication")[0])
+    next(p for p in _resources(on_header, "Provenance") if "entity" in p)["target"] = [
+        {"reference": header_url}]
+    assert "its own new text" in _refused(other, lee, on_header)
+    fhir_import.import_bundle(other, actor=lee, raw=good)
+    other.commit()
+    assert other.exec(select(func.count()).select_from(MessageRevision)).one() == 5
