@@ -140,8 +140,8 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     async def _after_live_events(self, events: list) -> None:
         """Notes (staff-only, no text in the event) reload on their own; everything else
         follows the shared thread page."""
-        notes = [e for e in events if e.kind == "note"]
-        others = [e for e in events if e.kind != "note"]
+        notes = [e for e in events if e.kind == realtime.LiveKind.NOTE]
+        others = [e for e in events if e.kind != realtime.LiveKind.NOTE]
         if others:
             await ThreadPageState._after_live_events(self, others)
         actor = self._live_actor() if notes else None

@@ -13,6 +13,7 @@ import reflex as rx
 
 from care_messaging.components.provider_format import message_row, when
 from care_messaging.db import session_scope
+from care_messaging.realtime import LiveKind
 from care_messaging.services import drafts
 from care_messaging.services import message_changes as changes
 from care_messaging.services.actors import Actor
@@ -144,7 +145,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
 
     # ----- live -----
     async def _apply_live_event(self, event) -> bool:
-        if event.kind != "message_changed":
+        if event.kind != LiveKind.MESSAGE_CHANGED:
             return await super()._apply_live_event(event)
         actor = self._live_actor()
         if actor is None:

@@ -392,7 +392,7 @@ class ThreadPageState(AuthState, mixin=True):
         yield
         # Then header, receipts, list and counters, as for any live event on this tab.
         await realtime.follow_up_own_send(self, realtime.LiveEvent(
-            kind="message", conversation_id=conversation_id, patient_id=result.patient_id,
+            kind=realtime.LiveKind.MESSAGE, conversation_id=conversation_id, patient_id=result.patient_id,
             actor_user_id=actor.user_id, seq=result.message.seq))
 
     @guarded(PAGE_ROLE)
@@ -456,13 +456,13 @@ class ThreadPageState(AuthState, mixin=True):
             return False
         open_id = parse_id(self.open_id)
         is_open = open_id is not None and event.conversation_id == open_id
-        if event.kind == "typing":
+        if event.kind == realtime.LiveKind.TYPING:
             if is_open and event.actor_user_id != actor.user_id:
                 self.typing_label = f"{event.label} is typing…" if event.label else ""
             return False
-        if event.kind == "receipt" and not is_open:
+        if event.kind == realtime.LiveKind.RECEIPT and not is_open:
             return False
-        if is_open and event.kind == "message":
+        if is_open and event.kind == realtime.LiveKind.MESSAGE:
             if event.message is not None and event.message.seq == self._newest_seq + 1:
                 # The event carries the committed message and reached us because we are a
                 # participant as of that commit (realtime.LiveEvent): no query needed.
@@ -495,7 +495,7 @@ class ThreadPageState(AuthState, mixin=True):
                 try:
                     conversation = access_conversation(session, actor=actor,
                                                        conversation_id=open_id)
-                    if "message" in kinds:
+                    if realtime.LiveKind.MESSAGE in kinds:
                         if conversation.last_seq > self._newest_seq:  # phase one missed some
                             self._append_new(session, actor, open_id)
                         # A new read reaches the senders' screens as its domain event.
@@ -505,7 +505,7 @@ class ThreadPageState(AuthState, mixin=True):
                     self._apply_receipts(session, actor, conversation)
                 except ServiceError:
                     self._close_thread()
-            if kinds - {"receipt"}:
+            if kinds - {realtime.LiveKind.RECEIPT}:
                 self._refresh(session, actor, fresh_after=max(e.created_at for e in events))
 
     # ----- the interface live delivery calls (realtime.py) -----
@@ -531,7 +531,7 @@ def record_deliveries(user_id: int, events: list) -> None:
     sender's screen ("Delivered")."""
     newest: dict[int, object] = {}
     for event in events:
-        incoming = event.kind == "message" and event.seq and event.actor_user_id != user_id
+        incoming = event.kind == realtime.LiveKind.MESSAGE and event.seq and event.actor_user_id != user_id
         known = newest.get(event.conversation_id)
         if incoming and (known is None or event.seq > known.seq):
             newest[event.conversation_id] = event
