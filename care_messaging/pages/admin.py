@@ -135,11 +135,8 @@ class AdminState(AuthState):
         self._reload(actor)
         return None
 
-    @rx.event
-    def set_lead(self, user_id: str, lead: bool):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def set_lead(self, actor: Actor, user_id: str, lead: bool):
         with session_scope() as session:
             try:
                 users.set_clinic_lead(session, actor=actor, user_id=_int(user_id),
