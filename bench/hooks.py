@@ -1,4 +1,4 @@
-"""The page-state contract the live scenarios drive. THE LEAD WIRES THESE after merging the UI.
+"""The page-state contract the live scenarios drive.
 
 Each page hook names a Reflex state class (``module:Class``) and its public event handlers.
 The live scenarios check that the class has every handler named here; while one is missing

@@ -36,7 +36,7 @@ from care_messaging.web.security_headers import security_headers
 
 
 def _default_app_wraps() -> dict:
-    return rx.App.__dataclass_fields__["app_wraps"].default_factory()
+    return rx.App.__dataclass_fields__["app_wraps"].default_factory()  # type: ignore[misc]
 
 
 api = Starlette(routes=[*auth_routes, *attachment_routes, *fhir_routes])

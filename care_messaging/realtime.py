@@ -21,7 +21,8 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 import reflex as rx
 
@@ -36,9 +37,20 @@ log = logging.getLogger(__name__)
 REGISTRATION_TTL_SECONDS = 6 * 60 * 60
 
 
+class LiveKind(StrEnum):
+    """What a live event is on an open screen (several domain kinds map to one: _LIVE_KIND)."""
+
+    MESSAGE = "message"
+    MESSAGE_CHANGED = "message_changed"  # retracted or corrected
+    CONVERSATION = "conversation"  # created, status, priority, assignment
+    RECEIPT = "receipt"  # delivered or read
+    TYPING = "typing"
+    NOTE = "note"  # a staff-only note (no text in the event)
+
+
 @dataclass(frozen=True)
 class LiveEvent:
-    """What changed. ``kind``: message, conversation, receipt, typing or note.
+    """What changed (``kind``: a ``LiveKind``; a plain string of one is taken too).
 
     A message event carries the stored message itself: it was just committed, and the users
     it is published to are the conversation's participants as read in that same transaction,
@@ -47,7 +59,7 @@ class LiveEvent:
     follow-up reuse list and counter figures computed after it.
     """
 
-    kind: str
+    kind: LiveKind
     conversation_id: int = 0
     patient_id: int = 0
     actor_user_id: int = 0
@@ -55,6 +67,10 @@ class LiveEvent:
     label: str = ""
     message: MessageView | None = field(default=None, compare=False, repr=False)
     created_at: float = field(default_factory=time.monotonic, compare=False)
+
+    def __post_init__(self) -> None:
+        # An unknown kind fails here, where it is made, not in a tab's handler later.
+        object.__setattr__(self, "kind", LiveKind(self.kind))
 
 
 class Registry(Protocol):
@@ -96,7 +112,8 @@ class RedisRegistry:
     def __init__(self, url: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        # Any: redis-py types its sync and async clients' answers as one union.
+        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
 
     @staticmethod
     def _key(user_id: int) -> str:
@@ -207,7 +224,7 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
     state_cls = _state_class(state_name)
     if state_cls is None:
         return
-    if event.kind == "receipt":
+    if event.kind == LiveKind.RECEIPT:
         schedule_follow_up(token=token, state_name=state_name, event=event, user_id=user_id)
         return
     try:
@@ -321,16 +338,17 @@ async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
 
 # What each committed domain event is on a live screen.
 _LIVE_KIND = {
-    domain.Kind.MESSAGE_SENT: "message",
-    domain.Kind.MESSAGE_CHANGED: "message_changed",  # retracted or corrected
-    domain.Kind.CONVERSATION_CREATED: "conversation",
-    domain.Kind.CONVERSATION_CHANGED: "conversation",
-    domain.Kind.READ: "receipt",  # the senders' "Delivered" turns into "Read <time>"
-    domain.Kind.DELIVERED: "receipt",  # the senders' "Sent" turns into "Delivered"
-    domain.Kind.ASSIGNED: "conversation",  # the header and list say who is handling it
+    domain.Kind.MESSAGE_SENT: LiveKind.MESSAGE,
+    domain.Kind.MESSAGE_CHANGED: LiveKind.MESSAGE_CHANGED,  # retracted or corrected
+    domain.Kind.CONVERSATION_CREATED: LiveKind.CONVERSATION,
+    domain.Kind.CONVERSATION_CHANGED: LiveKind.CONVERSATION,
+    domain.Kind.READ: LiveKind.RECEIPT,  # the senders' "Delivered" turns into "Read <time>"
+    domain.Kind.DELIVERED: LiveKind.RECEIPT,  # the senders' "Sent" turns into "Delivered"
+    # The header and list say who is handling it.
+    domain.Kind.ASSIGNED: LiveKind.CONVERSATION,
     # The event names only the team's providers and holds no text: their tabs reload the
     # notes through the access-checked service (state/internal_notes.py).
-    domain.Kind.NOTE_ADDED: "note",
+    domain.Kind.NOTE_ADDED: LiveKind.NOTE,
 }
 _CARRIES_MESSAGE = {domain.Kind.MESSAGE_SENT, domain.Kind.MESSAGE_CHANGED}
 _loop: asyncio.AbstractEventLoop | None = None
@@ -385,7 +403,7 @@ async def publish_typing(*, conversation_id: int, patient_id: int, actor_user_id
     key = (conversation_id, actor_user_id)
     generation = next(_typing_spells)
     _typing_generation[key] = generation
-    event = LiveEvent(kind="typing", conversation_id=conversation_id, patient_id=patient_id,
+    event = LiveEvent(kind=LiveKind.TYPING, conversation_id=conversation_id, patient_id=patient_id,
                       actor_user_id=actor_user_id, label=label)
     others = [u for u in user_ids if u != actor_user_id]
     await publish(event, user_ids=others, exclude_token=exclude_token)
@@ -395,7 +413,7 @@ async def publish_typing(*, conversation_id: int, patient_id: int, actor_user_id
         if _typing_generation.get(key) == generation:
             _typing_generation.pop(key, None)
             await publish(
-                LiveEvent(kind="typing", conversation_id=conversation_id, patient_id=patient_id,
+                LiveEvent(kind=LiveKind.TYPING, conversation_id=conversation_id, patient_id=patient_id,
                           actor_user_id=actor_user_id, label=""),
                 user_ids=others,
             )

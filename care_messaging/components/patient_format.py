@@ -8,7 +8,6 @@ from care_messaging.components.provider_format import (
     STATUS_LABELS,
     about,
     joined,
-    message_row,
     when,
 )
 from care_messaging.services.conversations import ConversationRow
@@ -56,10 +55,6 @@ def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = 
         "when": when(row.last_message_at),
         "draft": "1" if row.has_draft else "",
     }
-
-
-# Messages look the same on both sides: one formatter.
-patient_message_row = message_row
 
 
 def attachment_rows(views: list[MessageView]) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from datetime import date, datetime
+from typing import TypedDict
 
 from care_messaging.components import message_status
 from care_messaging.components.instant import iso_utc
@@ -115,7 +116,27 @@ def conversation_row(row: ConversationRow) -> dict[str, str]:
 STATE_LABELS = {"retracted": "retracted", "corrected": "edited"}
 
 
-def message_row(view: MessageView, actor: Actor) -> dict[str, str]:
+class MessageRow(TypedDict):
+    """One message as a thread shows it (both sides): every value a string for Reflex's
+    vars, flags "1" or "" (``rx.cond`` reads them as true or false)."""
+
+    id: str
+    seq: str
+    sender: str
+    mine: str  # flag
+    body: str
+    when: str
+    status: str  # message_status: SENT, DELIVERED, READ, or "" for others' messages
+    read_at: str
+    client_id: str
+    state: str  # "", "retracted" or "corrected"
+    changed_at: str
+    changeable: str  # flag: the sender may still retract or correct it
+    history: str  # flag: a provider may open its history
+    safety: str  # flag: the patient's own message names an emergency sign
+
+
+def message_row(view: MessageView, actor: Actor) -> MessageRow:
     mine = view.sender_user_id == actor.user_id
     state = STATE_LABELS.get(str(view.state), "")
     # The sender may still retract or correct it (the service decides again on each change).

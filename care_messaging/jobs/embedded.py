@@ -29,7 +29,7 @@ from care_messaging.services.hot_sql import HotStatement
 
 log = logging.getLogger(__name__)
 
-_jobs = Job.__table__
+_jobs = Job.__table__  # type: ignore[attr-defined]  # SQLModel leaves it untyped
 _c = _jobs.c
 # One statement on every message sent: a waiting job with the same key absorbs it.
 _ENQUEUE = HotStatement(

@@ -11,9 +11,11 @@ from care_messaging.db import session_scope
 from care_messaging.models import User
 from care_messaging.navigation import landing_for
 from care_messaging.services import notifications, totp
+from care_messaging.services.actors import Actor
 from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 from care_messaging.state.quick_reply_editor import MyQuickRepliesState
 
 ROLES = ("provider", "admin")  # two-step sign-in
@@ -49,22 +51,16 @@ class AccountState(AuthState):
         self.gets_email = actor.role in EMAIL_ROLES
         self.can_use_totp = actor.role in ROLES
 
-    @rx.event
-    def load(self):
-        actor, redirect = self._guard(*PAGE_ROLES, enrolling=True)
-        if redirect:
-            return redirect
+    @guarded(*PAGE_ROLES, enrolling=True)
+    def load(self, actor: Actor):
         self.message = self.error = ""
         self.enroll_secret = self.enroll_uri = ""
         self._sync(actor)
         return None
 
-    @rx.event
-    def save_notifications(self, form: dict):
+    @guarded(*EMAIL_ROLES, enrolling=True)
+    def save_notifications(self, actor: Actor, form: dict):
         """Email notifications and (care team) the daily digest, from the checkboxes."""
-        actor, redirect = self._guard(*EMAIL_ROLES, enrolling=True)
-        if redirect:
-            return redirect
         self.error = ""
         with session_scope() as session:
             notifications.set_preferences(
@@ -74,11 +70,8 @@ class AccountState(AuthState):
         self._sync(actor)
         return None
 
-    @rx.event
-    def start(self):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
-        if redirect:
-            return redirect
+    @guarded(*ROLES, enrolling=True)
+    def start(self, actor: Actor):
         self.error = ""
         with session_scope() as session:
             try:
@@ -87,11 +80,8 @@ class AccountState(AuthState):
                 self.error = str(error)
         return None
 
-    @rx.event
-    def confirm(self, form: dict):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
-        if redirect:
-            return redirect
+    @guarded(*ROLES, enrolling=True)
+    def confirm(self, actor: Actor, form: dict):
         self.error = ""
         with session_scope() as session:
             try:
@@ -104,11 +94,8 @@ class AccountState(AuthState):
         self._sync(actor)
         return None
 
-    @rx.event
-    def turn_off(self, form: dict):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
-        if redirect:
-            return redirect
+    @guarded(*ROLES, enrolling=True)
+    def turn_off(self, actor: Actor, form: dict):
         self.error = ""
         with session_scope() as session:
             try:

@@ -11,10 +11,12 @@ from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
 from care_messaging.pages.clinic_settings import clinic_settings_section
 from care_messaging.services import audit_log, users
+from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action
 from care_messaging.services.audit_log import AuditFilter, parse_day
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 from care_messaging.state.tab_owner import wipe_user_tabs
 
 PAGE = 50
@@ -68,20 +70,14 @@ class AdminState(AuthState):
                             "lead": "1" if u.lead else ""}
                            for u in users.list_users(session, actor=actor)]
 
-    @rx.event
-    def load(self):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def load(self, actor: Actor):
         self.offset = 0
         self._reload(actor)
         return None
 
-    @rx.event
-    def apply_filters(self, form: dict):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def apply_filters(self, actor: Actor, form: dict):
         self.f_user = str(form.get("user", ""))[:254]
         self.f_patient = str(form.get("patient", ""))[:20]
         action = str(form.get("action", ""))
@@ -92,20 +88,14 @@ class AdminState(AuthState):
         self._reload(actor)
         return None
 
-    @rx.event
-    def page(self, step: int):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def page(self, actor: Actor, step: int):
         self.offset = max(0, self.offset + (PAGE if int(step) > 0 else -PAGE))
         self._reload(actor)
         return None
 
-    @rx.event
-    def export(self):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def export(self, actor: Actor):
         with session_scope() as session:
             try:
                 data = audit_log.export_csv(session, actor=actor, flt=self._filter())
@@ -115,11 +105,8 @@ class AdminState(AuthState):
         self._reload(actor)
         return rx.download(data=data, filename="audit-log.csv")
 
-    @rx.event
-    async def set_active(self, user_id: str, active: bool):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    async def set_active(self, actor: Actor, user_id: str, active: bool):
         disabled = None
         with session_scope() as session:
             try:
@@ -136,11 +123,8 @@ class AdminState(AuthState):
         self._reload(actor)
         return None
 
-    @rx.event
-    def require_totp(self, user_id: str, required: bool):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def require_totp(self, actor: Actor, user_id: str, required: bool):
         with session_scope() as session:
             try:
                 users.set_totp_required(session, actor=actor, user_id=_int(user_id),
@@ -151,11 +135,8 @@ class AdminState(AuthState):
         self._reload(actor)
         return None
 
-    @rx.event
-    def set_lead(self, user_id: str, lead: bool):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def set_lead(self, actor: Actor, user_id: str, lead: bool):
         with session_scope() as session:
             try:
                 users.set_clinic_lead(session, actor=actor, user_id=_int(user_id),

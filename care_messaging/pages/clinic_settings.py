@@ -10,8 +10,10 @@ from care_messaging.components.quick_reply_editor import quick_reply_editor
 from care_messaging.db import session_scope
 from care_messaging.models import Priority
 from care_messaging.services import reply_by
+from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 from care_messaging.state.quick_reply_editor import ClinicQuickRepliesState
 
 FIELDS = [("timezone", "Time zone"), ("day_start", "Working day starts"),
@@ -25,21 +27,16 @@ class ClinicSettingsState(AuthState):
     settings_error: str = ""
     settings_notice: str = ""
 
-    @rx.event
-    def load_settings(self):
-        actor, redirect = self._guard("admin")
-        if redirect or actor is None:
-            return None  # the page's own load redirects
+    # Part of the page's load, which redirects a refused tab itself.
+    @guarded("admin", silent=True)
+    def load_settings(self, actor: Actor):
         with session_scope() as session:
             self.values = reply_by.as_form(reply_by.load(session))
         self.settings_error = self.settings_notice = ""
         return None
 
-    @rx.event
-    def save_settings(self, form: dict):
-        actor, redirect = self._guard("admin")
-        if redirect:
-            return redirect
+    @guarded("admin")
+    def save_settings(self, actor: Actor, form: dict):
         self.settings_error = self.settings_notice = ""
         with session_scope() as session:
             try:

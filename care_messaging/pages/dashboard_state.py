@@ -3,8 +3,9 @@
 The list, the open thread, sending and live updates are shared with the patient portal
 (``state/thread_page.py``); this module adds the provider's counters and chart, the list
 filters and search, status and priority, and the New Message dialog. Every public handler
-resolves the actor from the server-side session (``_guard``) and every id from the browser is
-re-checked by a service, which raises the same NotFoundError for "forbidden" and "nonexistent".
+resolves the actor from the server-side session (``@guarded``, state/guarded.py) and every id
+from the browser is re-checked by a service, which raises the same NotFoundError for
+"forbidden" and "nonexistent".
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from care_messaging.state import figure_cache
 from care_messaging.state.assignment import AssignmentState
 from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.internal_notes import InternalNotesState
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
@@ -138,8 +140,8 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     async def _after_live_events(self, events: list) -> None:
         """Notes (staff-only, no text in the event) reload on their own; everything else
         follows the shared thread page."""
-        notes = [e for e in events if e.kind == "note"]
-        others = [e for e in events if e.kind != "note"]
+        notes = [e for e in events if e.kind == realtime.LiveKind.NOTE]
+        others = [e for e in events if e.kind != realtime.LiveKind.NOTE]
         if others:
             await ThreadPageState._after_live_events(self, others)
         actor = self._live_actor() if notes else None
@@ -183,12 +185,8 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
                 "priority": str(form_data.get("priority", "routine"))}
 
     # ----- page load -----
-    @rx.event
-    async def load(self):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            yield redirect
-            return
+    @guarded(PAGE_ROLE)
+    async def load(self, actor: Actor):
         realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
                           state_cls=type(self))
         params = self.router.url.query_parameters
@@ -214,22 +212,16 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
             self._load_analytics(session, actor)
 
     # ----- sidebar -----
-    @rx.event
-    def set_filter(self, value: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def set_filter(self, actor: Actor, value: str):
         self.filter_by = value if value in conv.FILTERS else "all"
         self.list_limit = PAGE_SIZE
         with session_scope() as session:
             self._refresh(session, actor)
         return None
 
-    @rx.event
-    def set_search(self, value: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def set_search(self, actor: Actor, value: str):
         self.search = str(value)[:100]
         self.list_limit = PAGE_SIZE
         with session_scope() as session:
@@ -237,10 +229,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         return None
 
     # ----- thread status and priority -----
-    async def _change(self, field: str, value: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    def _change(self, actor: Actor, field: str, value: str) -> None:
         conversation_id = parse_id(self.open_id)
         if conversation_id is None:
             return None
@@ -258,20 +247,17 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         # The other tabs hear of it from the change's domain event.
         return None
 
-    @rx.event
-    async def set_status(self, value: str):
-        return await self._change("status", value)
+    @guarded(PAGE_ROLE)
+    def set_status(self, actor: Actor, value: str):
+        return self._change(actor, "status", value)
 
-    @rx.event
-    async def set_priority(self, value: str):
-        return await self._change("priority", value)
+    @guarded(PAGE_ROLE)
+    def set_priority(self, actor: Actor, value: str):
+        return self._change(actor, "priority", value)
 
     # ----- New Message dialog -----
-    @rx.event
-    def set_new_open(self, value: bool):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def set_new_open(self, actor: Actor, value: bool):
         self.new_open = bool(value)
         self.new_error = ""
         self._reset_picker()
@@ -280,21 +266,15 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
                 self._load_patient_options(session, actor)
         return None
 
-    @rx.event
-    def search_patients(self, value: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def search_patients(self, actor: Actor, value: str):
         self.patient_query = str(value)[:patient_service.MAX_QUERY_CHARS]
         with session_scope() as session:
             self._load_patient_options(session, actor)
         return None
 
-    @rx.event
-    def choose_patient(self, patient_id: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def choose_patient(self, actor: Actor, patient_id: str):
         self.new_error = ""
         with session_scope() as session:
             try:
@@ -303,11 +283,8 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
                 self.new_error = str(error)
         return None
 
-    @rx.event
-    def clear_patient(self):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def clear_patient(self, actor: Actor):
         self._reset_picker()
         with session_scope() as session:
             self._load_patient_options(session, actor)

@@ -20,8 +20,10 @@ from care_messaging.models import Role
 from care_messaging.pages.dashboard import provider_nav
 from care_messaging.pages.portal import patient_nav
 from care_messaging.services import conversations as conv
+from care_messaging.services.actors import Actor
 from care_messaging.services.message_search import MAX_QUERY_CHARS, find_messages
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 
 PAGE_FOR_ROLE = {Role.PROVIDER: "/dashboard", Role.PATIENT: "/portal"}
 
@@ -50,20 +52,14 @@ class MessageSearchState(AuthState):
         } for r in found]
         self.searched = True
 
-    @rx.event
-    def load(self):
-        actor, redirect = self._guard(Role.PROVIDER, Role.PATIENT)
-        if redirect:
-            return redirect
+    @guarded(Role.PROVIDER, Role.PATIENT)
+    def load(self, actor: Actor):
         self.query = str(self.router.url.query_parameters.get("q", ""))[:MAX_QUERY_CHARS]
         self._search(actor)
         return None
 
-    @rx.event
-    def search(self, form_data: dict):
-        actor, redirect = self._guard(Role.PROVIDER, Role.PATIENT)
-        if redirect:
-            return redirect
+    @guarded(Role.PROVIDER, Role.PATIENT)
+    def search(self, actor: Actor, form_data: dict):
         self.query = str(form_data.get("q", ""))[:MAX_QUERY_CHARS]
         self._search(actor)
         return None

@@ -15,8 +15,10 @@ from care_messaging.pages.dashboard import provider_nav
 from care_messaging.services import conversations as conv
 from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient
+from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 
 MEDIUMS = {"secure_message": "Secure message", "portal": "Portal", "phone": "Phone",
            "email": "Email"}
@@ -29,11 +31,8 @@ class PatientProfileState(AuthState):
     total: int = 0
     nav_unread: int = 0
 
-    @rx.event
-    def load(self):
-        actor, redirect = self._guard("provider")
-        if redirect:
-            return redirect
+    @guarded("provider")
+    def load(self, actor: Actor):
         self.error, self.patient, self.conversations, self.total = "", {}, [], 0
         raw = str(self.router.url.query_parameters.get("id", ""))
         patient_id = int(raw) if raw.isdigit() and len(raw) < 10 else -1

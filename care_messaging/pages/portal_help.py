@@ -5,7 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
+from care_messaging.services.actors import Actor
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 
 MESSAGE_TYPES = [
     ("Test results", "Lab results, imaging reports, or other test outcomes"),
@@ -36,10 +38,9 @@ STATUSES = [
 
 
 class HelpState(AuthState):
-    @rx.event
-    def load(self):
-        _actor, redirect = self._guard("patient")
-        return redirect
+    @guarded("patient")
+    def load(self, actor: Actor):
+        return None
 
 
 def _definition_list(items: list[tuple[str, str]]) -> rx.Component:

@@ -3,8 +3,8 @@
 The list, the open thread, sending and live updates are shared with the provider dashboard
 (``state/thread_page.py``); this module adds who viewed the thread, completed (read-only)
 conversations, files waiting to be sent, and the New Conversation dialog. Every public handler
-resolves the patient from the server-side session (``_guard``); every id from the browser is
-re-checked by a service (forbidden and nonexistent look the same).
+resolves the patient from the server-side session (``@guarded``, state/guarded.py); every id
+from the browser is re-checked by a service (forbidden and nonexistent look the same).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.state import figure_cache
 from care_messaging.state.attachment_uploads import NO_OPEN_THREAD, AttachmentUploadsState
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import ThreadPageState
@@ -95,11 +96,8 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
         return {"patient_id": None}  # always the signed-in patient's own
 
     # ----- page load -----
-    @rx.event
-    async def load(self):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    async def load(self, actor: Actor):
         realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
                           state_cls=type(self))
         params = self.router.url.query_parameters
@@ -120,11 +118,8 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
         return rx.redirect("/portal")
 
     # ----- new conversation -----
-    @rx.event
-    def set_new_open(self, value: bool):
-        _actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def set_new_open(self, actor: Actor, value: bool):
         self.new_open = bool(value)
         self.new_error = ""
         return None

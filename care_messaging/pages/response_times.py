@@ -9,9 +9,11 @@ import reflex as rx
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.db import session_scope
 from care_messaging.services import response_times
+from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.stats import format_duration
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import guarded
 
 
 def _share(value: float | None) -> str:
@@ -36,11 +38,8 @@ class ResponseTimesState(AuthState):
     rt_error: str = ""
     rt_home: str = "/dashboard"
 
-    @rx.event
-    def load(self):
-        actor, redirect = self._guard("provider", "admin")
-        if redirect:
-            return redirect
+    @guarded("provider", "admin")
+    def load(self, actor: Actor):
         self.rt_home = "/admin" if actor.role == "admin" else "/dashboard"
         self.rt_error = ""
         with session_scope() as session:

@@ -121,6 +121,7 @@ def access_conversation(
     ``for_send``: the same check and the same denial, but only the columns a send needs, as a
     row rather than an ORM object (it runs with every message).
     """
+    found: Any  # an ORM Conversation, or a row of the send's columns
     if not isinstance(conversation_id, int):
         found = None
     elif for_send:

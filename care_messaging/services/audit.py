@@ -137,4 +137,4 @@ def _write_apart(session: Session, rows: list[dict[str, Any]]) -> None:
 @sa_event.listens_for(OrmSession, "after_transaction_end")
 def _write_deferred(session: OrmSession, transaction: Any) -> None:
     if transaction.parent is None and session.info.get(_APART):
-        _write_apart(session, session.info.pop(_APART))  # type: ignore[arg-type]
+        _write_apart(session, session.info.pop(_APART))

@@ -9,6 +9,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -55,7 +56,7 @@ def parse_day(value: str) -> date | None:
         raise ValidationError("Dates must look like 2026-11-23.") from exc
 
 
-def _query(session: Session, flt: AuditFilter):
+def _query(session: Session, flt: AuditFilter) -> Any:
     query = select(AuditEvent)
     if flt.user.strip():
         query = query.where(func.lower(AuditEvent.actor_label).like(f"%{flt.user.strip().lower()}%"))

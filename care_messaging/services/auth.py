@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
@@ -211,7 +212,7 @@ _SESSION_WITH_USER = HotStatement(
 )
 
 
-def _session_with_user(session: Session, token: str):
+def _session_with_user(session: Session, token: str) -> Any:
     """The session with its user and the user's patient/provider id, in one query."""
     return _SESSION_WITH_USER.execute(session, {"token_hash": hash_token(token)}).first()
 

@@ -11,8 +11,9 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import ColumnElement, bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
@@ -94,11 +95,11 @@ class ConversationPage:
     total: int
 
 
-def _unread_expr():
+def _unread_expr() -> Any:
     return Conversation.last_seq - func.coalesce(ReadState.last_read_seq, 0)
 
 
-def _base_query(actor: Actor, *, filter_by: str, search: str):
+def _base_query(actor: Actor, *, filter_by: str, search: str) -> Any:
     unread = _unread_expr()
     query = (
         select(Conversation, Patient, unread.label("unread"))
@@ -119,7 +120,7 @@ def _base_query(actor: Actor, *, filter_by: str, search: str):
     return query
 
 
-def matches_search(like):
+def matches_search(like: Any) -> ColumnElement[bool]:
     """The list's search: a lower-cased LIKE pattern (a value or a bound parameter) against
     the topic, the patient's name and their patient ID (written once for every list query)."""
     return or_(
@@ -163,7 +164,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
     elif filter_by == "overdue":
         narrow = narrow.where(*triage_list.overdue_clause(bindparam("now")))
     if searching:
-        like = bindparam("like")
+        like: Any = bindparam("like")
         narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
             matches_search(like))
     return _ListStatements(
@@ -197,9 +198,9 @@ def list_conversations(
     if filter_by not in FILTERS:
         filter_by = "all"
     term = (search or "").strip()
-    scope, params = visibility_scope(actor)
+    scope, visible = visibility_scope(actor)
     statements = _list_statements(scope, filter_by, bool(term))
-    params = {**params, "user_id": actor.user_id, "like": f"%{term.lower()}%",
+    params: dict[str, Any] = {**visible, "user_id": actor.user_id, "like": f"%{term.lower()}%",
               "now": triage_list.clock(),
               "limit": max(1, min(int(limit), 200)), "offset": max(0, int(offset))}
     total = session.exec(statements.total, params=params).one()
@@ -246,7 +247,7 @@ def _team_names(session: Session, patient_ids: list[int]) -> dict[int, str]:
     return {patient_id: care_team_label(names) for patient_id, names in teams.items()}
 
 
-def _to_rows(session: Session, rows, actor: Actor) -> list[ConversationRow]:
+def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]:
     last_ids = [c.last_message_id for c, _, _ in rows if c.last_message_id]
     messages = {m.id: m for m in session.exec(_LAST_MESSAGES, params={"ids": last_ids}).all()}
     user_ids = {c.provider_user_id for c, _, _ in rows if c.provider_user_id}
@@ -315,7 +316,7 @@ def get_row(session: Session, *, actor: Actor, conversation_id: int) -> Conversa
 
 
 @functools.lru_cache(maxsize=8)
-def _unread_total_statement(scope: str):
+def _unread_total_statement(scope: str) -> Any:
     unread = _unread_expr()
     return (
         select(func.coalesce(func.sum(unread), 0))

@@ -8,6 +8,7 @@ bulk load, and in the migration that introduced it).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +22,7 @@ def utc_day(at: datetime) -> date:
     return (at.astimezone(UTC) if at.tzinfo else at).date()
 
 
-def _upsert(dialect: str):
+def _upsert(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = MessageDailyCount.__table__
     statement = insert(table).values(
@@ -59,7 +60,7 @@ def rebuild(session: Session) -> None:
         session.execute(text(statement))
 
 
-def per_day(session: Session, *, patient_ids, since: date) -> dict[date, int]:
+def per_day(session: Session, *, patient_ids: Any, since: date) -> dict[date, int]:
     """Messages per day since ``since`` for the patients in ``patient_ids`` (a subquery)."""
     rows = session.exec(
         select(MessageDailyCount.day, func.sum(MessageDailyCount.messages))

@@ -23,6 +23,7 @@ import contextvars
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 _KEY = "care_domain_events"
 
 
-class Kind:
+class Kind(StrEnum):
+    """What a domain event says happened (a StrEnum: it equals its value in job rows)."""
+
     MESSAGE_SENT = "message_sent"
     MESSAGE_CHANGED = "message_changed"  # retracted or corrected (services/message_changes.py)
     CONVERSATION_CREATED = "conversation_created"
@@ -57,7 +60,7 @@ class DomainEvent:
     """Something that changed, as committed. No message text except ``message`` (the stored
     message's view, for live delivery only: consumers that leave the process never read it)."""
 
-    kind: str
+    kind: Kind
     conversation_id: int
     patient_id: int
     actor_user_id: int
@@ -89,7 +92,7 @@ def in_transaction(consumer: DurableConsumer) -> DurableConsumer:
     return consumer
 
 
-def remove(consumer: Callable) -> None:
+def remove(consumer: Callable[..., None]) -> None:
     """Unregister a consumer (tests)."""
     for registry in (_after_commit, _in_transaction):
         if consumer in registry:
@@ -142,7 +145,7 @@ def _after_rollback(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, transaction) -> None:
+def _after_transaction_end(session: Session, transaction: Any) -> None:
     # A root transaction closed without a commit (the session was closed): nothing committed.
     if transaction.parent is None:
         session.info.pop(_KEY, None)

@@ -134,8 +134,8 @@ def _concept(system: str, code: str, display: str = "") -> dict[str, Any]:
     return {"coding": [item]}
 
 
-def _header(conversation: Conversation, subject: dict, creator: dict,
-            assigned: dict | None) -> dict[str, Any]:
+def _header(conversation: Conversation, subject: dict[str, Any], creator: dict[str, Any],
+            assigned: dict[str, Any] | None) -> dict[str, Any]:
     mode, mode_text = MEDIUM_MODE.get(conversation.medium, ("ONLINEWRIT", "online written"))
     medium = _concept(MEDIUM_SYSTEM, conversation.medium)
     medium["coding"].append({"system": PARTICIPATION_MODE, "code": mode, "display": mode_text})
@@ -212,7 +212,7 @@ def _add_conversation(out: _Bundle, conversation: Conversation, patient: Patient
     assigned = ref(conversation.provider_user_id) if conversation.provider_user_id else None
     header_url = out.add(_header(conversation, subject, ref(conversation.created_by_user_id),
                                  assigned))
-    providers = sorted(uid for uid, u in users.items() if u.role == Role.PROVIDER)
+    providers = sorted(uid for uid, u in users.items() if u.role == Role.PROVIDER and uid)
     states = list(session.exec(select(ReadState)
                                .where(ReadState.conversation_id == conversation.id)).all())
     files: dict[int, list[Attachment]] = defaultdict(list)
@@ -289,6 +289,7 @@ def _admin_lookup(session: Session, actor: Actor, conversation_id: int | None,
 def _may_export(session: Session, actor: Actor, *, conversation_id: int | None = None,
                 patient_id: int | None = None) -> tuple[Patient, list[Conversation]]:
     """The patient and conversations, after the access check (NotFoundError if refused)."""
+    conversation: Conversation | None
     if actor.role == Role.PROVIDER:
         if conversation_id is not None:
             conversation = access_conversation(session, actor=actor,

@@ -137,7 +137,8 @@ class _Reader:
         self.providers: set[int] = set()
 
     def _of_type(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(url, r) for url, r in self.entries.items() if r.get("resourceType") == kind]
+        return [(str(url), r) for url, r in self.entries.items()
+                if r.get("resourceType") == kind]
 
     def resolve_people(self) -> Patient:
         patients = self._of_type("Patient")

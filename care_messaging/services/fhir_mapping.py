@@ -136,7 +136,7 @@ def coding(concept: dict[str, Any] | None, system: str) -> str | None:
     """The code under ``system`` in a CodeableConcept (dict), if any."""
     for item in (concept or {}).get("coding", []) or []:
         if item.get("system") == system:
-            return item.get("code")
+            return str(item["code"]) if item.get("code") is not None else None
     return None
 
 

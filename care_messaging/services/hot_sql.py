@@ -66,7 +66,7 @@ class HotStatement:
         return found
 
     def execute(self, session: Session, params: dict[str, Any] | None = None, *,
-                by_columns: bool = False):
+                by_columns: bool = False) -> _Result:
         """Run once; returns the DBAPI cursor. ``by_columns``: an INSERT compiled for exactly
         the columns in ``params`` (a table-wide INSERT names every column otherwise)."""
         if session.new or session.dirty or session.deleted:
@@ -96,27 +96,27 @@ class HotStatement:
 class _Result:
     """The rows of one execution, converted by the columns' result processors."""
 
-    def __init__(self, cursor, processors: tuple[Processor, ...], row: type | None) -> None:
+    def __init__(self, cursor: Any, processors: tuple[Processor, ...], row: type | None) -> None:
         self._cursor = cursor
         self._processors = processors
         self._row = row
 
-    def _convert(self, row: Iterable[Any] | None) -> tuple | None:
+    def _convert(self, row: Iterable[Any] | None) -> tuple[Any, ...] | None:
         if row is None:
             return None
         values = [p(v) if p is not None else v
                   for p, v in zip(self._processors, row, strict=True)]
         return self._row(*values) if self._row is not None else tuple(values)
 
-    def first(self) -> tuple | None:
+    def first(self) -> tuple[Any, ...] | None:
         try:
             return self._convert(self._cursor.fetchone())
         finally:
             self._cursor.close()
 
-    def all(self) -> list[tuple]:
+    def all(self) -> list[tuple[Any, ...]]:
         try:
-            return [self._convert(row) for row in self._cursor.fetchall()]
+            return [self._convert(row) or () for row in self._cursor.fetchall()]
         finally:
             self._cursor.close()
 
@@ -129,6 +129,6 @@ class _Result:
 
     @property
     def rowcount(self) -> int:
-        count = self._cursor.rowcount
+        count: int = self._cursor.rowcount
         self._cursor.close()
         return count

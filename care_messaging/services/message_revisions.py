@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -79,7 +80,7 @@ _LATEST_CORRECTIONS = (
 )
 
 
-def current_texts(session: Session, messages: list) -> dict[int, Current]:
+def current_texts(session: Session, messages: list[Any]) -> dict[int, Current]:
     """For each changed message among ``messages`` (by id): its state and what it shows now.
     Unchanged messages are absent (and cost nothing)."""
     out: dict[int, Current] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, case, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -191,7 +192,7 @@ _SET_LAST_MESSAGE = HotStatement(
 )
 
 
-def _keep_loaded_in_step(session: Session, conversation_id: int, **values) -> None:
+def _keep_loaded_in_step(session: Session, conversation_id: int, **values: Any) -> None:
     """Prepared statements do not touch a Conversation this session has loaded (a caller such
     as create_conversation holds one): bring its attributes in step without a query."""
     loaded = session.identity_map.get(identity_key(Conversation, conversation_id))
@@ -204,7 +205,7 @@ def _insert_message(
     session: Session,
     *,
     actor: Actor,
-    conversation: Row,  # access_conversation(for_send=True): id, patient_id, status, reply fields
+    conversation: Row[Any],  # access_conversation(for_send=True): id, patient_id, status, reply fields
     text: str,
     client_msg_id: str,
     attachment_ids: list[int],
@@ -217,7 +218,7 @@ def _insert_message(
     _keep_loaded_in_step(session, conversation.id, last_seq=seq, last_message_at=now)
     ciphertext, key_id = crypto.encrypt_text(
         text, aad=message_aad(conversation.id or 0, seq, actor.user_id))
-    values = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
+    values: dict[str, Any] = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
               "seq": seq, "client_msg_id": client_msg_id, "body_ct": ciphertext,
               "key_id": key_id, "created_at": now}
     # A Core INSERT ... RETURNING: the ORM's unit of work costs more than the statement here.
@@ -228,7 +229,7 @@ def _insert_message(
     index_message(session, message_id=message.id or 0, body=text)
     daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
     _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
-    values: dict[str, object] = {"last_message_id": message.id}
+    values = {"last_message_id": message.id}
     if actor.role == Role.PROVIDER:
         if conversation.first_provider_reply_at is None:
             values["first_provider_reply_at"] = now
@@ -261,7 +262,7 @@ def _insert_message(
 
 
 def _attach(
-    session: Session, *, actor: Actor, conversation: Row, message: StoredMessage, ids: list[int]
+    session: Session, *, actor: Actor, conversation: Row[Any], message: StoredMessage, ids: list[int]
 ) -> None:
     if not ids:
         return
@@ -404,7 +405,7 @@ def _advance_read_state(
     return advanced
 
 
-def _own_read_state_upsert(dialect: str):
+def _own_read_state_upsert(dialect: str) -> Any:
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert_for(ReadState.__table__).values(
         user_id=bindparam("user_id"), conversation_id=bindparam("conversation_id"),
@@ -413,7 +414,7 @@ def _own_read_state_upsert(dialect: str):
     current = ReadState.__table__.c
     new = statement.excluded
 
-    def forward(mark: str, stamp: str) -> dict:
+    def forward(mark: str, stamp: str) -> dict[str, Any]:
         ahead = new[mark] > current[mark]
         return {mark: case((ahead, new[mark]), else_=current[mark]),
                 stamp: case((ahead, new[stamp]), else_=current[stamp])}

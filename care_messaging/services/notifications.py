@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, func, update
@@ -47,6 +48,7 @@ from care_messaging.models import (
 )
 from care_messaging.services import audit, events, mail
 from care_messaging.services.access import participant_user_ids
+from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.settings import get_settings
 
@@ -118,7 +120,7 @@ def preferences(session: Session, user_id: int) -> NotificationPreference:
     return session.get(NotificationPreference, user_id) or NotificationPreference(user_id=user_id)
 
 
-def set_preferences(session: Session, *, actor, email_on: bool, digest_on: bool) -> None:
+def set_preferences(session: Session, *, actor: Actor, email_on: bool, digest_on: bool) -> None:
     """Save the signed-in user's email choices, audited."""
     row = session.get(NotificationPreference, actor.user_id) or NotificationPreference(
         user_id=actor.user_id)
@@ -181,7 +183,7 @@ def _notified_up_to(session: Session, user_id: int, conversation_id: int) -> int
 
 # ----- job handlers -----
 @jobs.handler(NOTIFY_UNREAD)
-def notify_unread(args: dict) -> None:
+def notify_unread(args: dict[str, Any]) -> None:
     """Email every participant of a conversation who has not read it (see module doc)."""
     conversation_id = int(args["conversation_id"])
     delay = timedelta(seconds=get_settings().notify_delay_seconds)
@@ -223,7 +225,7 @@ def notify_unread(args: dict) -> None:
 
 
 @jobs.handler(periodic.REMINDER_SWEEP)
-def reminder_sweep(args: dict) -> None:
+def reminder_sweep(args: dict[str, Any]) -> None:
     """Remind patients once about a care-team message unread for ``CARE_REMINDER_HOURS``."""
     hours = get_settings().reminder_hours
     if hours <= 0:
@@ -269,14 +271,14 @@ def waiting_counts(session: Session) -> dict[int, int]:
 
 
 @jobs.handler(periodic.DAILY_DIGEST)
-def daily_digest(args: dict) -> None:
+def daily_digest(args: dict[str, Any]) -> None:
     """Each provider with the digest on: how many patient conversations await a reply."""
     day = str(args.get("day") or date.today().isoformat())
     with session_scope() as session:
         counts = waiting_counts(session)
         users = session.exec(select(User).where(col(User.id).in_(list(counts)),
                                                 User.is_active)).all()
-        wanted = [(u, counts[u.id]) for u in users
+        wanted = [(u, counts[u.id or 0]) for u in users
                   if counts.get(u.id) and preferences(session, u.id).digest_on]
     for user, waiting in wanted:
         key = f"digest:{user.id}:{day}"

@@ -42,11 +42,12 @@ def set_hash_runner(runner: Callable[[Callable[[], Any]], Any]) -> None:
 
 
 def _hashed(compute: Callable[[], T]) -> T:
-    return _hash_runner(compute)
+    result: T = _hash_runner(compute)
+    return result
 
 
 def hash_password(password: str) -> str:
-    return _hashed(lambda: password_context.hash(password))
+    return str(_hashed(lambda: password_context.hash(password)))
 
 
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -65,7 +66,8 @@ def verify_and_update(password: str, stored_hash: str) -> tuple[bool, str | None
             if not _hashed(lambda: password_context.verify(secret, stored_hash)):
                 return False, None
             return True, hash_password(password)
-        return _hashed(lambda: password_context.verify_and_update(password, stored_hash))
+        ok, new_hash = _hashed(lambda: password_context.verify_and_update(password, stored_hash))
+        return bool(ok), new_hash
     except (ValueError, TypeError):
         return False, None
 

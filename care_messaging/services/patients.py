@@ -12,6 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
@@ -50,11 +51,11 @@ def parse_birth_date(term: str) -> date | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _statements(scope: str, searching: bool):
+def _statements(scope: str, searching: bool) -> Any:
     """The page and the count, built once per kind of actor and search (values bound later)."""
     query = select(Patient).where(col(Patient.id).in_(visible_patient_ids_bound(scope)))
     if searching:
-        like = bindparam("like")
+        like: Any = bindparam("like")
         query = query.where(or_(
             func.lower(Patient.first_name + " " + Patient.last_name).like(like, escape="\\"),
             func.lower(Patient.last_name + " " + Patient.first_name).like(like, escape="\\"),
@@ -77,7 +78,7 @@ def search_patients(session: Session, *, actor: Actor, query: str = "",
     term = re.sub(r"\s+", " ", (query or "").strip().lower())[:MAX_QUERY_CHARS]
     scope, params = visibility_scope(actor)
     page, total = _statements(scope, bool(term))
-    values = {**params, "limit": max(1, min(int(limit), 100))}
+    values: dict[str, Any] = {**params, "limit": max(1, min(int(limit), 100))}
     if term:
         # Typed % and _ are letters here, not wildcards.
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -164,7 +165,8 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
     return True
 
 
-def _seed_conversations(session, rng, patients, team_of, conversation_count, message_count):
+def _seed_conversations(session: Any, rng: Any, patients: Any, team_of: Any,
+                        conversation_count: int, message_count: int) -> None:
     now = utcnow()
     statuses, priorities = list(ConversationStatus), list(Priority)
     categories, mediums = list(Category), list(Medium)
@@ -224,7 +226,8 @@ def _seed_conversations(session, rng, patients, team_of, conversation_count, mes
         _seed_read_states(session, c, conversation, senders, patient_user, team, times)
 
 
-def _seed_read_states(session, c, conversation, senders, patient_user, team, times):
+def _seed_read_states(session: Any, c: Any, conversation: Any, senders: Any,
+                      patient_user: Any, team: Any, times: Any) -> None:
     """Providers have not read trailing patient messages in every 4th conversation; the
     patient has not read trailing provider messages in every 3rd."""
     count = len(senders)

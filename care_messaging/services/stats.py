@@ -11,6 +11,7 @@ import functools
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -44,7 +45,7 @@ class DashboardStats:
     median_first_reply_seconds: float | None
 
 
-def _visible(actor: Actor):
+def _visible(actor: Actor) -> Any:
     return col(Conversation.patient_id).in_(visible_patient_ids(actor))
 
 
@@ -92,7 +93,7 @@ class DashboardCounts:
 
 
 @functools.lru_cache(maxsize=8)
-def _cards_statement(scope: str):
+def _cards_statement(scope: str) -> Any:
     """Built once per kind of actor (a live burst recomputes the cards of every tab)."""
     return select(
         func.count(Conversation.id),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
@@ -115,7 +116,7 @@ def overdue_email(user: User, conversation_id: int, key: str) -> mail.Email:
 
 
 @jobs.handler(ESCALATE)
-def escalate(args: dict) -> None:
+def escalate(args: dict[str, Any]) -> None:
     """Escalate one conversation if it is still unanswered past its reply-by time."""
     from care_messaging.services.notifications import _send_once
 
@@ -160,7 +161,7 @@ def escalate(args: dict) -> None:
                    patient_id=patient_id, email=overdue_email(user, conversation_id, key))
 
 
-def overdue_count(session: Session, *, patient_ids, now: datetime) -> int:
+def overdue_count(session: Session, *, patient_ids: Any, now: datetime) -> int:
     """Open conversations past their reply-by time among ``patient_ids`` (a subquery)."""
     return int(session.exec(
         select(func.count()).select_from(Conversation).where(

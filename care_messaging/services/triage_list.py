@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import col
 
@@ -15,14 +16,14 @@ from care_messaging.models import Conversation, ConversationStatus, utcnow
 clock: Callable[[], datetime] = utcnow
 
 
-def overdue_clause(now) -> tuple:
+def overdue_clause(now: datetime) -> tuple[Any, ...]:
     """Open conversations whose oldest unanswered patient message is past its reply-by time
     (``now``: a bound parameter or a datetime)."""
     return (col(Conversation.reply_by_at).is_not(None), col(Conversation.reply_by_at) <= now,
             Conversation.status != ConversationStatus.COMPLETED)
 
 
-def row_marks(conversation: Conversation, now: datetime) -> dict:
+def row_marks(conversation: Conversation, now: datetime) -> dict[str, Any]:
     due = conversation.reply_by_at
     if due is not None and due.tzinfo is None:
         due = due.replace(tzinfo=UTC)

@@ -17,6 +17,7 @@ from care_messaging.services import assignment
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import parse_id
 
 UNASSIGNED_LABEL = "Unassigned: nobody on the care team has taken this yet"
@@ -79,22 +80,16 @@ class AssignmentState(AuthState, mixin=True):
             self._refresh(session, actor)  # type: ignore[attr-defined]
         return None
 
-    @rx.event
-    def take_conversation(self):
+    @guarded(PAGE_ROLE)
+    def take_conversation(self, actor: Actor):
         """"I'll take this"."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         self._change_assignment(actor, actor.user_id)
         return None
 
-    @rx.event
-    def assign_to(self, user_id: str):
+    @guarded(PAGE_ROLE)
+    def assign_to(self, actor: Actor, user_id: str):
         """Assign the open conversation to a colleague chosen from the care team (the id comes
         from the browser: the service refuses anyone not on the patient's care team)."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         to = parse_id(user_id)
         if to is None:
             self.assign_error = assignment.NOT_ON_TEAM
@@ -102,10 +97,7 @@ class AssignmentState(AuthState, mixin=True):
         self._change_assignment(actor, to)
         return None
 
-    @rx.event
-    def release_conversation(self):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def release_conversation(self, actor: Actor):
         self._change_assignment(actor, None)
         return None

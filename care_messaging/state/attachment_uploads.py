@@ -17,9 +17,11 @@ import reflex as rx
 from care_messaging.components.patient_format import size_label
 from care_messaging.db import session_scope
 from care_messaging.services import attachments as attachment_service
+from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import parse_id
 from care_messaging.web.origins import attachment_href
 
@@ -53,21 +55,15 @@ class AttachmentUploadsState(AuthState, mixin=True):
         """The chips to show: the open conversation's waiting files."""
         return [f for f in self.pending_files if f.get("conversation_id") == self.open_id]
 
-    @rx.event
-    def set_upload_progress(self, progress: dict):
-        _actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def set_upload_progress(self, actor: Actor, progress: dict):
         fraction = float(progress.get("progress", 0) or 0) if isinstance(progress, dict) else 0.0
         self.upload_progress = max(0, min(100, int(fraction * 100)))
         self.uploading = self.upload_progress < 100
         return None
 
-    @rx.event
-    async def handle_upload(self, files: list[rx.UploadFile]):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    async def handle_upload(self, actor: Actor, files: list[rx.UploadFile]):
         self.upload_error = ""
         conversation_id = parse_id(self.open_id)
         refusal = self._upload_refusal()
@@ -103,11 +99,8 @@ class AttachmentUploadsState(AuthState, mixin=True):
         self.upload_progress = 0
         return None
 
-    @rx.event
-    def remove_pending(self, attachment_id: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def remove_pending(self, actor: Actor, attachment_id: str):
         attachment = parse_id(attachment_id)
         if attachment is None:
             return None

@@ -17,6 +17,7 @@ from care_messaging.services import internal_notes
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import parse_id
 
 
@@ -49,13 +50,10 @@ class InternalNotesState(AuthState, mixin=True):
             except ServiceError:
                 self._clear_notes()
 
-    @rx.event
-    def add_note(self, form_data: dict):
+    @guarded(PAGE_ROLE)
+    def add_note(self, actor: Actor, form_data: dict):
         """Add a staff-only note to the open conversation (checked by the service: only its
         care team's providers; the text is never sent to the patient)."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         conversation_id = parse_id(self.open_id)
         if conversation_id is None:
             return None

@@ -1,7 +1,7 @@
 """Retract, correct, history and drafts in the thread pages (both sides).
 
 A Reflex state mixin over ``ThreadPageState``: thin handlers that resolve the actor from the
-session (``_guard``), call one service (services/message_changes.py, services/drafts.py)
+session (``@guarded``), call one service (services/message_changes.py, services/drafts.py)
 and set vars. Every message or conversation id from the browser is re-checked by the
 service; a forged one is "Message not found." like a missing one. A change made in another
 tab (or by the other side) arrives as a ``message_changed`` live event and replaces the row.
@@ -13,11 +13,13 @@ import reflex as rx
 
 from care_messaging.components.provider_format import message_row, when
 from care_messaging.db import session_scope
+from care_messaging.realtime import LiveKind
 from care_messaging.services import drafts
 from care_messaging.services import message_changes as changes
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.messages import MessageView
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import ThreadPageState, parse_id
 from care_messaging.web.origins import attachment_href
 
@@ -58,11 +60,8 @@ class MessageChangesState(ThreadPageState, mixin=True):
         self.draft_for = str(conversation.id)
 
     # ----- retract and correct -----
-    @rx.event
-    def retract(self, message_id: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def retract(self, actor: Actor, message_id: str):
         self.change_error = ""
         with session_scope() as session:
             try:
@@ -76,12 +75,9 @@ class MessageChangesState(ThreadPageState, mixin=True):
             self._refresh(session, actor)  # the list's preview
         return None
 
-    @rx.event
-    def start_correct(self, message_id: str):
+    @guarded(PAGE_ROLE)
+    def start_correct(self, actor: Actor, message_id: str):
         """Open the correction box on one of the shown messages (its text as it is now)."""
-        _actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         row = next((r for r in self._thread_rows() if r.get("id") == str(message_id)
                     and r.get("changeable") == "1"), None)
         self.change_error = ""
@@ -92,11 +88,8 @@ class MessageChangesState(ThreadPageState, mixin=True):
     def cancel_correct(self):
         self.change_id = self.change_text = self.change_error = ""
 
-    @rx.event
-    def correct(self, form_data: dict):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def correct(self, actor: Actor, form_data: dict):
         message_id = parse_id(form_data.get("message_id") or self.change_id)
         body = str(form_data.get("body", ""))[:changes.msg.MAX_BODY_CHARS + 1]
         with session_scope() as session:
@@ -113,11 +106,8 @@ class MessageChangesState(ThreadPageState, mixin=True):
         return None
 
     # ----- history (providers) -----
-    @rx.event
-    def open_history(self, message_id: str):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def open_history(self, actor: Actor, message_id: str):
         with session_scope() as session:
             try:
                 entries = changes.message_history(session, actor=actor,
@@ -138,13 +128,10 @@ class MessageChangesState(ThreadPageState, mixin=True):
         self.history_open, self.history_rows, self.history_files = False, [], []
 
     # ----- drafts -----
-    @rx.event
-    def save_draft(self, data: dict):
+    @guarded(PAGE_ROLE)
+    def save_draft(self, actor: Actor, data: dict):
         """The reply box paused (assets/drafts.js): keep its text as this user's draft of that
         conversation (it names the conversation: the box may have moved on since)."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         conversation_id = parse_id(data.get("conversation_id") if isinstance(data, dict) else None)
         body = str(data.get("body", "")) if isinstance(data, dict) else ""
         if conversation_id is None:
@@ -163,7 +150,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
 
     # ----- live -----
     async def _apply_live_event(self, event) -> bool:
-        if event.kind != "message_changed":
+        if event.kind != LiveKind.MESSAGE_CHANGED:
             return await super()._apply_live_event(event)
         actor = self._live_actor()
         if actor is None:

@@ -10,8 +10,10 @@ import reflex as rx
 
 from care_messaging.db import session_scope
 from care_messaging.services import quick_replies
+from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 
 
 def _int(value: object) -> int | None:
@@ -38,35 +40,23 @@ class QuickReplyEditorState(AuthState, mixin=True):
                             for v in quick_replies.list_own(session, actor=actor,
                                                             clinic_wide=self.CLINIC_WIDE)]
 
-    def _qr_allowed(self):
-        actor, redirect = self._guard(self.ROLE)
-        return actor, redirect
-
-    @rx.event
-    def load_quick_replies(self):
-        actor, redirect = self._qr_allowed()
-        if redirect or actor is None:
-            return None  # the page's own load redirects
+    # Part of the page's load, which redirects a refused tab itself.
+    @guarded(PAGE_ROLE, silent=True)
+    def load_quick_replies(self, actor: Actor):
         self.qr_error = self.qr_notice = ""
         self._qr_reload(actor)
         return None
 
-    @rx.event
-    def edit_quick_reply(self, quick_reply_id: str):
-        _actor, redirect = self._qr_allowed()
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def edit_quick_reply(self, actor: Actor, quick_reply_id: str):
         row = next((r for r in self.qr_rows if r["id"] == str(quick_reply_id)), None)
         self.qr_edit_id = row["id"] if row else ""
         self.qr_edit_name = row["name"] if row else ""
         self.qr_edit_body = row["body"] if row else ""
         return None
 
-    @rx.event
-    def save_quick_reply(self, form: dict):
-        actor, redirect = self._qr_allowed()
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def save_quick_reply(self, actor: Actor, form: dict):
         self.qr_error = self.qr_notice = ""
         with session_scope() as session:
             try:
@@ -82,11 +72,8 @@ class QuickReplyEditorState(AuthState, mixin=True):
         self._qr_reload(actor)
         return None
 
-    @rx.event
-    def delete_quick_reply(self, quick_reply_id: str):
-        actor, redirect = self._qr_allowed()
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def delete_quick_reply(self, actor: Actor, quick_reply_id: str):
         self.qr_error = self.qr_notice = ""
         with session_scope() as session:
             try:

@@ -86,7 +86,9 @@ def seal_redis_states(app: App) -> None:
     manager = app._state_manager
     if isinstance(manager, StateManagerRedis) and not isinstance(manager,
                                                                   SealedStateManagerRedis):
-        app._state_manager = SealedStateManagerRedis(
+        # Reflex's StateManagerRedis redefines get_state/set_state/modify_state under
+        # conditions, which mypy (on a cold cache) reads as abstract: the class is concrete.
+        app._state_manager = SealedStateManagerRedis(  # type: ignore[abstract]
             redis=manager.redis,
             token_expiration=manager.token_expiration,
             lock_expiration=manager.lock_expiration,

@@ -5,7 +5,7 @@ A Reflex state mixin: each page state (``DashboardState``, ``PortalState``) gets
 of these vars and handlers. The page supplies the role, its list refresh, its thread header
 and a few hooks (attachments, read-only threads); everything that touches a conversation or
 message re-checks access on the server through the services, and the session through
-``_guard`` (handlers) or ``live_actor`` (live pushes).
+``@guarded`` (handlers: state/guarded.py) or ``live_actor`` (live pushes).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
 from care_messaging.state import outbox, thread_window
 from care_messaging.state.auth import AuthState, live_actor, resolve_actor
+from care_messaging.state.guarded import PAGE_ROLE, guarded
 
 PAGE_SIZE = 30
 MAX_LIST_ROWS = 300
@@ -255,12 +256,9 @@ class ThreadPageState(AuthState, mixin=True):
             self._refresh(session, actor)
 
     # ----- handlers -----
-    @rx.event
-    async def open_conversation(self, conversation_id: int):
+    @guarded(PAGE_ROLE)
+    async def open_conversation(self, actor: Actor, conversation_id: int):
         """Open a thread in place (no navigation); the id is re-checked like any other."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         self.thread_error = self.send_error = ""
         with session_scope() as session:
             try:
@@ -275,24 +273,17 @@ class ThreadPageState(AuthState, mixin=True):
             self._refresh(session, actor)
         return None
 
-    @rx.event
-    def load_more(self):
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
+    @guarded(PAGE_ROLE)
+    def load_more(self, actor: Actor):
         self.list_limit = min(self.list_limit + PAGE_SIZE, MAX_LIST_ROWS)
         with session_scope() as session:
             self._refresh(session, actor)
         return None
 
-    @rx.event
-    def load_older(self):
+    @guarded(PAGE_ROLE)
+    def load_older(self, actor: Actor):
         """The page before the oldest shown message (the reader scrolled up to it, or pressed
         "Load older messages"); the conversation is re-checked like any other."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            yield redirect
-            return
         conversation_id = parse_id(self.open_id)
         if conversation_id is None or self._oldest_seq <= 1 or self.loading_older:
             return
@@ -319,8 +310,8 @@ class ThreadPageState(AuthState, mixin=True):
             self._oldest_seq = views[0].seq
         self.has_older = self._oldest_seq > 1
 
-    @rx.event
-    async def send_reply(self, form_data: dict):
+    @guarded(PAGE_ROLE)
+    async def send_reply(self, actor: Actor, form_data: dict):
         """Store one message from the tab's outbox (assets/outbox.js) exactly once, and answer
         with an acknowledgement naming its client id.
 
@@ -330,10 +321,6 @@ class ThreadPageState(AuthState, mixin=True):
         message. The conversation comes with the message (it may have been typed in another
         thread than the one open now) and is re-checked like any id from the browser.
         """
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            yield redirect
-            return
         client_id = outbox.client_id(form_data.get("client_msg_id"))
         if client_id is None:
             self.send_error = outbox.NO_CLIENT_ID
@@ -405,15 +392,12 @@ class ThreadPageState(AuthState, mixin=True):
         yield
         # Then header, receipts, list and counters, as for any live event on this tab.
         await realtime.follow_up_own_send(self, realtime.LiveEvent(
-            kind="message", conversation_id=conversation_id, patient_id=result.patient_id,
+            kind=realtime.LiveKind.MESSAGE, conversation_id=conversation_id, patient_id=result.patient_id,
             actor_user_id=actor.user_id, seq=result.message.seq))
 
-    @rx.event
-    async def typing(self, _value: str = ""):
+    @guarded(PAGE_ROLE)
+    async def typing(self, actor: Actor, _value: str = ""):
         """The reply box changed: tell the others, at most every 2 seconds."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         conversation_id = parse_id(self.open_id)
         now = time.monotonic()
         if (conversation_id is None or self._send_refusal()
@@ -434,12 +418,9 @@ class ThreadPageState(AuthState, mixin=True):
         )
         return None
 
-    @rx.event
-    async def create(self, form_data: dict):
+    @guarded(PAGE_ROLE)
+    async def create(self, actor: Actor, form_data: dict):
         """Start a conversation from the New Conversation/Message dialog, then open it."""
-        actor, redirect = self._guard(self.ROLE)
-        if redirect:
-            return redirect
         self.new_error = ""
         with session_scope() as session:
             try:
@@ -475,13 +456,13 @@ class ThreadPageState(AuthState, mixin=True):
             return False
         open_id = parse_id(self.open_id)
         is_open = open_id is not None and event.conversation_id == open_id
-        if event.kind == "typing":
+        if event.kind == realtime.LiveKind.TYPING:
             if is_open and event.actor_user_id != actor.user_id:
                 self.typing_label = f"{event.label} is typing…" if event.label else ""
             return False
-        if event.kind == "receipt" and not is_open:
+        if event.kind == realtime.LiveKind.RECEIPT and not is_open:
             return False
-        if is_open and event.kind == "message":
+        if is_open and event.kind == realtime.LiveKind.MESSAGE:
             if event.message is not None and event.message.seq == self._newest_seq + 1:
                 # The event carries the committed message and reached us because we are a
                 # participant as of that commit (realtime.LiveEvent): no query needed.
@@ -514,7 +495,7 @@ class ThreadPageState(AuthState, mixin=True):
                 try:
                     conversation = access_conversation(session, actor=actor,
                                                        conversation_id=open_id)
-                    if "message" in kinds:
+                    if realtime.LiveKind.MESSAGE in kinds:
                         if conversation.last_seq > self._newest_seq:  # phase one missed some
                             self._append_new(session, actor, open_id)
                         # A new read reaches the senders' screens as its domain event.
@@ -524,7 +505,7 @@ class ThreadPageState(AuthState, mixin=True):
                     self._apply_receipts(session, actor, conversation)
                 except ServiceError:
                     self._close_thread()
-            if kinds - {"receipt"}:
+            if kinds - {realtime.LiveKind.RECEIPT}:
                 self._refresh(session, actor, fresh_after=max(e.created_at for e in events))
 
     # ----- the interface live delivery calls (realtime.py) -----
@@ -550,7 +531,7 @@ def record_deliveries(user_id: int, events: list) -> None:
     sender's screen ("Delivered")."""
     newest: dict[int, object] = {}
     for event in events:
-        incoming = event.kind == "message" and event.seq and event.actor_user_id != user_id
+        incoming = event.kind == realtime.LiveKind.MESSAGE and event.seq and event.actor_user_id != user_id
         known = newest.get(event.conversation_id)
         if incoming and (known is None or event.seq > known.seq):
             newest[event.conversation_id] = event
