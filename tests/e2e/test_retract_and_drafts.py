@@ -102,12 +102,16 @@ def test_a_draft_typed_on_one_page_is_restored_on_a_second_and_listed(new_contex
     first = _page(new_context, "priya.patel@demo.care", f"/dashboard?c={cid}")
     text = f"Half a reply {uuid.uuid4().hex[:6]}"
     first.get_by_role("textbox", name="Reply").press_sequentially(text, delay=20)
-    # Saved after a pause: the list says "Draft" for this conversation.
+    # Saved after a pause: the list says "Draft" for this conversation. The list is narrowed
+    # to Maria's conversations: after the rest of the suite, hers may no longer be among the
+    # provider's first page of most recently active ones.
+    first.get_by_role("searchbox", name="Search conversations").fill("P-100200")
     rows = first.get_by_role("list", name="Conversations").get_by_role("listitem")
     expect(rows.filter(has=first.get_by_test_id("draft"))).to_have_count(1, timeout=15000)
     # Another device (its own browser context) opens the same conversation: the text is back.
     second = _page(new_context, "priya.patel@demo.care", f"/dashboard?c={cid}")
     expect(second.get_by_role("textbox", name="Reply")).to_have_value(text)
+    second.get_by_role("searchbox", name="Search conversations").fill("P-100200")
     second_rows = second.get_by_role("list", name="Conversations").get_by_role("listitem")
     expect(second_rows.filter(has=second.get_by_test_id("draft"))).to_have_count(1)
     screenshot(second, "draft-restored")
