@@ -58,6 +58,10 @@ def app_shell(
                 align="center",
                 spacing="4",
                 width="100%",
+                # On a phone a wide nav (a three-digit unread badge, a long name) wraps onto a
+                # second line instead of pushing "Sign out" off the screen.
+                flex_wrap="wrap",
+                row_gap="0.4em",
             ),
             padding_x="1em",
             padding_y="0.6em",
