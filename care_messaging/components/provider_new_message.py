@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.provider_format import CATEGORY_LABELS, PRIORITY_LABELS
+from care_messaging.presenters.provider import CATEGORY_LABELS, PRIORITY_LABELS
 from care_messaging.services.conversations import MAX_REASON_CHARS
 
 SELECT_STYLE = {"padding": "6px", "borderRadius": "6px", "width": "100%"}

@@ -8,8 +8,8 @@ from care_messaging.components.assignment import assignment_bar
 from care_messaging.components.composer import composer
 from care_messaging.components.internal_notes import internal_notes_panel
 from care_messaging.components.message_log import message_log
-from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 from care_messaging.components.quick_reply_menu import quick_reply_menu
+from care_messaging.presenters.provider import PRIORITY_LABELS, STATUS_LABELS
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 

@@ -14,11 +14,11 @@ import reflex as rx
 
 from care_messaging.components.layout import app_shell
 from care_messaging.components.local_time import local_time
-from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
 from care_messaging.models import Role
 from care_messaging.pages.dashboard import provider_nav
 from care_messaging.pages.portal import patient_nav
+from care_messaging.presenters.provider import when
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import Actor
 from care_messaging.services.message_search import MAX_QUERY_CHARS, find_messages

@@ -9,9 +9,9 @@ import reflex as rx
 
 from care_messaging.components.layout import app_shell
 from care_messaging.components.local_time import local_time
-from care_messaging.components.provider_format import conversation_row
 from care_messaging.db import session_scope
 from care_messaging.pages.dashboard import provider_nav
+from care_messaging.presenters.provider import conversation_row
 from care_messaging.services import conversations as conv
 from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient

@@ -30,10 +30,10 @@ from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from care_messaging.components.local_time import time_html
-from care_messaging.components.provider_format import sidebar_row
 from care_messaging.components.provider_sidebar import FIRST_ROWS_ID
 from care_messaging.db import session_scope
 from care_messaging.models import Role
+from care_messaging.presenters.provider import sidebar_row
 from care_messaging.services import auth, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import SessionInvalidError

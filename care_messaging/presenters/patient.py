@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from care_messaging.components.provider_format import (
+from care_messaging.presenters.provider import (
     CATEGORY_LABELS,
     PRIORITY_LABELS,
     STATUS_LABELS,

@@ -1,4 +1,4 @@
-"""Turn service rows into the small dicts of display strings the provider pages keep in state.
+"""The provider dashboard's rows (and the message row both threads share) as display strings.
 
 No Reflex import: these run in handlers and are unit-tested on their own.
 """
@@ -9,10 +9,10 @@ import functools
 from datetime import date, datetime
 from typing import TypedDict
 
-from care_messaging.components import message_status
-from care_messaging.components.instant import iso_utc
 from care_messaging.models import Role
-from care_messaging.services import red_flags
+from care_messaging.presenters import message_status
+from care_messaging.presenters.instant import iso_utc
+from care_messaging.services import internal_notes, red_flags
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.message_changes import window
@@ -162,3 +162,10 @@ def message_row(view: MessageView, actor: Actor) -> MessageRow:
         "safety": "1" if mine and actor.role == Role.PATIENT and red_flags.is_red_flag(view.body)
         else "",
     }
+
+
+def note_row(view: internal_notes.NoteView, actor: Actor) -> dict[str, str]:
+    """A staff-only note of the open thread ("You" for the viewer's own)."""
+    return {"id": str(view.id),
+            "author": "You" if view.author_user_id == actor.user_id else view.author_name,
+            "body": view.body, "when": when(view.created_at)}
