@@ -6,7 +6,6 @@ checkout and the ORM's row building are part of the number.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 
 from sqlmodel import select
@@ -15,7 +14,7 @@ from bench.stats import SqlTimer, profile, result, summary, timed
 from care_messaging.db import get_engine, session_scope
 from care_messaging.models import Conversation, Patient, User
 from care_messaging.services.actors import actor_for_user
-from care_messaging.services.conversations import list_conversations, unread_total
+from care_messaging.services.conversations import list_conversations
 from care_messaging.services.messages import list_messages, send_message
 from care_messaging.services.search import search_messages
 
@@ -64,16 +63,11 @@ def conversation_list(plan, samples: int) -> dict:
 
 
 def _stats_fn():
-    """The stats service, when the dashboard branch has added one (optional)."""
-    try:
-        module = importlib.import_module("care_messaging.services.stats")
-    except ImportError:
-        return None
-    # What a new message recomputes: the counters (the chart refreshes on page load).
-    for name in ("dashboard_counts", "provider_stats", "dashboard_stats"):
-        if hasattr(module, name):
-            return getattr(module, name)
-    return None
+    """What a new message recomputes on the dashboard: the four cards' counters, as the page
+    runs them (the chart refreshes on page load)."""
+    from care_messaging.services.stats import dashboard_counts
+
+    return dashboard_counts
 
 
 def unread_stats(plan, samples: int) -> dict:
@@ -91,9 +85,7 @@ def unread_stats(plan, samples: int) -> dict:
     def recompute():
         # dashboard_counts includes the unread total (what the page runs after a message)
         with session_scope() as session:
-            if stats is not None:
-                return stats(session, actor=provider)
-            return unread_total(session, actor=provider)
+            return stats(session, actor=provider)
 
     import time
 
@@ -104,8 +96,7 @@ def unread_stats(plan, samples: int) -> dict:
         t = time.perf_counter()
         recompute()
         ms.append((time.perf_counter() - t) * 1000)
-    note = ("stats.dashboard_counts: the four cards and the unread total" if stats
-            else "unread_total (no stats service yet)")
+    note = "stats.dashboard_counts: the four cards and the unread total"
     return _finish("unread_stats", ms, TARGETS["unread_stats"], "p50", recompute, note=note)
 
 

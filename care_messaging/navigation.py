@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
+from care_messaging.models import Role
+
 LOGIN_PATH = "/login"
-LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
+# Each role's home page: the one map (sign-in, guards, emails' links, "back" links read it).
+LANDING: dict[str, str] = {Role.PROVIDER: "/dashboard", Role.PATIENT: "/portal",
+                           Role.ADMIN: "/admin"}
 # The pages a sign-in may return to (the signed-in pages; a wrong role is sent on to its own
 # landing page by the page's guard as usual).
 RETURN_PAGES = frozenset({"/dashboard", "/patients", "/portal", "/portal/help", "/account",

@@ -1,7 +1,7 @@
 """A time shown in the reader's own time zone and locale.
 
 The server knows only UTC, and a browser's zone and 12/24-hour habit are the reader's, so the
-page carries the instant (ISO-8601 UTC, from ``provider_format.when``) in a ``<time>`` element
+page carries the instant (ISO-8601 UTC, from ``presenters.provider.when``) in a ``<time>`` element
 and assets/local_time.js writes its text: "9:40 PM" today, "Yesterday", "Nov 14, 9:40 PM"...
 The element has no children of its own, so React never overwrites what the script wrote; when
 React reuses it for another row it changes ``datetime`` and the script writes it again.

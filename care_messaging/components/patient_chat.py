@@ -7,19 +7,11 @@ import reflex as rx
 from care_messaging.components.composer import composer
 from care_messaging.components.local_time import local_time
 from care_messaging.components.message_log import message_log
-from care_messaging.services.conversations import MAX_REASON_CHARS
+from care_messaging.presenters.labels import PATIENT_CATEGORY_LABELS
+from care_messaging.services.conversations import MAX_REASON_CHARS, MAX_TOPIC_CHARS
+from care_messaging.services.messages import MAX_BODY_CHARS
 
 EMERGENCY = "For emergencies call 911 or your local emergency number."
-# The message types of the patient guide, in its words (values are the categories).
-PATIENT_MESSAGE_TYPES = {
-    "test_results": "Test results (lab results, imaging, other tests)",
-    "appointment": "Appointments (visits, scheduling changes)",
-    "medication": "Medication (prescriptions, instructions, side effects)",
-    "care_instructions": "Care instructions (treatment plan, home care, follow-up)",
-    "health_education": "Health education (my condition, wellness)",
-    "check_in": "Check-in (how I'm feeling, progress)",
-    "administrative": "Administrative (insurance, billing, scheduling)",
-}
 
 
 def _conversation_row(row: rx.Var) -> rx.Component:
@@ -178,12 +170,12 @@ def new_conversation_dialog(S) -> rx.Component:
                             rx.callout(S.new_error, icon="triangle-alert", color_scheme="red",
                                        role="alert", width="100%")),
                     _dialog_field("Topic", rx.input(
-                        id="new-topic", name="topic", max_length=200, width="100%",
+                        id="new-topic", name="topic", max_length=MAX_TOPIC_CHARS, width="100%",
                         placeholder="e.g. Question about my medication"), "new-topic"),
                     _dialog_field("Category", rx.el.select(
                         rx.el.option("Choose the type of message", value="", disabled=True),
-                        *[rx.el.option(label, value=value)
-                          for value, label in PATIENT_MESSAGE_TYPES.items()],
+                        *[rx.el.option(label, value=str(value))
+                          for value, label in PATIENT_CATEGORY_LABELS.items()],
                         id="new-category", name="category", default_value="",
                         style={"padding": "6px", "borderRadius": "6px", "width": "100%"},
                     ), "new-category"),
@@ -193,7 +185,7 @@ def new_conversation_dialog(S) -> rx.Component:
                         aria_describedby="new-reason-hint"),
                         "new-reason", hint="A few words on why you are writing."),
                     _dialog_field("Message", rx.text_area(
-                        id="new-body", name="body", max_length=5000, rows="4", width="100%"),
+                        id="new-body", name="body", max_length=MAX_BODY_CHARS, rows="4", width="100%"),
                         "new-body"),
                     rx.text(EMERGENCY, size="1", color_scheme="red"),
                     rx.hstack(

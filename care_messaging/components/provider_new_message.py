@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.provider_format import CATEGORY_LABELS, PRIORITY_LABELS
-from care_messaging.services.conversations import MAX_REASON_CHARS
+from care_messaging.presenters.labels import CATEGORY_LABELS, PRIORITY_LABELS
+from care_messaging.services.conversations import MAX_REASON_CHARS, MAX_TOPIC_CHARS
+from care_messaging.services.messages import MAX_BODY_CHARS
 
 SELECT_STYLE = {"padding": "6px", "borderRadius": "6px", "width": "100%"}
 LABEL_STYLE = {"fontWeight": 500, "fontSize": "14px"}
@@ -93,16 +94,16 @@ def new_message_dialog(S) -> rx.Component:
                                               style=LABEL_STYLE),
                                   _picker(S), spacing="1", width="100%"),
                     ),
-                    _field("Topic", rx.input(id="topic", name="topic", max_length=200,
+                    _field("Topic", rx.input(id="topic", name="topic", max_length=MAX_TOPIC_CHARS,
                                              width="100%"), "topic"),
                     rx.hstack(
                         _field("Category", rx.el.select(
                             rx.el.option("Choose a category", value="", disabled=True),
-                            *[rx.el.option(t, value=v) for v, t in CATEGORY_LABELS.items()],
+                            *[rx.el.option(t, value=str(v)) for v, t in CATEGORY_LABELS.items()],
                             id="category", name="category", default_value="",
                             style=SELECT_STYLE), "category"),
                         _field("Priority", rx.el.select(
-                            *[rx.el.option(t, value=v) for v, t in PRIORITY_LABELS.items()],
+                            *[rx.el.option(t, value=str(v)) for v, t in PRIORITY_LABELS.items()],
                             id="new-priority", name="priority", default_value="routine",
                             style=SELECT_STYLE), "new-priority"),
                         width="100%",
@@ -114,7 +115,7 @@ def new_message_dialog(S) -> rx.Component:
                            "reason", hint="A few words on why you are writing; the patient "
                                           "sees it beside the category."),
                     _field("Message", rx.text_area(id="first-message", name="body", rows="4",
-                                                   max_length=5000, width="100%"),
+                                                   max_length=MAX_BODY_CHARS, width="100%"),
                            "first-message"),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import reflex as rx
 
 from care_messaging.components.local_time import local_time
@@ -9,6 +12,15 @@ from care_messaging.components.local_time import local_time
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 # The element web/first_rows.py fills with the first rows when it serves the page.
 FIRST_ROWS_ID = "first-rows"
+# A row's links and triage marks, written once for both renderers of a row: ``_row`` below
+# (the live list) and web/first_rows.py (the HTML served before the websocket connects).
+# The row's fields are ``presenters.provider.SidebarRow``.
+CONVERSATION_HREF = "/dashboard?c="
+PATIENT_HREF = "/patients?id="
+# (flag key, CSS classes, test id, text), in the order they show.
+ROW_FLAGS = (("red_flag", "cm-flag cm-flag-red", "red-flag-mark", "Urgent: red flag"),
+             ("overdue", "cm-flag cm-flag-amber", "overdue-mark", "Overdue"))
+DRAFT_MARK = "Draft"
 
 
 def _in_app_link(text: rx.Var, href: rx.Var, **props) -> rx.Component:
@@ -28,7 +40,7 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
         rx.el.span(row["initials"], class_name="cm-avatar", aria_hidden="true"),
         rx.el.div(
             rx.el.div(
-                _in_app_link(row["topic"], "/dashboard?c=" + row["id"].to(str),
+                _in_app_link(row["topic"], CONVERSATION_HREF + row["id"].to(str),
                              class_name="conversation-link"),
                 rx.cond(unread, rx.el.span(class_name="unread-dot", aria_label="unread",
                                            role="status")),
@@ -36,22 +48,20 @@ def _row(row: rx.Var, selected_id: rx.Var) -> rx.Component:
                 rx.el.span(local_time(row["when"], "list"), class_name="cm-when"),
                 class_name="cm-row-head",
             ),
-            _in_app_link(row["patient_name"], "/patients?id=" + row["patient_id"].to(str),
+            _in_app_link(row["patient_name"], PATIENT_HREF + row["patient_id"].to(str),
                          class_name="cm-patient",
                          aria_label=f"Profile of {row['patient_name']}"),
             # Unsent text of the reader's own in this conversation (services/drafts.py).
             rx.el.p(rx.cond(row["draft"] == "1",
-                            rx.el.span("Draft", class_name="cm-draft", data_testid="draft")),
+                            rx.el.span(DRAFT_MARK, class_name="cm-draft", data_testid="draft")),
                     row["preview"], class_name="cm-preview"),
-            rx.cond((row["red_flag"] == "1") | (row["overdue"] == "1"), rx.el.div(
-                rx.cond(row["red_flag"] == "1",
-                        rx.el.span("Urgent: red flag", class_name="cm-flag cm-flag-red",
-                                   data_testid="red-flag-mark")),
-                rx.cond(row["overdue"] == "1",
-                        rx.el.span("Overdue", class_name="cm-flag cm-flag-amber",
-                                   data_testid="overdue-mark")),
-                class_name="cm-row-meta",
-            )),
+            rx.cond(functools.reduce(operator.or_, [row[key] == "1" for key, *_ in ROW_FLAGS]),
+                    rx.el.div(
+                        *[rx.cond(row[key] == "1",
+                                  rx.el.span(text, class_name=classes, data_testid=testid))
+                          for key, classes, testid, text in ROW_FLAGS],
+                        class_name="cm-row-meta",
+                    )),
             rx.el.div(
                 rx.el.span(rx.cond(row["count"] == "1", "1 message",
                                    row["count"].to(str) + " messages")),

@@ -8,8 +8,8 @@ from care_messaging.components.assignment import assignment_bar
 from care_messaging.components.composer import composer
 from care_messaging.components.internal_notes import internal_notes_panel
 from care_messaging.components.message_log import message_log
-from care_messaging.components.provider_format import PRIORITY_LABELS, STATUS_LABELS
 from care_messaging.components.quick_reply_menu import quick_reply_menu
+from care_messaging.presenters.labels import PRIORITY_LABELS, STATUS_LABELS
 
 MOBILE_HIDE = {"@media (min-width: 768px)": {"display": "flex"}}
 
@@ -18,7 +18,7 @@ def labeled_select(label: str, id_: str, options: dict[str, str], **props) -> rx
     return rx.hstack(
         rx.el.label(label, html_for=id_, style={"fontSize": "13px"}),
         rx.el.select(
-            *[rx.el.option(text, value=value) for value, text in options.items()],
+            *[rx.el.option(text, value=str(value)) for value, text in options.items()],
             id=id_, name=id_,
             style={"padding": "4px", "borderRadius": "6px",
                    "border": f"1px solid {rx.color('gray', 7)}"},

@@ -8,7 +8,7 @@ import reflex as rx
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.quick_reply_editor import quick_reply_editor
 from care_messaging.db import session_scope
-from care_messaging.models import User
+from care_messaging.models import Role, User
 from care_messaging.navigation import landing_for
 from care_messaging.services import notifications, totp
 from care_messaging.services.actors import Actor
@@ -47,7 +47,7 @@ class AccountState(AuthState):
             choices = notifications.preferences(session, actor.user_id)
             self.email_on, self.digest_on = choices.email_on, choices.digest_on
         self.home = landing_for(actor.role)
-        self.is_provider = actor.role == "provider"
+        self.is_provider = actor.role == Role.PROVIDER
         self.gets_email = actor.role in EMAIL_ROLES
         self.can_use_totp = actor.role in ROLES
 
@@ -65,7 +65,7 @@ class AccountState(AuthState):
         with session_scope() as session:
             notifications.set_preferences(
                 session, actor=actor, email_on=bool(form.get("email_on")),
-                digest_on=bool(form.get("digest_on")) and actor.role == "provider")
+                digest_on=bool(form.get("digest_on")) and actor.role == Role.PROVIDER)
         self.message = "Your email choices are saved."
         self._sync(actor)
         return None

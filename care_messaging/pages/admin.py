@@ -7,9 +7,9 @@ import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.local_time import local_time
-from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
 from care_messaging.pages.clinic_settings import clinic_settings_section
+from care_messaging.presenters.provider import when
 from care_messaging.services import audit_log, users
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action

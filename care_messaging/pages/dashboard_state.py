@@ -16,13 +16,13 @@ from typing import ClassVar
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.components.provider_format import (
+from care_messaging.crypto import outbox_owner
+from care_messaging.db import session_scope
+from care_messaging.presenters.provider import (
     conversation_row,
     patient_option,
     sidebar_row,
 )
-from care_messaging.crypto import outbox_owner
-from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
 from care_messaging.services import patients as patient_service
 from care_messaging.services import stats as stats_service

@@ -14,18 +14,17 @@ import reflex as rx
 
 from care_messaging.components.layout import app_shell
 from care_messaging.components.local_time import local_time
-from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
 from care_messaging.models import Role
+from care_messaging.navigation import landing_for
 from care_messaging.pages.dashboard import provider_nav
 from care_messaging.pages.portal import patient_nav
+from care_messaging.presenters.provider import when
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import Actor
 from care_messaging.services.message_search import MAX_QUERY_CHARS, find_messages
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
-
-PAGE_FOR_ROLE = {Role.PROVIDER: "/dashboard", Role.PATIENT: "/portal"}
 
 
 class MessageSearchState(AuthState):
@@ -41,7 +40,7 @@ class MessageSearchState(AuthState):
                 self.results, self.searched = [], False
                 return
             found = find_messages(session, actor=actor, query=self.query)
-        page = PAGE_FOR_ROLE[actor.role]
+        page = landing_for(actor.role)
         self.results = [{
             "href": f"{page}?c={r.conversation_id}&m={r.seq}",
             "topic": r.topic,

@@ -9,9 +9,10 @@ import reflex as rx
 
 from care_messaging.components.layout import app_shell
 from care_messaging.components.local_time import local_time
-from care_messaging.components.provider_format import conversation_row
 from care_messaging.db import session_scope
 from care_messaging.pages.dashboard import provider_nav
+from care_messaging.presenters.labels import MEDIUM_LABELS, label
+from care_messaging.presenters.provider import conversation_row
 from care_messaging.services import conversations as conv
 from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient
@@ -19,9 +20,6 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
-
-MEDIUMS = {"secure_message": "Secure message", "portal": "Portal", "phone": "Phone",
-           "email": "Email"}
 
 
 class PatientProfileState(AuthState):
@@ -54,7 +52,7 @@ class PatientProfileState(AuthState):
                 "mrn": patient.mrn,
                 "dob": dob.strftime("%b %d, %Y") if dob else "—",
                 "phone": patient.phone or "—",
-                "contact": MEDIUMS.get(patient.preferred_medium, patient.preferred_medium),
+                "contact": label(MEDIUM_LABELS, patient.preferred_medium),
                 "new_href": f"/dashboard?new={patient.id}",
             }
             self.conversations = [conversation_row(r) for r in page.rows]

@@ -14,11 +14,11 @@ from typing import ClassVar
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.components.patient_format import patient_conversation_row
-from care_messaging.components.provider_format import joined, when
 from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
+from care_messaging.presenters.patient import patient_conversation_row
+from care_messaging.presenters.provider import joined, when
 from care_messaging.services import audit_log, reply_by, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import Actor

@@ -8,6 +8,7 @@ import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.db import session_scope
+from care_messaging.navigation import landing_for
 from care_messaging.services import response_times
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
@@ -40,7 +41,7 @@ class ResponseTimesState(AuthState):
 
     @guarded("provider", "admin")
     def load(self, actor: Actor):
-        self.rt_home = "/admin" if actor.role == "admin" else "/dashboard"
+        self.rt_home = landing_for(actor.role)
         self.rt_error = ""
         with session_scope() as session:
             try:

@@ -24,18 +24,8 @@ class Actor:
     # A provider marked as clinic lead (the response-times page; shown in the navigation).
     # Services that gate on it read the providers row again (services/response_times.py).
     is_lead: bool = False
-
-    @property
-    def is_provider(self) -> bool:
-        return self.role == Role.PROVIDER
-
-    @property
-    def is_patient(self) -> bool:
-        return self.role == Role.PATIENT
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
+    # Code that needs the role compares ``actor.role`` with the ``Role`` enum (one way,
+    # everywhere), never with a bare string.
 
 
 def actor_for_user(

@@ -27,6 +27,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
+from care_messaging.navigation import LANDING
 from care_messaging.services import audit, throttle
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
@@ -46,8 +47,6 @@ LOCKED_ERROR = "Too many failed sign-in attempts. Try again in a few minutes."
 HANDOFF_SECONDS = 60
 SESSION_COOKIE = "care_session"
 
-
-LANDING = {"provider": "/dashboard", "patient": "/portal", "admin": "/admin"}
 _NEXT_PATTERN = re.compile(r"^/(dashboard|portal)(\?c=[0-9]{1,10})?$")
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -35,7 +33,6 @@ from care_messaging.models import (
     ReadState,
     Role,
     User,
-    utcnow,
 )
 from care_messaging.services import attachments as attachment_store
 from care_messaging.services import audit
@@ -48,6 +45,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError, ValidationError
+from care_messaging.services.fhir_bundle import ExportBundle, concept, new_url
 from care_messaging.services.fhir_mapping import (
     CATEGORY_SYSTEM,
     CLIENT_MESSAGE_ID_SYSTEM,
@@ -55,9 +53,7 @@ from care_messaging.services.fhir_mapping import (
     MEDIUM_MODE,
     MEDIUM_SYSTEM,
     PARTICIPATION_MODE,
-    PATIENT_ID_SYSTEM,
     PRIORITY,
-    PROVIDER_EMAIL_SYSTEM,
     STATUS_SYSTEM,
     instant,
     message_status,
@@ -66,84 +62,19 @@ from care_messaging.services.fhir_mapping import (
 from care_messaging.services.fhir_revisions import export_changes, revisions_of, status_reason
 from care_messaging.settings import get_settings
 
-# Bundle.meta.tag of an export made without message text: such a Bundle is a report, and
-# importing it would create empty messages, so the import refuses it.
-NO_TEXT_TAG = {"system": "urn:care-messaging:export", "code": "no-text",
-               "display": "Exported without message text"}
 UNVERIFIED_FILE = "A file in this conversation could not be verified; nothing was exported."
-
-
-def _new_url() -> tuple[str, str]:
-    ident = str(uuid.uuid4())
-    return ident, f"urn:uuid:{ident}"
-
-
-@dataclass
-class _Bundle:
-    """Entries in the order a reader expects them: people first, then each thread."""
-
-    session: Session
-    with_text: bool
-    people: list[dict[str, Any]] = field(default_factory=list)
-    threads: list[dict[str, Any]] = field(default_factory=list)
-    binaries: list[dict[str, Any]] = field(default_factory=list)
-    urls: dict[int, str] = field(default_factory=dict)  # user id -> fullUrl
-    messages: int = 0
-    files: int = 0
-
-    def person(self, user: User, patient: Patient | None) -> dict[str, str]:
-        if user.id not in self.urls:
-            ident, url = _new_url()
-            if patient is not None:
-                name: dict[str, Any] = {"family": patient.last_name, "given": [patient.first_name]}
-                resource: dict[str, Any] = {
-                    "resourceType": "Patient", "id": ident,
-                    "identifier": [{"system": PATIENT_ID_SYSTEM, "value": patient.mrn}],
-                    "name": [name]}
-                if patient.date_of_birth:
-                    resource["birthDate"] = patient.date_of_birth.isoformat()
-            else:
-                resource = {
-                    "resourceType": "Practitioner", "id": ident,
-                    "identifier": [{"system": PROVIDER_EMAIL_SYSTEM, "value": user.email}],
-                    "name": [{"text": user.display_name}]}
-            self.people.append({"fullUrl": url, "resource": resource})
-            self.urls[user.id or 0] = url
-        kind = "Patient" if patient is not None else "Practitioner"
-        return {"reference": self.urls[user.id or 0], "type": kind}
-
-    def add(self, resource: dict[str, Any]) -> str:
-        ident, url = _new_url()
-        self.threads.append({"fullUrl": url, "resource": {**resource, "id": ident}})
-        return url
-
-    def as_dict(self, *, patient_tag: bool = False) -> dict[str, Any]:
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
-            "timestamp": instant(utcnow()),
-            "entry": [*self.people, *self.threads, *self.binaries]}
-        if not self.with_text:
-            bundle["meta"] = {"tag": [NO_TEXT_TAG]}
-        return bundle
-
-
-def _concept(system: str, code: str, display: str = "") -> dict[str, Any]:
-    item = {"system": system, "code": code}
-    if display:
-        item["display"] = display
-    return {"coding": [item]}
 
 
 def _header(conversation: Conversation, subject: dict[str, Any], creator: dict[str, Any],
             assigned: dict[str, Any] | None) -> dict[str, Any]:
     mode, mode_text = MEDIUM_MODE.get(conversation.medium, ("ONLINEWRIT", "online written"))
-    medium = _concept(MEDIUM_SYSTEM, conversation.medium)
+    medium = concept(MEDIUM_SYSTEM, conversation.medium)
     medium["coding"].append({"system": PARTICIPATION_MODE, "code": mode, "display": mode_text})
     header: dict[str, Any] = {
         "resourceType": "Communication",
         "status": CONVERSATION_STATUS.get(conversation.status, "unknown"),
-        "statusReason": _concept(STATUS_SYSTEM, conversation.status),
-        "category": [_concept(CATEGORY_SYSTEM, conversation.category)],
+        "statusReason": concept(STATUS_SYSTEM, conversation.status),
+        "category": [concept(CATEGORY_SYSTEM, conversation.category)],
         "priority": PRIORITY.get(conversation.priority, "routine"),
         "medium": [medium],
         "subject": subject,
@@ -169,7 +100,7 @@ def _received(message: Message, patient_user_id: int, states: list[ReadState]) -
     return instant(min(times)) if times else None
 
 
-def _attachment(out: _Bundle, row: Attachment) -> dict[str, Any]:
+def _attachment(out: ExportBundle, row: Attachment) -> dict[str, Any]:
     try:
         data = attachment_store.read_stored(row)
     except crypto.TamperedDataError:
@@ -180,7 +111,7 @@ def _attachment(out: _Bundle, row: Attachment) -> dict[str, Any]:
         "hash": base64.b64encode(hashlib.sha1(data).digest()).decode(),
         "creation": instant(row.created_at)}
     if out.with_text:
-        ident, url = _new_url()
+        ident, url = new_url()
         out.binaries.append({"fullUrl": url, "resource": {
             "resourceType": "Binary", "id": ident, "contentType": row.content_type,
             "data": base64.b64encode(data).decode()}})
@@ -190,7 +121,7 @@ def _attachment(out: _Bundle, row: Attachment) -> dict[str, Any]:
     return item
 
 
-def _add_conversation(out: _Bundle, conversation: Conversation, patient: Patient) -> None:
+def _add_conversation(out: ExportBundle, conversation: Conversation, patient: Patient) -> None:
     session = out.session
     messages = session.exec(select(Message).where(Message.conversation_id == conversation.id)
                             .order_by(col(Message.seq))).all()
@@ -315,7 +246,7 @@ def _export(session: Session, *, actor: Actor, conversation_id: int | None = Non
     patient, conversations = _may_export(session, actor, conversation_id=conversation_id,
                                          patient_id=patient_id)
     with_text = actor.role == Role.PROVIDER or get_settings().fhir_admin_text
-    out = _Bundle(session=session, with_text=with_text)
+    out = ExportBundle(session=session, with_text=with_text)
     kind, ident = (("conversation", conversation_id) if conversation_id is not None
                    else ("patient", patient.id))
     try:

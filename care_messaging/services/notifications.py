@@ -46,6 +46,7 @@ from care_messaging.models import (
     User,
     utcnow,
 )
+from care_messaging.navigation import landing_for
 from care_messaging.services import audit, events, mail
 from care_messaging.services.access import participant_user_ids
 from care_messaging.services.actors import Actor
@@ -81,7 +82,7 @@ def schedule_on_events(session: Session, batch: list[events.DomainEvent]) -> Non
 
 # ----- links and texts -----
 def sign_in_link(role: str, conversation_id: int | None) -> str:
-    page = "/dashboard" if role == Role.PROVIDER else "/portal"
+    page = landing_for(role)
     target = f"{page}?c={conversation_id}" if conversation_id else page
     return f"{get_settings().public_origin}/login?next={quote(target, safe='')}"
 

@@ -35,16 +35,6 @@ class DayCount:
     messages: int
 
 
-@dataclass(frozen=True)
-class DashboardStats:
-    total_conversations: int
-    unread_messages: int
-    unique_patients: int
-    total_messages: int
-    messages_per_day: list[DayCount]
-    median_first_reply_seconds: float | None
-
-
 def _visible(actor: Actor) -> Any:
     return col(Conversation.patient_id).in_(visible_patient_ids(actor))
 
@@ -108,19 +98,6 @@ def dashboard_counts(session: Session, *, actor: Actor) -> DashboardCounts:
     total, patients, messages = session.exec(_cards_statement(scope), params=params).one()
     return DashboardCounts(int(total), unread_total(session, actor=actor), int(patients),
                            int(messages))
-
-
-def dashboard_stats(session: Session, *, actor: Actor, today: date | None = None) -> DashboardStats:
-    """The four cards, the 30-day chart and the median first-reply time."""
-    cards = dashboard_counts(session, actor=actor)
-    return DashboardStats(
-        total_conversations=cards.total_conversations,
-        unread_messages=cards.unread_messages,
-        unique_patients=cards.unique_patients,
-        total_messages=cards.total_messages,
-        messages_per_day=messages_per_day(session, actor=actor, today=today),
-        median_first_reply_seconds=median_first_reply_seconds(session, actor=actor),
-    )
 
 
 def format_duration(seconds: float | None) -> str:

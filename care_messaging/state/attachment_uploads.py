@@ -14,8 +14,8 @@ import contextlib
 
 import reflex as rx
 
-from care_messaging.components.patient_format import size_label
 from care_messaging.db import session_scope
+from care_messaging.presenters.patient import size_label
 from care_messaging.services import attachments as attachment_service
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError

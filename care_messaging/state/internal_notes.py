@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.provider_format import when
 from care_messaging.db import session_scope
+from care_messaging.presenters.provider import note_row
 from care_messaging.services import internal_notes
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import parse_id
-
-
-def note_row(view: internal_notes.NoteView, actor: Actor) -> dict[str, str]:
-    return {"id": str(view.id),
-            "author": "You" if view.author_user_id == actor.user_id else view.author_name,
-            "body": view.body, "when": when(view.created_at)}
 
 
 class InternalNotesState(AuthState, mixin=True):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.provider_format import message_row, when
 from care_messaging.db import session_scope
+from care_messaging.presenters.provider import message_row, when
 from care_messaging.realtime import LiveKind
 from care_messaging.services import drafts
 from care_messaging.services import message_changes as changes

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from care_messaging.components.patient_format import attachment_rows
-from care_messaging.components.provider_format import message_row
 from care_messaging.db import session_scope
+from care_messaging.presenters.patient import attachment_rows
+from care_messaging.presenters.provider import message_row
 from care_messaging.services import messages as msg
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor

@@ -18,11 +18,11 @@ from typing import ClassVar
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.components import message_status
-from care_messaging.components.patient_format import attachment_rows
-from care_messaging.components.provider_format import message_row
 from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
+from care_messaging.presenters import message_status
+from care_messaging.presenters.patient import attachment_rows
+from care_messaging.presenters.provider import message_row
 from care_messaging.services import audit_log
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg

@@ -30,10 +30,16 @@ from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from care_messaging.components.local_time import time_html
-from care_messaging.components.provider_format import sidebar_row
-from care_messaging.components.provider_sidebar import FIRST_ROWS_ID
+from care_messaging.components.provider_sidebar import (
+    CONVERSATION_HREF,
+    DRAFT_MARK,
+    FIRST_ROWS_ID,
+    PATIENT_HREF,
+    ROW_FLAGS,
+)
 from care_messaging.db import session_scope
 from care_messaging.models import Role
+from care_messaging.presenters.provider import SidebarRow, sidebar_row
 from care_messaging.services import auth, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import SessionInvalidError
@@ -45,9 +51,10 @@ PATHS = ("/dashboard", "/dashboard/")
 _PLACEHOLDER = re.compile(rf'(<div\b[^>]*\bid="{FIRST_ROWS_ID}"[^>]*>)(</div>)')
 
 
-def _row_html(row: dict[str, str], selected_id: str) -> str:
-    """One row, the same elements and classes as provider_sidebar._row renders."""
-    e = {key: html.escape(value, quote=True) for key, value in row.items()}
+def _row_html(row: SidebarRow, selected_id: str) -> str:
+    """One row, the same elements and classes as provider_sidebar._row renders, from the
+    same links and marks (provider_sidebar.ROW_FLAGS and friends)."""
+    e = {key: html.escape(str(value), quote=True) for key, value in row.items()}
     when = time_html(row["when"], "list")
     unread = row["unread"] != "0"
     dot = '<span class="unread-dot" aria-label="unread" role="status"></span>' if unread else ""
@@ -56,13 +63,11 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         badge += f'<span class="cm-assignee" title="Handling this">{e["assignee"]}</span>'
     count = "1 message" if row["count"] == "1" else f'{e["count"]} messages'
     current = "true" if row["id"] == selected_id else "false"
-    # Triage marks, as components/provider_sidebar.py draws them.
     flags = "".join(
-        f'<span class="cm-flag {cls}" data-testid="{testid}">{label}</span>'
-        for key, cls, testid, label in (
-            ("red_flag", "cm-flag-red", "red-flag-mark", "Urgent: red flag"),
-            ("overdue", "cm-flag-amber", "overdue-mark", "Overdue"))
-        if row.get(key))
+        f'<span class="{classes}" data-testid="{testid}">{html.escape(text)}</span>'
+        for key, classes, testid, text in ROW_FLAGS if row.get(key) == "1")
+    draft = (f'<span class="cm-draft" data-testid="draft">{DRAFT_MARK}</span>'
+             if row.get("draft") == "1" else "")
     marks = f'<div class="cm-row-meta">{flags}</div>' if flags else ""
     return (
         f'<div class="cm-row" aria-current="{current}" data-testid="conversation-row"'
@@ -70,18 +75,18 @@ def _row_html(row: dict[str, str], selected_id: str) -> str:
         f'<span class="cm-avatar" aria-hidden="true">{e["initials"]}</span>'
         f'<div class="cm-row-body">'
         f'<div class="cm-row-head"><a class="conversation-link" data-in-app=""'
-        f' href="/dashboard?c={e["id"]}">{e["topic"]}</a>'
+        f' href="{CONVERSATION_HREF}{e["id"]}">{e["topic"]}</a>'
         f'{dot}<span class="cm-when">{when}</span></div>'
         f'<a class="cm-patient" aria-label="Profile of {e["patient_name"]}" data-in-app=""'
-        f' href="/patients?id={e["patient_id"]}">{e["patient_name"]}</a>'
-        f'<p class="cm-preview">{e["preview"]}</p>{marks}'
+        f' href="{PATIENT_HREF}{e["patient_id"]}">{e["patient_name"]}</a>'
+        f'<p class="cm-preview">{draft}{e["preview"]}</p>{marks}'
         f'<div class="cm-row-meta"><span>{count}</span><span>ID {e["mrn"]}</span>{badge}'
         f'</div>'
         f"</div></div>"
     )
 
 
-def rows_html(rows: list[dict[str, str]], selected_id: str = "") -> str:
+def rows_html(rows: list[SidebarRow], selected_id: str = "") -> str:
     return "".join(_row_html(row, selected_id) for row in rows)
 
 

@@ -32,7 +32,7 @@ class Db:
 
     def stats(self, email: str):
         with Session(self.engine) as s:
-            return stats.dashboard_stats(s, actor=self.actor(email))
+            return stats.dashboard_counts(s, actor=self.actor(email))
 
     def total(self, email: str, **kw) -> int:
         # Previews cannot be decrypted with this process's key; only the total is used.

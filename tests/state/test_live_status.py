@@ -6,9 +6,9 @@ import json
 import re
 
 from care_messaging import realtime
-from care_messaging.components import message_status
 from care_messaging.models import Conversation
 from care_messaging.pages.dashboard import DashboardState
+from care_messaging.presenters import message_status
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from tests.factories import PASSWORD, clinic

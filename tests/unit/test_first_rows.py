@@ -158,3 +158,23 @@ def test_placeholder_missing_leaves_the_page_alone():
            "when": "2026-11-03T04:14:00Z"}
     html = rows_html([row], selected_id="7")
     assert "1 message<" in html and "unread" not in html and 'aria-current="true"' in html
+
+
+def _row(**flags: str) -> dict[str, str]:
+    row = {"id": "7", "topic": "Refill", "patient_id": "3", "patient_name": "Ann Lee",
+           "mrn": "MRN1", "initials": "AL", "preview": "Hi", "unread": "0", "count": "1",
+           "when": "", "draft": "", "assignee": "", "red_flag": "", "overdue": ""}
+    return {**row, **flags}
+
+
+def test_the_first_rows_draw_the_live_rows_marks():
+    """The served HTML draws every mark the live list does, from the same definition
+    (components/provider_sidebar.ROW_FLAGS and DRAFT_MARK): a mark added there shows in both."""
+    from care_messaging.components.provider_sidebar import DRAFT_MARK, ROW_FLAGS
+
+    plain = rows_html([_row()])
+    assert "cm-flag" not in plain and "cm-draft" not in plain
+    marked = rows_html([_row(draft="1", **{key: "1" for key, *_ in ROW_FLAGS})])
+    for _key, classes, testid, text in ROW_FLAGS:
+        assert f'<span class="{classes}" data-testid="{testid}">{text}</span>' in marked
+    assert f'data-testid="draft">{DRAFT_MARK}</span>Hi</p>' in marked

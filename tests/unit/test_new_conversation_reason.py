@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from care_messaging.components.patient_format import patient_conversation_row
-from care_messaging.components.provider_format import about, conversation_row, joined
 from care_messaging.models import Conversation, Message
+from care_messaging.presenters.patient import patient_conversation_row
+from care_messaging.presenters.provider import about, conversation_row, joined
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import ValidationError
 from care_messaging.services.messages import send_message

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import insert
 from sqlmodel import select
 
-from care_messaging.components.provider_format import patient_option
 from care_messaging.models import CareTeamMember, Patient, Provider, Role, User
 from care_messaging.pages.dashboard_state import matches_label
+from care_messaging.presenters.provider import patient_option
 from care_messaging.services.patients import PICKER_LIMIT, parse_birth_date, search_patients
 from tests.factories import add_to_team, clinic, make_patient
 

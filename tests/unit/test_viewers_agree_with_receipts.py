@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from care_messaging.components.message_status import status_of
 from care_messaging.models import ReadState
+from care_messaging.presenters.message_status import status_of
 from care_messaging.services import audit_log
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg

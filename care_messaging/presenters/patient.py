@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from care_messaging.components.provider_format import (
+from care_messaging.presenters.labels import (
     CATEGORY_LABELS,
+    MEDIUM_LABELS,
+    PRIORITY_COLORS,
     PRIORITY_LABELS,
+    STATUS_COLORS,
     STATUS_LABELS,
-    about,
-    joined,
-    when,
+    label,
 )
+from care_messaging.presenters.provider import about, joined, when
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.messages import MessageView
 from care_messaging.web.origins import attachment_href
-
-MEDIUM_LABELS = {"secure_message": "Secure message", "portal": "Portal", "phone": "Phone",
-                 "email": "Email"}
-STATUS_COLORS = {"active": "green", "needs_attention": "amber", "completed": "gray"}
-PRIORITY_COLORS = {"routine": "gray", "urgent": "orange", "high": "red"}
 
 
 def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = None
@@ -25,7 +22,7 @@ def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = 
     """A row of the patient's list (and the open chat's header). ``provider`` is who the
     conversation is with; ``last_sender`` who wrote the message in ``preview`` ("You" for the
     viewer's own), which may well be someone else on the care team."""
-    category = CATEGORY_LABELS.get(row.category, row.category)
+    category = label(CATEGORY_LABELS, row.category)
     if not row.preview:
         last_sender = ""  # nothing to attribute: no "You:" dangling before an empty preview
     elif row.last_sender_user_id is not None and row.last_sender_user_id == viewer_user_id:
@@ -37,13 +34,13 @@ def patient_conversation_row(row: ConversationRow, viewer_user_id: int | None = 
         "href": f"/portal?c={row.id}",
         "topic": row.topic,
         "provider": row.provider_name,
-        "status": STATUS_LABELS.get(row.status, row.status),
+        "status": label(STATUS_LABELS, row.status),
         "status_key": row.status,
         "status_color": STATUS_COLORS.get(row.status, "gray"),
-        "priority": PRIORITY_LABELS.get(row.priority, row.priority),
+        "priority": label(PRIORITY_LABELS, row.priority),
         "priority_color": PRIORITY_COLORS.get(row.priority, "gray"),
         "category": category,
-        "medium": MEDIUM_LABELS.get(row.medium, row.medium),
+        "medium": label(MEDIUM_LABELS, row.medium),
         "reason": row.reason,
         "about": about(row.category, row.reason),
         "subtitle": joined(row.provider_name, category),

@@ -1,4 +1,4 @@
-"""Turn service rows into the small dicts of display strings the provider pages keep in state.
+"""The provider dashboard's rows (and the message row both threads share) as display strings.
 
 No Reflex import: these run in handlers and are unit-tested on their own.
 """
@@ -9,27 +9,16 @@ import functools
 from datetime import date, datetime
 from typing import TypedDict
 
-from care_messaging.components import message_status
-from care_messaging.components.instant import iso_utc
 from care_messaging.models import Role
-from care_messaging.services import red_flags
+from care_messaging.presenters import message_status
+from care_messaging.presenters.instant import iso_utc
+from care_messaging.presenters.labels import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS, label
+from care_messaging.services import internal_notes, red_flags
 from care_messaging.services.actors import Actor
 from care_messaging.services.conversations import ConversationRow
 from care_messaging.services.message_changes import window
 from care_messaging.services.messages import MessageView
 from care_messaging.services.patients import PatientMatch
-
-STATUS_LABELS = {"active": "Active", "needs_attention": "Needs attention", "completed": "Completed"}
-PRIORITY_LABELS = {"routine": "Routine", "high": "High", "urgent": "Urgent"}
-CATEGORY_LABELS = {
-    "test_results": "Test results",
-    "appointment": "Appointment",
-    "medication": "Medication",
-    "care_instructions": "Care instructions",
-    "health_education": "Health education",
-    "check_in": "Check-in",
-    "administrative": "Administrative",
-}
 
 
 def joined(*parts: str, sep: str = " · ") -> str:
@@ -40,7 +29,7 @@ def joined(*parts: str, sep: str = " · ") -> str:
 
 def about(category: str, reason: str) -> str:
     """What a conversation is about: "Check-in · Check in for Maria" (or just "Check-in")."""
-    return joined(CATEGORY_LABELS.get(category, category), reason)
+    return joined(label(CATEGORY_LABELS, category), reason)
 
 
 def birth_date(value: date | None) -> str:
@@ -63,8 +52,29 @@ def when(value: datetime | None) -> str:
     return iso_utc(value)
 
 
+class SidebarRow(TypedDict):
+    """The fields of one dashboard list row, for both of its renderers (the live list,
+    components/provider_sidebar.py, and the first rows' HTML, web/first_rows.py). Flags are
+    "1" or ""."""
+
+    id: str
+    topic: str
+    patient_id: str
+    patient_name: str
+    mrn: str
+    initials: str
+    preview: str
+    unread: str
+    count: str
+    when: str
+    draft: str  # flag: the reader's own unsent text is waiting in this conversation
+    assignee: str
+    red_flag: str  # flag
+    overdue: str  # flag
+
+
 @functools.lru_cache(maxsize=4096)
-def sidebar_row(row: ConversationRow) -> dict[str, str]:
+def sidebar_row(row: ConversationRow) -> SidebarRow:
     """Only what a sidebar row shows (links are built from the ids in the page): every open
     dashboard tab holds a page of these, so each key is memory per connected tab.
 
@@ -104,8 +114,8 @@ def conversation_row(row: ConversationRow) -> dict[str, str]:
         "count": str(row.message_count),
         "count_label": f"{row.message_count} message{'' if row.message_count == 1 else 's'}",
         "when": when(row.last_message_at),
-        "status": STATUS_LABELS.get(row.status, row.status),
-        "priority": PRIORITY_LABELS.get(row.priority, row.priority),
+        "status": label(STATUS_LABELS, row.status),
+        "priority": label(PRIORITY_LABELS, row.priority),
         "about": about(row.category, row.reason),
         "red_flag": "1" if row.red_flag else "",
         "overdue": "1" if row.overdue else "",
@@ -156,9 +166,16 @@ def message_row(view: MessageView, actor: Actor) -> MessageRow:
         "changed_at": when(view.changed_at) if view.changed_at else "",
         "changeable": "1" if changeable else "",
         # Providers can open the history of a changed message.
-        "history": "1" if state and actor.role == "provider" else "",
+        "history": "1" if state and actor.role == Role.PROVIDER else "",
         # The patient's own message naming an emergency sign shows the emergency line under
         # it (services/red_flags.py); the care team never gets this key set.
         "safety": "1" if mine and actor.role == Role.PATIENT and red_flags.is_red_flag(view.body)
         else "",
     }
+
+
+def note_row(view: internal_notes.NoteView, actor: Actor) -> dict[str, str]:
+    """A staff-only note of the open thread ("You" for the viewer's own)."""
+    return {"id": str(view.id),
+            "author": "You" if view.author_user_id == actor.user_id else view.author_name,
+            "body": view.body, "when": when(view.created_at)}

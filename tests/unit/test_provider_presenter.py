@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from care_messaging.components.provider_format import conversation_row, message_row, when
+from care_messaging.presenters.provider import conversation_row, message_row, when
 from care_messaging.services import conversations as conv
 from care_messaging.services import messages as msg
 from tests.factories import clinic
