@@ -13,6 +13,7 @@ from care_messaging.services import notifications, totp
 from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.web import offloop
 
 ROLES = ("provider", "admin")  # two-step sign-in
 EMAIL_ROLES = ("provider", "patient")
@@ -48,74 +49,72 @@ class AccountState(AuthState):
         self.can_use_totp = actor.role in ROLES
 
     @rx.event
-    def load(self):
-        actor, redirect = self._guard(*PAGE_ROLES, enrolling=True)
+    async def load(self):
+        actor, redirect = await self._guard(*PAGE_ROLES, enrolling=True)
         if redirect:
             return redirect
         self.message = self.error = ""
         self.enroll_secret = self.enroll_uri = ""
-        self._sync(actor)
+        await offloop.run_db(self._sync, actor)
         return None
 
     @rx.event
-    def save_notifications(self, form: dict):
+    async def save_notifications(self, form: dict):
         """Email notifications and (care team) the daily digest, from the checkboxes."""
-        actor, redirect = self._guard(*EMAIL_ROLES, enrolling=True)
+        actor, redirect = await self._guard(*EMAIL_ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
-        with session_scope() as session:
-            notifications.set_preferences(
-                session, actor=actor, email_on=bool(form.get("email_on")),
-                digest_on=bool(form.get("digest_on")) and actor.role == "provider")
+        await offloop.in_session(
+            notifications.set_preferences, actor=actor, email_on=bool(form.get("email_on")),
+            digest_on=bool(form.get("digest_on")) and actor.role == "provider")
         self.message = "Your email choices are saved."
-        self._sync(actor)
+        await offloop.run_db(self._sync, actor)
         return None
 
     @rx.event
-    def start(self):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
+    async def start(self):
+        actor, redirect = await self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
-        with session_scope() as session:
-            try:
-                self.enroll_secret, self.enroll_uri = totp.begin_enrollment(session, actor=actor)
-            except ServiceError as error:
-                self.error = str(error)
+        try:
+            self.enroll_secret, self.enroll_uri = await offloop.in_session(
+                totp.begin_enrollment, actor=actor)
+        except ServiceError as error:
+            self.error = str(error)
         return None
 
     @rx.event
-    def confirm(self, form: dict):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
+    async def confirm(self, form: dict):
+        actor, redirect = await self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
-        with session_scope() as session:
-            try:
-                totp.confirm_enrollment(session, actor=actor, code=str(form.get("code", ""))[:8])
-            except ServiceError as error:
-                self.error = str(error)
-                return None
+        try:
+            await offloop.in_session(totp.confirm_enrollment, actor=actor,
+                                     code=str(form.get("code", ""))[:8])
+        except ServiceError as error:
+            self.error = str(error)
+            return None
         self.enroll_secret = self.enroll_uri = ""
         self.message = "Two-step sign-in is on. You will be asked for a code at every sign-in."
-        self._sync(actor)
+        await offloop.run_db(self._sync, actor)
         return None
 
     @rx.event
-    def turn_off(self, form: dict):
-        actor, redirect = self._guard(*ROLES, enrolling=True)
+    async def turn_off(self, form: dict):
+        actor, redirect = await self._guard(*ROLES, enrolling=True)
         if redirect:
             return redirect
         self.error = ""
-        with session_scope() as session:
-            try:
-                totp.disable(session, actor=actor, code=str(form.get("code", ""))[:8])
-            except ServiceError as error:
-                self.error = str(error)
-                return None
+        try:
+            await offloop.in_session(totp.disable, actor=actor, code=str(form.get("code", ""))[:8])
+        except ServiceError as error:
+            self.error = str(error)
+            return None
         self.message = "Two-step sign-in is off."
-        self._sync(actor)
+        await offloop.run_db(self._sync, actor)
         return None
 
 

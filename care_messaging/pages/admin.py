@@ -15,6 +15,7 @@ from care_messaging.services.audit_log import AuditFilter, parse_day
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.tab_owner import wipe_user_tabs
+from care_messaging.web import offloop
 
 PAGE = 50
 ACTIONS = sorted(v for k, v in vars(Action).items() if k.isupper())
@@ -67,17 +68,17 @@ class AdminState(AuthState):
                            for u in users.list_users(session, actor=actor)]
 
     @rx.event
-    def load(self):
-        actor, redirect = self._guard("admin")
+    async def load(self):
+        actor, redirect = await self._guard("admin")
         if redirect:
             return redirect
         self.offset = 0
-        self._reload(actor)
+        await offloop.run_db(self._reload, actor)
         return None
 
     @rx.event
-    def apply_filters(self, form: dict):
-        actor, redirect = self._guard("admin")
+    async def apply_filters(self, form: dict):
+        actor, redirect = await self._guard("admin")
         if redirect:
             return redirect
         self.f_user = str(form.get("user", ""))[:254]
@@ -87,66 +88,64 @@ class AdminState(AuthState):
         self.f_from = str(form.get("from", ""))[:10]
         self.f_to = str(form.get("to", ""))[:10]
         self.offset = 0
-        self._reload(actor)
+        await offloop.run_db(self._reload, actor)
         return None
 
     @rx.event
-    def page(self, step: int):
-        actor, redirect = self._guard("admin")
+    async def page(self, step: int):
+        actor, redirect = await self._guard("admin")
         if redirect:
             return redirect
         self.offset = max(0, self.offset + (PAGE if int(step) > 0 else -PAGE))
-        self._reload(actor)
+        await offloop.run_db(self._reload, actor)
         return None
 
     @rx.event
-    def export(self):
-        actor, redirect = self._guard("admin")
+    async def export(self):
+        actor, redirect = await self._guard("admin")
         if redirect:
             return redirect
-        with session_scope() as session:
-            try:
-                data = audit_log.export_csv(session, actor=actor, flt=self._filter())
-            except ServiceError as error:
-                self.error = str(error)
-                return None
-        self._reload(actor)
+        try:
+            data = await offloop.in_session(audit_log.export_csv, actor=actor,
+                                            flt=self._filter())
+        except ServiceError as error:
+            self.error = str(error)
+            return None
+        await offloop.run_db(self._reload, actor)
         return rx.download(data=data, filename="audit-log.csv")
 
     @rx.event
     async def set_active(self, user_id: str, active: bool):
-        actor, redirect = self._guard("admin")
+        actor, redirect = await self._guard("admin")
         if redirect:
             return redirect
         disabled = None
-        with session_scope() as session:
-            try:
-                ended = users.set_active(session, actor=actor, user_id=_int(user_id),
-                                         active=bool(active))
-                self.notice = "Account enabled." if active else (
-                    f"Account disabled; {ended} active session(s) ended.")
-                disabled = None if active else _int(user_id)
-            except ServiceError as error:
-                self.notice = str(error)
+        try:
+            ended = await offloop.in_session(users.set_active, actor=actor,
+                                             user_id=_int(user_id), active=bool(active))
+            self.notice = "Account enabled." if active else (
+                f"Account disabled; {ended} active session(s) ended.")
+            disabled = None if active else _int(user_id)
+        except ServiceError as error:
+            self.notice = str(error)
         if disabled:
             # The disabled user's open tabs keep nothing of what they showed.
             await wipe_user_tabs(disabled)
-        self._reload(actor)
+        await offloop.run_db(self._reload, actor)
         return None
 
     @rx.event
-    def require_totp(self, user_id: str, required: bool):
-        actor, redirect = self._guard("admin")
+    async def require_totp(self, user_id: str, required: bool):
+        actor, redirect = await self._guard("admin")
         if redirect:
             return redirect
-        with session_scope() as session:
-            try:
-                users.set_totp_required(session, actor=actor, user_id=_int(user_id),
-                                        required=bool(required))
-                self.notice = "Two-step sign-in requirement updated."
-            except ServiceError as error:
-                self.notice = str(error)
-        self._reload(actor)
+        try:
+            await offloop.in_session(users.set_totp_required, actor=actor,
+                                     user_id=_int(user_id), required=bool(required))
+            self.notice = "Two-step sign-in requirement updated."
+        except ServiceError as error:
+            self.notice = str(error)
+        await offloop.run_db(self._reload, actor)
         return None
 
 

@@ -21,7 +21,6 @@ from care_messaging.components.provider_format import (
     sidebar_row,
 )
 from care_messaging.crypto import outbox_owner
-from care_messaging.db import session_scope
 from care_messaging.services import conversations as conv
 from care_messaging.services import patients as patient_service
 from care_messaging.services import stats as stats_service
@@ -35,6 +34,7 @@ from care_messaging.state.attachment_uploads import AttachmentUploadsState
 from care_messaging.state.auth import AuthState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
+from care_messaging.web import offloop
 
 
 @functools.lru_cache(maxsize=400)
@@ -150,17 +150,18 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
     # ----- page load -----
     @rx.event
     async def load(self):
-        actor, redirect = self._guard(self.ROLE)
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             yield redirect
             return
-        realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
+        await realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
                           state_cls=type(self))
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = ""
         self.outbox_owner = outbox_owner(actor.user_id)
         self._close_thread()
-        with session_scope() as session:
+
+        def first_view(session) -> None:
             if "c" in params:
                 self._open_from_address(session, actor, params.get("c"))
             if "new" in params:
@@ -173,37 +174,36 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
                 except ServiceError as error:
                     self.thread_error = str(error)
             self._refresh(session, actor)
-        self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
+
+        await offloop.in_session(first_view)
+        await offloop.run_db(self._jump_to, actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
         yield  # the list, counters and thread reach the browser before the chart is computed
-        with session_scope() as session:
-            self._load_analytics(session, actor)
+        await offloop.in_session(self._load_analytics, actor)
 
     # ----- sidebar -----
     @rx.event
-    def set_filter(self, value: str):
-        actor, redirect = self._guard(self.ROLE)
+    async def set_filter(self, value: str):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self.filter_by = value if value in conv.FILTERS else "all"
         self.list_limit = PAGE_SIZE
-        with session_scope() as session:
-            self._refresh(session, actor)
+        await offloop.in_session(self._refresh, actor)
         return None
 
     @rx.event
-    def set_search(self, value: str):
-        actor, redirect = self._guard(self.ROLE)
+    async def set_search(self, value: str):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self.search = str(value)[:100]
         self.list_limit = PAGE_SIZE
-        with session_scope() as session:
-            self._refresh(session, actor)
+        await offloop.in_session(self._refresh, actor)
         return None
 
     # ----- thread status and priority -----
     async def _change(self, field: str, value: str):
-        actor, redirect = self._guard(self.ROLE)
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         conversation_id = parse_id(self.open_id)
@@ -211,15 +211,18 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
             return None
         self.send_error = ""
         setter = conv.set_status if field == "status" else conv.set_priority
-        with session_scope() as session:
+
+        def change(session) -> None:
             try:
                 conversation = setter(session, actor=actor, conversation_id=conversation_id,
                                       **{field: str(value)})
             except ServiceError as error:
                 self.send_error = str(error)
-                return None
+                return
             self._show_header(session, actor, conversation)
             self._refresh(session, actor)
+
+        await offloop.in_session(change)
         # The other tabs hear of it from the change's domain event.
         return None
 
@@ -233,49 +236,45 @@ class DashboardState(AttachmentUploadsState, MessageJumpState, ThreadPageState, 
 
     # ----- New Message dialog -----
     @rx.event
-    def set_new_open(self, value: bool):
-        actor, redirect = self._guard(self.ROLE)
+    async def set_new_open(self, value: bool):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self.new_open = bool(value)
         self.new_error = ""
         self._reset_picker()
         if self.new_open:
-            with session_scope() as session:
-                self._load_patient_options(session, actor)
+            await offloop.in_session(self._load_patient_options, actor)
         return None
 
     @rx.event
-    def search_patients(self, value: str):
-        actor, redirect = self._guard(self.ROLE)
+    async def search_patients(self, value: str):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self.patient_query = str(value)[:patient_service.MAX_QUERY_CHARS]
-        with session_scope() as session:
-            self._load_patient_options(session, actor)
+        await offloop.in_session(self._load_patient_options, actor)
         return None
 
     @rx.event
-    def choose_patient(self, patient_id: str):
-        actor, redirect = self._guard(self.ROLE)
+    async def choose_patient(self, patient_id: str):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self.new_error = ""
-        with session_scope() as session:
-            try:
-                self._choose_patient(session, actor, parse_id(patient_id))
-            except ServiceError as error:
-                self.new_error = str(error)
+        try:
+            await offloop.in_session(self._choose_patient, actor, parse_id(patient_id))
+        except ServiceError as error:
+            self.new_error = str(error)
         return None
 
     @rx.event
-    def clear_patient(self):
-        actor, redirect = self._guard(self.ROLE)
+    async def clear_patient(self):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self._reset_picker()
-        with session_scope() as session:
-            self._load_patient_options(session, actor)
+        await offloop.in_session(self._load_patient_options, actor)
         return None
 
 

@@ -22,6 +22,7 @@ from care_messaging.pages.portal import patient_nav
 from care_messaging.services import conversations as conv
 from care_messaging.services.message_search import MAX_QUERY_CHARS, find_messages
 from care_messaging.state.auth import AuthState
+from care_messaging.web import offloop
 
 PAGE_FOR_ROLE = {Role.PROVIDER: "/dashboard", Role.PATIENT: "/portal"}
 
@@ -51,21 +52,21 @@ class MessageSearchState(AuthState):
         self.searched = True
 
     @rx.event
-    def load(self):
-        actor, redirect = self._guard(Role.PROVIDER, Role.PATIENT)
+    async def load(self):
+        actor, redirect = await self._guard(Role.PROVIDER, Role.PATIENT)
         if redirect:
             return redirect
         self.query = str(self.router.url.query_parameters.get("q", ""))[:MAX_QUERY_CHARS]
-        self._search(actor)
+        await offloop.run_db(self._search, actor)
         return None
 
     @rx.event
-    def search(self, form_data: dict):
-        actor, redirect = self._guard(Role.PROVIDER, Role.PATIENT)
+    async def search(self, form_data: dict):
+        actor, redirect = await self._guard(Role.PROVIDER, Role.PATIENT)
         if redirect:
             return redirect
         self.query = str(form_data.get("q", ""))[:MAX_QUERY_CHARS]
-        self._search(actor)
+        await offloop.run_db(self._search, actor)
         return None
 
 

@@ -17,6 +17,7 @@ from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
+from care_messaging.web import offloop
 
 MEDIUMS = {"secure_message": "Secure message", "portal": "Portal", "phone": "Phone",
            "email": "Email"}
@@ -30,13 +31,17 @@ class PatientProfileState(AuthState):
     nav_unread: int = 0
 
     @rx.event
-    def load(self):
-        actor, redirect = self._guard("provider")
+    async def load(self):
+        actor, redirect = await self._guard("provider")
         if redirect:
             return redirect
         self.error, self.patient, self.conversations, self.total = "", {}, [], 0
         raw = str(self.router.url.query_parameters.get("id", ""))
         patient_id = int(raw) if raw.isdigit() and len(raw) < 10 else -1
+        await offloop.run_db(self._load, actor, patient_id)
+        return None
+
+    def _load(self, actor, patient_id: int) -> None:
         with session_scope() as session:
             self.nav_unread = conv.unread_total(session, actor=actor)
             try:
@@ -45,7 +50,7 @@ class PatientProfileState(AuthState):
                                                        patient_id=patient_id, limit=100)
             except ServiceError as error:
                 self.error = str(error)
-                return None
+                return
             view_audit.record_patient_view(session, actor=actor, patient_id=patient_id,
                                            what=f"profile conversations={page.total}")
             dob = patient.date_of_birth
@@ -60,7 +65,6 @@ class PatientProfileState(AuthState):
             }
             self.conversations = [conversation_row(r) for r in page.rows]
             self.total = page.total
-        return None
 
 
 def _detail(label: str, value: rx.Var) -> rx.Component:

@@ -37,8 +37,8 @@ STATUSES = [
 
 class HelpState(AuthState):
     @rx.event
-    def load(self):
-        _actor, redirect = self._guard("patient")
+    async def load(self):
+        _actor, redirect = await self._guard("patient")
         return redirect
 
 

@@ -15,12 +15,12 @@ import contextlib
 import reflex as rx
 
 from care_messaging.components.patient_format import size_label
-from care_messaging.db import session_scope
 from care_messaging.services import attachments as attachment_service
 from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.thread_page import parse_id
+from care_messaging.web import offloop
 
 MAX_PENDING_FILES = 5
 NO_OPEN_THREAD = "Open a conversation that is still active to attach files."
@@ -53,8 +53,8 @@ class AttachmentUploadsState(AuthState, mixin=True):
         return [f for f in self.pending_files if f.get("conversation_id") == self.open_id]
 
     @rx.event
-    def set_upload_progress(self, progress: dict):
-        _actor, redirect = self._guard(self.ROLE)
+    async def set_upload_progress(self, progress: dict):
+        _actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         fraction = float(progress.get("progress", 0) or 0) if isinstance(progress, dict) else 0.0
@@ -64,7 +64,7 @@ class AttachmentUploadsState(AuthState, mixin=True):
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
-        actor, redirect = self._guard(self.ROLE)
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         self.upload_error = ""
@@ -82,14 +82,16 @@ class AttachmentUploadsState(AuthState, mixin=True):
             # Read at most one byte past the limit: the service refuses it as too large
             # without a huge upload ever being held in memory whole.
             data = await upload.read(get_settings().max_attachment_bytes + 1)
-            with session_scope() as session:
-                try:
-                    stored = attachment_service.store_upload(
-                        session, actor=actor, conversation_id=conversation_id,
-                        filename=upload.name or upload.filename or "", data=data)
-                except ServiceError as error:
-                    errors.append(str(error))
-                    continue
+            try:
+                # Checking, encrypting and hashing a file of up to 10 MB: in the bounded file
+                # pool, on every database (the loop carries every websocket).
+                stored = await offloop.run_work(
+                    offloop.in_session_now, attachment_service.store_upload, actor=actor,
+                    conversation_id=conversation_id,
+                    filename=upload.name or upload.filename or "", data=data)
+            except ServiceError as error:
+                errors.append(str(error))
+                continue
             self.pending_files = [*self.pending_files, {
                 "id": str(stored.id), "name": stored.display_name,
                 "size": size_label(stored.size_bytes), "conversation_id": str(conversation_id),
@@ -103,14 +105,15 @@ class AttachmentUploadsState(AuthState, mixin=True):
         return None
 
     @rx.event
-    def remove_pending(self, attachment_id: str):
-        actor, redirect = self._guard(self.ROLE)
+    async def remove_pending(self, attachment_id: str):
+        actor, redirect = await self._guard(self.ROLE)
         if redirect:
             return redirect
         attachment = parse_id(attachment_id)
         if attachment is None:
             return None
-        with session_scope() as session, contextlib.suppress(ServiceError):
-            attachment_service.discard_upload(session, actor=actor, attachment_id=attachment)
+        with contextlib.suppress(ServiceError):
+            await offloop.in_session(attachment_service.discard_upload, actor=actor,
+                                     attachment_id=attachment)
         self.pending_files = [f for f in self.pending_files if f["id"] != str(attachment)]
         return None
