@@ -160,7 +160,7 @@ def _live_on(args, plan, url, redis_url, names, backend, frontend: bool,
             "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan,
                                                                 server=server),
             "login_storm": lambda: scenario_login_storm.login_storm(
-                server.base_url, plan, 8.0 if quick else 20.0),
+                server.base_url, plan, 8.0 if quick else 20.0, server=server),
             "cpu_per_message": lambda: scenarios_live.cpu_per_message(
                 server.base_url, plan, server, seconds=3.0 if quick else 6.0),
         }
