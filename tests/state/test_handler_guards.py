@@ -231,4 +231,4 @@ async def test_plain_bodies_run_off_the_loop_when_the_database_is_a_server(
     if server_database:
         assert loop_thread not in BODY_THREADS
     else:
-        assert BODY_THREADS == [loop_thread] * 3
+        assert set(BODY_THREADS) == {loop_thread}
