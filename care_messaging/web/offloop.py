@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
+import logging
 import os
 import threading
 import weakref
@@ -89,10 +91,47 @@ _hash_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="pa
                                 initializer=_lower_priority)
 
 
+# One hash slot per machine, not per worker. Each worker has its one low-priority hash
+# thread, but N workers made N of them: in a storm of failed sign-ins two workers' hash
+# threads took both cores of this 2-core box and the loops (and PostgreSQL, Redis) waited for
+# a CPU (py-spy: 53% of the scale-out storm's samples in argon2; bench/profiles/loop.md). So
+# the hash thread takes an exclusive ``flock`` on a file every worker of the machine shares
+# (``Settings.hash_lock_path``, in the data directory the app owns: no stranger can hold it)
+# around each hash. It waits there, in that thread, never on the loop; the kernel releases the
+# lock when a worker dies. Without a usable file the hashes run unshared (logged once).
+_hash_locks: dict[str, int | None] = {}  # lock file -> its descriptor (the hash thread's)
+
+
+def _hash_lock_fd() -> int | None:
+    path = get_settings().hash_lock_path
+    if str(path) not in _hash_locks:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            logging.getLogger(__name__).warning(
+                "password hashing not shared between workers: cannot open %s", path,
+                exc_info=True)
+            fd = None
+        _hash_locks[str(path)] = fd
+    return _hash_locks[str(path)]
+
+
+def _one_hash_per_machine(compute: Callable[[], T]) -> T:
+    fd = _hash_lock_fd()
+    if fd is None:
+        return compute()
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        return compute()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def run_hash(compute: Callable[[], T]) -> T:
-    """Run one hash computation in the low-priority thread and wait for it (from a worker
-    thread: the caller's thread blocks, the loop does not)."""
-    return _hash_pool.submit(compute).result()
+    """Run one hash computation in the low-priority thread, in the machine's one hash slot,
+    and wait for it (from a worker thread: the caller's thread blocks, the loop does not)."""
+    return _hash_pool.submit(_one_hash_per_machine, compute).result()
 
 
 passwords.set_hash_runner(run_hash)
