@@ -31,7 +31,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 QUERY = ("conversation_list_query", "unread_and_stats", "search", "thread_first_page")
 LIVE = ("harness_check", "memory", "delivery_latency", "sustained_sends", "login_storm",
-        "browser_delivery", "browser_list_load", "browser_thread_open")
+        "cpu_per_message", "browser_delivery", "browser_list_load", "browser_thread_open")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -100,16 +100,38 @@ def _live(args, plan, url, redis_url, names, backend) -> dict[str, dict]:
     """SQLite: one server (the production single-port app with --frontend). Scale-out: the
     protocol scenarios on two backend workers sharing PostgreSQL + Redis; the browser
     scenarios on the single-port app (one process) against the same PostgreSQL + Redis."""
+    out: dict[str, dict] = {}
+    if "cpu_per_message" in names:
+        names = [n for n in names if n != "cpu_per_message"]
+        out["cpu_per_message"] = _cpu_per_message(args, plan, url, redis_url, backend)
     if backend == "sqlite":
-        return _live_on(args, plan, url, redis_url, names, backend, args.frontend, 1)
+        out.update(_live_on(args, plan, url, redis_url, names, backend, args.frontend, 1))
+        return out
     browser = [n for n in names if n.startswith("browser_")]
     protocol = [n for n in names if n not in browser]
-    out: dict[str, dict] = {}
     if protocol:
         out.update(_live_on(args, plan, url, redis_url, protocol, backend, False, 2))
     if browser:
         out.update(_live_on(args, plan, url, redis_url, browser, backend, args.frontend, 1))
     return out
+
+
+def _cpu_per_message(args, plan, url, redis_url, backend) -> dict:
+    """Server CPU per delivered message: one worker on SQLite; 1, 2 and 4 workers scaled out
+    (more workers must add capacity, not contention). The value is the 1-worker SQLite figure
+    or the 2-worker scale-out one (the scale-out setup of the other scenarios)."""
+    counts = (1,) if backend == "sqlite" else (1, 2, 4)
+    runs = {}
+    for workers in counts:
+        runs[workers] = _live_on(args, plan, url, redis_url, ["cpu_per_message"], backend,
+                                 False, workers)["cpu_per_message"]
+    main = runs[1 if backend == "sqlite" else 2]
+    rec = dict(main)
+    if backend != "sqlite":
+        rec["by_workers"] = {str(w): {"value": r.get("value"), "lost": r.get("lost"),
+                                      "server_cpu_pct": r.get("server_cpu_pct")}
+                             for w, r in runs.items()}
+    return rec
 
 
 def _live_on(args, plan, url, redis_url, names, backend, frontend: bool,
@@ -138,7 +160,9 @@ def _live_on(args, plan, url, redis_url, names, backend, frontend: bool,
             "sustained_sends": lambda: scenarios_live.sustained(server.base_url, plan,
                                                                 server=server),
             "login_storm": lambda: scenario_login_storm.login_storm(
-                server.base_url, plan, 8.0 if quick else 20.0),
+                server.base_url, plan, 8.0 if quick else 20.0, server=server),
+            "cpu_per_message": lambda: scenarios_live.cpu_per_message(
+                server.base_url, plan, server, seconds=3.0 if quick else 6.0),
         }
         for name in names:
             print(f"  scenario {name} ...", flush=True)
@@ -298,6 +322,19 @@ def merge_into(previous: dict, doc: dict, only: str) -> dict:
     return previous
 
 
+CPU_RATIO_TARGET = 1.3
+
+
+def _cpu_ratio(doc: dict) -> None:
+    """Scale-out CPU per message against SQLite's (target <= 1.3x), when both ran."""
+    lite = doc.get("sqlite", {}).get("scenarios", {}).get("cpu_per_message", {})
+    out = doc.get("scaleout", {}).get("scenarios", {}).get("cpu_per_message", {})
+    if lite.get("value") and out.get("value"):
+        ratio = round(out["value"] / lite["value"], 2)
+        out.update(ratio_vs_sqlite=ratio, target=f"<= {CPU_RATIO_TARGET}x SQLite",
+                   met=ratio <= CPU_RATIO_TARGET)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     sys.path.insert(0, str(BENCH.parent))
@@ -312,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["sqlite"] = _suite(args, "sqlite")
     if args.scaleout:
         doc["scaleout"] = _suite(args, "scaleout")
+    _cpu_ratio(doc)
     doc["meta"]["duration_seconds"] = round(time.monotonic() - started, 1)
     doc["meta"]["cpu_probe_seconds_at_end"] = cpu_probe_seconds()
     attach_profiles(doc)

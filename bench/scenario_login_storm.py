@@ -104,7 +104,7 @@ async def _calm_baseline(base_url: str, pair, rate: float, seconds: float) -> di
 
 
 async def login_storm(base_url: str, plan, seconds: float = 20.0, rate: float = 20.0,
-                      message_rate: float = 20.0) -> dict:
+                      message_rate: float = 20.0, server=None) -> dict:
     missing = hooks.missing_handlers(hooks.PROVIDER_PAGE) + hooks.missing_handlers(
         hooks.PATIENT_PAGE)
     if missing:
@@ -116,7 +116,10 @@ async def login_storm(base_url: str, plan, seconds: float = 20.0, rate: float = 
     await asyncio.sleep(1)
     # The same traffic without the storm first: this shared VM's speed moves from minute to
     # minute, so the figure under the storm is reported beside a calm one taken just before.
+    cpu0, wall0 = (server.cpu_seconds() if server else 0.0), time.perf_counter()
     calm = await _calm_baseline(base_url, pair, message_rate, seconds / 2)
+    calm_cpu_pct = (round(100 * (server.cpu_seconds() - cpu0) / (time.perf_counter() - wall0))
+                    if server else None)
 
     storm = Storm(base_url, rate)
     health: list[float] = []
@@ -127,10 +130,13 @@ async def login_storm(base_url: str, plan, seconds: float = 20.0, rate: float = 
         t.start()
     await asyncio.sleep(2)  # the storm reaches its rate before anything is measured
     health_from = len(health)
+    cpu0, wall0 = (server.cpu_seconds() if server else 0.0), time.perf_counter()
     sent: dict[int, float] = {}
     messages = int(message_rate * seconds)
     await _open_loop([pair], message_rate, messages, lambda _p, i, t: sent.__setitem__(i, t))
     health_during = health[health_from:]
+    storm_cpu_pct = (round(100 * (server.cpu_seconds() - cpu0) / (time.perf_counter() - wall0))
+                     if server else None)
     storm.stop.set()
     stop_health.set()
     for t in threads:
@@ -157,6 +163,7 @@ async def login_storm(base_url: str, plan, seconds: float = 20.0, rate: float = 
                  calm_delivery_p50_ms=calm["delivery"]["p50"],
                  calm_delivery_p99_ms=calm["delivery"]["p99"],
                  calm_health_p50_ms=calm["health"]["p50"],
+                 server_cpu_pct_calm=calm_cpu_pct, server_cpu_pct_storm=storm_cpu_pct,
                  note=f"{rate:.0f} failed sign-ins/s from {len(ADDRESSES)} addresses (each "
                       "hashes: under the per-address limit) while 20 msg/s are delivered; "
                       f"health p50 {probe['p50']} ms (target {HEALTH_TARGET_P50:.0f})")

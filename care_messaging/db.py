@@ -27,6 +27,7 @@ from care_messaging.settings import get_settings
 log = logging.getLogger(__name__)
 AUTOCHECKPOINT_PAGES = 20_000
 CHECKPOINT_EVERY_SECONDS = 1.0
+POOL_RECYCLE_SECONDS = 30 * 60  # PostgreSQL: see make_engine
 
 
 def _configure_sqlite(dbapi_conn, _record) -> None:
@@ -95,7 +96,14 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pool_pre_ping: it is a SELECT 1 round trip on every checkout, i.e. before every
+    # transaction of every event (1.7% of a scale-out worker's samples; bench/profiles/
+    # loop.md). A connection PostgreSQL dropped (a restart, a failover) fails the one
+    # transaction that meets it, and SQLAlchemy then discards the whole pool on that
+    # disconnect error, so the next transaction connects afresh; pool_recycle retires
+    # connections before an idle timeout of a proxy or firewall can cut them silently.
+    return create_engine(url, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_SECONDS,
+                         pool_size=10, max_overflow=20)
 
 
 @functools.lru_cache(maxsize=1)

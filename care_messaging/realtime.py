@@ -18,6 +18,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import pickle
 import random
 import time
 from dataclasses import dataclass, field
@@ -74,26 +75,26 @@ class LiveEvent:
 
 
 class Registry(Protocol):
-    def register(self, user_id: int, client_token: str, state_name: str) -> None: ...
-    def unregister(self, client_token: str) -> None: ...
-    def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]: ...
+    async def register(self, user_id: int, client_token: str, state_name: str) -> None: ...
+    async def unregister(self, client_token: str) -> None: ...
+    async def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]: ...
 
 
 class MemoryRegistry:
-    """Tabs of this process, by user id."""
+    """Tabs of this process, by user id (a dict on the loop: nothing to wait for)."""
 
     def __init__(self) -> None:
         self._by_user: dict[int, dict[str, tuple[str, float]]] = {}
 
-    def register(self, user_id: int, client_token: str, state_name: str) -> None:
-        self.unregister(client_token)
+    async def register(self, user_id: int, client_token: str, state_name: str) -> None:
+        await self.unregister(client_token)
         self._by_user.setdefault(user_id, {})[client_token] = (state_name, time.monotonic())
 
-    def unregister(self, client_token: str) -> None:
+    async def unregister(self, client_token: str) -> None:
         for tabs in self._by_user.values():
             tabs.pop(client_token, None)
 
-    def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]:
+    async def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]:
         now = time.monotonic()
         out = []
         for user_id in set(user_ids):
@@ -107,42 +108,52 @@ class MemoryRegistry:
 
 
 class RedisRegistry:
-    """Tabs of every worker, in Redis hashes ``care:live:user:<id>`` (token -> state name)."""
+    """Tabs of every worker, in Redis hashes ``care:live:user:<id>`` (token -> state name).
+
+    On ``redis.asyncio``: the loop that carries every websocket never waits for Redis. Each
+    call is one round trip (a pipeline), whatever the number of users: an event's audience is
+    looked up at once, not user by user.
+    """
 
     def __init__(self, url: str) -> None:
-        import redis
+        import redis.asyncio
 
         # Any: redis-py types its sync and async clients' answers as one union.
-        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        self._redis: Any = redis.asyncio.Redis.from_url(url, decode_responses=True)
 
     @staticmethod
     def _key(user_id: int) -> str:
         return f"care:live:user:{user_id}"
 
-    def register(self, user_id: int, client_token: str, state_name: str) -> None:
-        pipe = self._redis.pipeline()
+    async def register(self, user_id: int, client_token: str, state_name: str) -> None:
+        pipe = self._redis.pipeline(transaction=False)
         pipe.hset(self._key(user_id), client_token, state_name)
         pipe.expire(self._key(user_id), REGISTRATION_TTL_SECONDS)
         # SET ... GET: the user this tab was registered for until now, in the same round trip.
         pipe.set(f"care:live:token:{client_token}", user_id, ex=REGISTRATION_TTL_SECONDS,
                  get=True)
-        previous = pipe.execute()[-1]
+        previous = (await pipe.execute())[-1]
         if previous is not None and int(previous) != user_id:
             # A tab reused by another user: the previous user's events (and "Delivered" marks
             # for them) must stop going to it.
-            self._redis.hdel(self._key(int(previous)), client_token)
+            await self._redis.hdel(self._key(int(previous)), client_token)
 
-    def unregister(self, client_token: str) -> None:
-        user_id = self._redis.get(f"care:live:token:{client_token}")
+    async def unregister(self, client_token: str) -> None:
+        user_id = await self._redis.get(f"care:live:token:{client_token}")
         if user_id is not None:
-            self._redis.hdel(self._key(int(user_id)), client_token)
+            await self._redis.hdel(self._key(int(user_id)), client_token)
 
-    def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]:
-        out = []
-        for user_id in set(user_ids):
-            for token, state_name in self._redis.hgetall(self._key(user_id)).items():
-                out.append((user_id, token, state_name))
-        return out
+    async def targets(self, user_ids: list[int]) -> list[tuple[int, str, str]]:
+        users = sorted(set(user_ids))
+        if not users:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id in users:
+            pipe.hgetall(self._key(user_id))
+        found = await pipe.execute()
+        return [(user_id, token, state_name)
+                for user_id, tabs in zip(users, found, strict=True)
+                for token, state_name in tabs.items()]
 
 
 _registry: Registry | None = None
@@ -162,15 +173,15 @@ def reset_registry() -> None:
     _registry = None
 
 
-def register(*, user_id: int, client_token: str, state_cls: type[rx.State]) -> None:
+async def register(*, user_id: int, client_token: str, state_cls: type[rx.State]) -> None:
     """Remember that this tab shows ``state_cls`` for ``user_id``."""
     if client_token:
-        get_registry().register(user_id, client_token, state_cls.get_full_name())
+        await get_registry().register(user_id, client_token, state_cls.get_full_name())
 
 
-def unregister(*, client_token: str) -> None:
+async def unregister(*, client_token: str) -> None:
     if client_token:
-        get_registry().unregister(client_token)
+        await get_registry().unregister(client_token)
 
 
 def _app():
@@ -195,6 +206,33 @@ async def _is_connected(app, token: str) -> bool:
     return owner is not None and await owner(token, refresh=True) is not None
 
 
+async def _connected(app, tokens: list[str]) -> set[str]:
+    """Which of these tabs have an open websocket on some worker, in one Redis round trip
+    (an MGET of Reflex's socket records) instead of one per tab."""
+    manager = getattr(app.event_namespace, "_token_manager", None)
+    if manager is None:
+        return set(tokens)
+    here = {t for t in tokens if t in manager.token_to_socket}
+    elsewhere = [t for t in tokens if t not in here]
+    redis = getattr(manager, "redis", None)
+    key = getattr(manager, "_get_redis_key", None)
+    if not elsewhere or redis is None or key is None:
+        return here
+    try:
+        records = await redis.mget([key(t) for t in elsewhere])
+    except Exception:
+        log.warning("socket records unavailable: checking tabs one by one", exc_info=True)
+        return here | {t for t in elsewhere if await _is_connected(app, t)}
+    # A record naming this worker without a local socket is a leftover of a closed one
+    # (Reflex's own reading of these records, _fetch_socket_record).
+    own = getattr(manager, "instance_id", None)
+    alive = set()
+    for token, raw in zip(elsewhere, records, strict=True):
+        if raw and getattr(pickle.loads(raw), "instance_id", None) != own:
+            alive.add(token)
+    return here | alive
+
+
 async def is_tab_connected(token: str) -> bool:
     """Whether this browser tab still has a live websocket (on any worker)."""
     app = _app()
@@ -208,7 +246,8 @@ def _state_class(state_name: str):
         return None
 
 
-async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
+async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent, *,
+                   connected: bool | None = None) -> None:
     """Phase one: the tab shows what is urgent (a new message in its open thread) at once.
 
     The page's ``apply_live_event`` does only that and returns True when the rest
@@ -218,8 +257,10 @@ async def _deliver(user_id: int, token: str, state_name: str, event: LiveEvent) 
     next message. A receipt has nothing urgent: it goes straight to the follow-up.
     """
     app = _app()
-    if not await _is_connected(app, token):
-        unregister(client_token=token)
+    if connected is None:
+        connected = await _is_connected(app, token)
+    if not connected:
+        await unregister(client_token=token)
         return
     state_cls = _state_class(state_name)
     if state_cls is None:
@@ -315,25 +356,30 @@ def _spawn(coroutine) -> None:
 
 
 def publish_now(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
-                exclude_token: str = "") -> int:
-    """Push ``event`` to every registered tab of ``user_ids``; returns how many were scheduled.
+                exclude_token: str = "") -> None:
+    """Push ``event`` to every registered tab of ``user_ids`` (on the running loop).
 
-    Deliveries run as tasks on the running loop, so the caller (a handler holding its own
+    The lookup and the deliveries run as a task, so the caller (a handler holding its own
     state lock, or a commit) returns at once; the tab that made the change is skipped via
     ``exclude_token``.
     """
     if _app().event_namespace is None:  # no running server (unit tests)
-        return 0
-    targets = [t for t in get_registry().targets(list(user_ids)) if t[1] != exclude_token]
-    for user_id, token, state_name in targets:
-        _spawn(_deliver(user_id, token, state_name, event))
-    return len(targets)
+        return
+    _spawn(publish(event, user_ids=user_ids, exclude_token=exclude_token))
 
 
 async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
                   exclude_token: str = "") -> int:
-    """``publish_now`` for async callers (typing indicators)."""
-    return publish_now(event, user_ids=user_ids, exclude_token=exclude_token)
+    """Push ``event`` to every registered tab of ``user_ids``; returns how many were started
+    (one registry round trip for all the users)."""
+    if _app().event_namespace is None:
+        return 0
+    app = _app()
+    targets = [t for t in await get_registry().targets(list(user_ids)) if t[1] != exclude_token]
+    connected = await _connected(app, [t[1] for t in targets])
+    for user_id, token, state_name in targets:
+        _spawn(_deliver(user_id, token, state_name, event, connected=token in connected))
+    return len(targets)
 
 
 # What each committed domain event is on a live screen.

@@ -82,6 +82,14 @@ class Settings:
     # port). The backend process listens on backend_port.
     backend_origin: str = ""
     backend_port: int = 0
+    # One password hash at a time on a machine (web/offloop.py): the workers that share this
+    # file take turns. "" = password-hash.lock in the data directory.
+    hash_lock_file: str = ""
+
+    @property
+    def hash_lock_path(self) -> Path:
+        return Path(self.hash_lock_file) if self.hash_lock_file else (
+            self.data_dir / "password-hash.lock")
 
     @property
     def mail_log(self) -> Path:
@@ -213,6 +221,7 @@ def load_settings() -> Settings:
         job_lease_seconds=_env_int("CARE_JOB_LEASE_SECONDS", 120),
         retract_window_minutes=_env_int("CARE_RETRACT_WINDOW_MINUTES", 15),
         fhir_admin_text=os.environ.get("CARE_FHIR_ADMIN_TEXT", "0") in {"1", "true", "yes"},
+        hash_lock_file=os.environ.get("CARE_HASH_LOCK_FILE", ""),
     )
     return settings
 

@@ -78,10 +78,10 @@ class SessionTimerState(rx.State):
             return auth.session_seconds_left(session, token=token)
 
     @rx.event
-    def stay_signed_in(self):
+    async def stay_signed_in(self):
         """A deliberate action: touch the session (re-validated on the server)."""
         # Not PHI: a user still setting up two-step sign-in may keep their session alive.
-        if resolve_actor(self, touch=True, second_step_pending_ok=True) is None:
+        if await resolve_actor(self, touch=True, second_step_pending_ok=True) is None:
             return to_login("expired", asked_path(self))
         self.warning_open = False
         return None

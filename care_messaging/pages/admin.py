@@ -18,6 +18,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
 from care_messaging.state.tab_owner import wipe_user_tabs
+from care_messaging.web import offloop
 
 PAGE = 50
 ACTIONS = sorted(v for k, v in vars(Action).items() if k.isupper())
@@ -108,19 +109,18 @@ class AdminState(AuthState):
     @guarded("admin")
     async def set_active(self, actor: Actor, user_id: str, active: bool):
         disabled = None
-        with session_scope() as session:
-            try:
-                ended = users.set_active(session, actor=actor, user_id=_int(user_id),
-                                         active=bool(active))
-                self.notice = "Account enabled." if active else (
-                    f"Account disabled; {ended} active session(s) ended.")
-                disabled = None if active else _int(user_id)
-            except ServiceError as error:
-                self.notice = str(error)
+        try:
+            ended = await offloop.in_session(users.set_active, actor=actor,
+                                             user_id=_int(user_id), active=bool(active))
+            self.notice = "Account enabled." if active else (
+                f"Account disabled; {ended} active session(s) ended.")
+            disabled = None if active else _int(user_id)
+        except ServiceError as error:
+            self.notice = str(error)
         if disabled:
             # The disabled user's open tabs keep nothing of what they showed.
             await wipe_user_tabs(disabled)
-        self._reload(actor)
+        await offloop.run_db(self._reload, actor)
         return None
 
     @guarded("admin")

@@ -41,6 +41,7 @@ from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.quick_reply_rows import quick_reply_rows
 from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
+from care_messaging.web import offloop
 
 
 @functools.lru_cache(maxsize=400)
@@ -144,9 +145,9 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         others = [e for e in events if e.kind != realtime.LiveKind.NOTE]
         if others:
             await ThreadPageState._after_live_events(self, others)
-        actor = self._live_actor() if notes else None
+        actor = await self._live_actor() if notes else None
         if actor is not None:
-            self._notes_live(actor, notes)
+            await offloop.run_db(self._notes_live, actor, notes)
 
     def _load_analytics(self, session, actor: Actor) -> None:
         per_day = stats_service.messages_per_day(session, actor=actor)
@@ -187,13 +188,15 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     # ----- page load -----
     @guarded(PAGE_ROLE)
     async def load(self, actor: Actor):
-        realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
-                          state_cls=type(self))
+        await realtime.register(user_id=actor.user_id,
+                                client_token=self.router.session.client_token,
+                                state_cls=type(self))
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = ""
         self.outbox_owner = outbox_owner(actor.user_id)
         self._close_thread()
-        with session_scope() as session:
+
+        def first_view(session) -> None:
             if "c" in params:
                 self._open_from_address(session, actor, params.get("c"))
             if "new" in params:
@@ -206,10 +209,12 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
                 except ServiceError as error:
                     self.thread_error = str(error)
             self._refresh(session, actor)
-        self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
+
+        await offloop.in_session(first_view)
+        # A search result: ?c=<id>&m=<seq>
+        await offloop.run_db(self._jump_to, actor, params.get("m"))
         yield  # the list, counters and thread reach the browser before the chart is computed
-        with session_scope() as session:
-            self._load_analytics(session, actor)
+        await offloop.in_session(self._load_analytics, actor)
 
     # ----- sidebar -----
     @guarded(PAGE_ROLE)

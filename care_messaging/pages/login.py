@@ -38,7 +38,7 @@ class LoginState(AuthState):
 
     @rx.event
     async def load(self):
-        if resolve_actor(self, touch=False) is None:
+        if await resolve_actor(self, touch=False) is None:
             # A session that ended by timing out leaves its cookie in place, so the tab's
             # owner mark still matches: empty the tree here (the sign-in page is where every
             # ended session lands).

@@ -15,7 +15,6 @@ import reflex as rx
 
 from care_messaging import realtime
 from care_messaging.crypto import outbox_owner
-from care_messaging.db import session_scope
 from care_messaging.models import ConversationStatus
 from care_messaging.presenters.patient import patient_conversation_row
 from care_messaging.presenters.provider import joined, when
@@ -29,6 +28,7 @@ from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.thread_page import ThreadPageState
+from care_messaging.web import offloop
 
 COMPLETED_NOTE = ("This conversation has been marked completed by your care team, so it can no "
                   "longer receive replies. Start a new conversation if you need anything else.")
@@ -98,19 +98,23 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
     # ----- page load -----
     @guarded(PAGE_ROLE)
     async def load(self, actor: Actor):
-        realtime.register(user_id=actor.user_id, client_token=self.router.session.client_token,
-                          state_cls=type(self))
+        await realtime.register(user_id=actor.user_id,
+                                client_token=self.router.session.client_token,
+                                state_cls=type(self))
         params = self.router.url.query_parameters
         self.thread_error = self.send_error = self.new_error = self.upload_error = ""
         self.outbox_owner = outbox_owner(actor.user_id)
         if "new" in params:  # never close it here: a click may already have opened it
             self.new_open = True
         self._close_thread()
-        with session_scope() as session:
+
+        def first_view(session) -> None:
             if "c" in params:
                 self._open_from_address(session, actor, params.get("c"))
             self._refresh(session, actor)
-        self._jump_to(actor, params.get("m"))  # a search result: ?c=<id>&m=<seq>
+
+        await offloop.in_session(first_view)
+        await offloop.run_db(self._jump_to, actor, params.get("m"))  # ?c=<id>&m=<seq>
         return None
 
     @rx.event

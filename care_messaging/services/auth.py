@@ -125,7 +125,8 @@ def login(
         return AuthenticationError(message)
 
     if counter is not None and throttle.is_locked(counter, now):
-        burn_verification_time(password)
+        # No hash: the answer itself says "locked", so spending a verification's time hides
+        # nothing, and a storm against locked accounts would cost a hash per attempt.
         raise fail("locked", LOCKED_ERROR)
     if user is None or not user.is_active:
         burn_verification_time(password)

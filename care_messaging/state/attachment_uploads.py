@@ -23,6 +23,7 @@ from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import parse_id
+from care_messaging.web import offloop
 from care_messaging.web.origins import attachment_href
 
 MAX_PENDING_FILES = 5
@@ -79,14 +80,16 @@ class AttachmentUploadsState(AuthState, mixin=True):
             # Read at most one byte past the limit: the service refuses it as too large
             # without a huge upload ever being held in memory whole.
             data = await upload.read(get_settings().max_attachment_bytes + 1)
-            with session_scope() as session:
-                try:
-                    stored = attachment_service.store_upload(
-                        session, actor=actor, conversation_id=conversation_id,
-                        filename=upload.name or upload.filename or "", data=data)
-                except ServiceError as error:
-                    errors.append(str(error))
-                    continue
+            try:
+                # Checking, encrypting and hashing a file of up to 10 MB: in the bounded file
+                # pool, on every database (the loop carries every websocket).
+                stored = await offloop.run_work(
+                    offloop.in_session_now, attachment_service.store_upload, actor=actor,
+                    conversation_id=conversation_id,
+                    filename=upload.name or upload.filename or "", data=data)
+            except ServiceError as error:
+                errors.append(str(error))
+                continue
             self.pending_files = [*self.pending_files, {
                 "id": str(stored.id), "name": stored.display_name,
                 "size": size_label(stored.size_bytes), "conversation_id": str(conversation_id),

@@ -23,6 +23,7 @@ from care_messaging.services.errors import (
     SessionEndedError,
     SessionInvalidError,
 )
+from care_messaging.web import offloop
 
 ACCOUNT_PATH = "/account"
 
@@ -41,12 +42,19 @@ def session_token_from_cookie_header(cookie_header: str) -> str | None:
     return morsel.value if morsel else None
 
 
-def _resolve(state: rx.State, *, touch: bool, second_step_pending_ok: bool) -> Actor:
+def _check_session(token: str | None, client_ip: str, touch: bool,
+                   second_step_pending_ok: bool) -> Actor:
+    with session_scope() as session:
+        return auth.resolve_session(session, token=token, client_ip=client_ip, touch=touch,
+                                    second_step_pending_ok=second_step_pending_ok)
+
+
+async def _resolve(state: rx.State, *, touch: bool, second_step_pending_ok: bool) -> Actor:
     router = state.router  # assembled anew on each access
     token = session_token_from_cookie_header(router.headers.cookie)
-    with session_scope() as session:
-        return auth.resolve_session(session, token=token, client_ip=router.session.client_ip,
-                                    touch=touch, second_step_pending_ok=second_step_pending_ok)
+    # Every event checks its session: a round trip on PostgreSQL, so off the loop there.
+    return await offloop.run_db(_check_session, token, router.session.client_ip, touch,
+                                second_step_pending_ok)
 
 
 def _notice(error: SessionInvalidError) -> str:
@@ -58,21 +66,22 @@ def _notice(error: SessionInvalidError) -> str:
     return ""
 
 
-def resolve_actor(
+async def resolve_actor(
     state: rx.State, *, touch: bool = True, second_step_pending_ok: bool = False
 ) -> Actor | None:
     """The Actor behind this browser tab's session, or None when it is missing, expired or
     still owes its second step (unless ``second_step_pending_ok``)."""
-    return resolve_actor_and_notice(state, touch=touch,
-                                    second_step_pending_ok=second_step_pending_ok)[0]
+    return (await resolve_actor_and_notice(state, touch=touch,
+                                           second_step_pending_ok=second_step_pending_ok))[0]
 
 
-def resolve_actor_and_notice(
+async def resolve_actor_and_notice(
     state: rx.State, *, touch: bool = True, second_step_pending_ok: bool = False
 ) -> tuple[Actor | None, str]:
     """The tab's Actor, or None and what the sign-in page should say (``_notice``)."""
     try:
-        return _resolve(state, touch=touch, second_step_pending_ok=second_step_pending_ok), ""
+        return await _resolve(state, touch=touch,
+                              second_step_pending_ok=second_step_pending_ok), ""
     except SessionInvalidError as error:
         return None, _notice(error)
 
@@ -90,7 +99,7 @@ LIVE_ACTOR_TTL_SECONDS = 1.0
 _live_actors: dict[str, tuple[float, Actor]] = {}
 
 
-def live_actor(state: rx.State) -> Actor | None:
+async def live_actor(state: rx.State) -> Actor | None:
     """The tab's Actor for applying a live event (no activity touch; cached for a second)."""
     # What this tab changes now (marking read, delivered) is live news for the others only.
     domain_events.origin_tab.set(state.router.session.client_token)
@@ -101,7 +110,7 @@ def live_actor(state: rx.State) -> Actor | None:
     cached = _live_actors.get(token)
     if cached is not None and now - cached[0] < LIVE_ACTOR_TTL_SECONDS:
         return cached[1]
-    actor = resolve_actor(state, touch=False)
+    actor = await resolve_actor(state, touch=False)
     if actor is None:
         _live_actors.pop(token, None)
         return None
@@ -144,7 +153,7 @@ class AuthState(rx.State):
         self.signed_in = False
         self.clinic_lead = False
 
-    def _guard(
+    async def _guard(
         self, *roles: str, enrolling: bool = False
     ) -> tuple[Actor | None, rx.event.EventSpec | None]:
         """Resolve the actor and check the role.
@@ -155,7 +164,7 @@ class AuthState(rx.State):
         # Live delivery skips this tab for the changes this event makes (it shows its own).
         domain_events.origin_tab.set(self.router.session.client_token)
         try:
-            actor = _resolve(self, touch=True, second_step_pending_ok=enrolling)
+            actor = await _resolve(self, touch=True, second_step_pending_ok=enrolling)
         except SecondStepPendingError:
             # Required two-step sign-in comes before any PHI (refused in resolve_session).
             return None, rx.redirect(f"{ACCOUNT_PATH}?required=1", replace=True)
@@ -168,10 +177,10 @@ class AuthState(rx.State):
         return actor, None
 
     @rx.event
-    def redirect_if_signed_in(self):
+    async def redirect_if_signed_in(self):
         """On the login page: a user who still has a session goes straight on, to the page
         they asked for (when it is one of ours) or their own landing page."""
-        actor = resolve_actor(self, touch=False, second_step_pending_ok=True)
+        actor = await resolve_actor(self, touch=False, second_step_pending_ok=True)
         if actor is not None:
             next_path = self.router.url.query_parameters.get("next", "")
             return rx.redirect(after_sign_in(actor.role, next_path), replace=True)
@@ -179,11 +188,11 @@ class AuthState(rx.State):
         return None
 
     @rx.event
-    def go_home(self):
+    async def go_home(self):
         """The app's address (``/``): sign-in when signed out, else the user's landing page.
         (A full page load of ``/`` is redirected by the server before any of this runs:
         web/auth_routes.py; this covers navigation inside the app.)"""
-        actor = resolve_actor(self, touch=False)
+        actor = await resolve_actor(self, touch=False)
         if actor is None:
             self._forget()
             return rx.redirect(LOGIN_PATH, replace=True)

@@ -15,6 +15,16 @@ run and the guard's redirect is returned (or yielded) instead. Every shape Refle
 works: plain, generator, coroutine, async generator, any arguments, and
 ``background=True`` (the guard then runs inside ``async with self``, the state's lock).
 
+The guard is a coroutine (``AuthState._guard``: on PostgreSQL the session check is a round
+trip, run off the event loop), so every guarded handler is async to Reflex: a plain handler
+becomes a coroutine and a generator an async generator. Their bodies are written as plain
+code with database sessions of their own, and run through ``offloop.run_db``: inline on the
+SQLite default, in the bounded database pool on PostgreSQL (each step of a generator alike),
+so no handler written this way holds the loop that carries every websocket while it waits
+for the database. Reflex holds the tab's state lock for the whole event, so nothing else
+touches the state while the body runs in the pool. A body that needs the loop (``await``)
+is written async and puts its own database work through ``offloop``.
+
 ``tests/state/test_handler_guards.py`` walks every app state and fails on a public handler
 that is neither guarded here nor on its allow-list.
 """
@@ -29,10 +39,13 @@ from typing import Any
 
 import reflex as rx
 
+from care_messaging.web import offloop
+
 # Stands for the page state's own ``ROLE`` class var (the shared thread-page mixins serve the
 # provider dashboard and the patient portal with one definition).
 PAGE_ROLE = "<the page's ROLE>"
 GUARD_ATTRIBUTE = "__care_guard__"
+_DONE = object()  # a generator body's end, as ``next`` reports it from the pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,13 +58,13 @@ class Guard:
     # Refused quietly (nothing returned): for a part of a page whose own load redirects.
     silent: bool = False
 
-    def check(self, state: Any) -> tuple[Any, Any]:
+    async def check(self, state: Any) -> tuple[Any, Any]:
         """(actor, None) when allowed, else (None, what to send the tab instead)."""
         roles = tuple(state.ROLE if role == PAGE_ROLE else role for role in self.roles)
         if not all(roles):
             # Fail closed: an empty role would let any signed-in user through.
             raise TypeError(f"{type(state).__name__} must set ROLE for a PAGE_ROLE handler")
-        actor, redirect = state._guard(*roles, enrolling=self.enrolling)
+        actor, redirect = await state._guard(*roles, enrolling=self.enrolling)
         return actor, (None if self.silent else redirect)
 
 
@@ -67,8 +80,8 @@ def _wrap(fn: Callable[..., Any], guard: Guard, background: bool) -> Callable[..
     async def check_async(self: Any) -> tuple[Any, Any]:
         if background:  # a background task changes its state only under the state's lock
             async with self:
-                return guard.check(self)
-        return guard.check(self)
+                return await guard.check(self)
+        return await guard.check(self)
 
     if inspect.isasyncgenfunction(fn):
         async def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -88,19 +101,24 @@ def _wrap(fn: Callable[..., Any], guard: Guard, background: bool) -> Callable[..
     elif background:
         raise TypeError(f"{fn.__qualname__}: a background handler must be async")
     elif inspect.isgeneratorfunction(fn):
-        def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            actor, refusal = guard.check(self)
+        async def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            actor, refusal = await check_async(self)
             if actor is None:
                 if refusal is not None:
                     yield refusal
-                return None
-            return (yield from fn(self, actor, *args, **kwargs))
+                return
+            steps = fn(self, actor, *args, **kwargs)
+            while True:  # each step (up to its yield) off the loop on PostgreSQL
+                item = await offloop.run_db(next, steps, _DONE)
+                if item is _DONE:
+                    return
+                yield item
     else:
-        def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            actor, refusal = guard.check(self)
+        async def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            actor, refusal = await check_async(self)
             if actor is None:
                 return refusal
-            return fn(self, actor, *args, **kwargs)
+            return await offloop.run_db(fn, self, actor, *args, **kwargs)
     return wrapper
 
 

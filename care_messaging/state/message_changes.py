@@ -152,7 +152,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
     async def _apply_live_event(self, event) -> bool:
         if event.kind != LiveKind.MESSAGE_CHANGED:
             return await super()._apply_live_event(event)
-        actor = self._live_actor()
+        actor = await self._live_actor()
         if actor is None:
             return False
         if event.message is not None and event.conversation_id == parse_id(self.open_id):

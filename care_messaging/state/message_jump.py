@@ -31,6 +31,7 @@ class MessageJumpState(AuthState, mixin=True):
     highlight: str = ""
 
     def _jump_to(self, actor: Actor, raw_seq: object) -> None:
+        # Run through offloop.run_db by the pages (it may read older messages).
         """Show the open thread down from message ``raw_seq`` and highlight it."""
         self.highlight = ""
         seq, conversation_id = parse_id(raw_seq), parse_id(self.open_id)

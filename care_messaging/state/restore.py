@@ -41,5 +41,5 @@ class RestoreViewOnHydrate(Middleware):
         page_cls = self.pages.get(state.router.url.path.rstrip("/") or "/")
         if page_cls is not None:
             page = await state.get_state(page_cls)
-            page.restore_for_hydrate()
+            await page.restore_for_hydrate()
         return None  # the hydrate itself goes on as usual

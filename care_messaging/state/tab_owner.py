@@ -87,10 +87,7 @@ async def wipe_tree(root: BaseState) -> None:
     # Live events for the previous user must stop reaching this tab; its page registers the
     # tab again for whoever loads it next.
     tab = root.router.session.client_token
-    if isinstance(realtime.get_registry(), realtime.RedisRegistry):
-        await asyncio.to_thread(realtime.unregister, client_token=tab)  # a Redis round trip
-    else:
-        realtime.unregister(client_token=tab)  # a dict of this process, on its loop only
+    await realtime.unregister(client_token=tab)  # redis.asyncio when scaled out
 
 
 async def forget_tab(state: BaseState) -> None:

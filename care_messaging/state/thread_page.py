@@ -36,6 +36,7 @@ from care_messaging.services.errors import NotFoundError, ServiceError
 from care_messaging.state import outbox, thread_window
 from care_messaging.state.auth import AuthState, live_actor, resolve_actor
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.web import offloop
 
 PAGE_SIZE = 30
 MAX_LIST_ROWS = 300
@@ -230,7 +231,7 @@ class ThreadPageState(AuthState, mixin=True):
             self.thread_error = str(error)
 
     # ----- after a server restart -----
-    def restore_for_hydrate(self) -> None:
+    async def restore_for_hydrate(self) -> None:
         """Rebuild what this tab showed before its server state was lost, ahead of the
         hydrate snapshot (state/restore.py).
 
@@ -242,46 +243,57 @@ class ThreadPageState(AuthState, mixin=True):
         """
         if self.outbox_owner:  # alive: this state was built by a page load in this process
             return
-        actor = resolve_actor(self, touch=False)
+        actor = await resolve_actor(self, touch=False)
         if actor is None or actor.role != self.ROLE or actor.must_enroll_totp:
             return
         self.outbox_owner = outbox_owner(actor.user_id)
         requested = parse_id(self.router.url.query_parameters.get("c"))
-        with session_scope() as session:
-            if requested is not None:
-                try:
-                    self._open(session, actor, requested, as_read=False)
-                except ServiceError:
-                    self._close_thread()
-            self._refresh(session, actor)
+
+        def rebuild() -> None:
+            with session_scope() as session:
+                if requested is not None:
+                    try:
+                        self._open(session, actor, requested, as_read=False)
+                    except ServiceError:
+                        self._close_thread()
+                self._refresh(session, actor)
+
+        await offloop.run_db(rebuild)
 
     # ----- handlers -----
     @guarded(PAGE_ROLE)
     async def open_conversation(self, actor: Actor, conversation_id: int):
         """Open a thread in place (no navigation); the id is re-checked like any other."""
         self.thread_error = self.send_error = ""
-        with session_scope() as session:
-            try:
-                requested = parse_id(conversation_id)
-                if requested is None:
-                    raise NotFoundError(INVALID_CONVERSATION)
-                self._open(session, actor, requested)
-            except ServiceError as error:
-                self._close_thread()
-                self.thread_error = str(error)
-                return None
-            self._refresh(session, actor)
+
+        def open_it() -> None:
+            with session_scope() as session:
+                try:
+                    requested = parse_id(conversation_id)
+                    if requested is None:
+                        raise NotFoundError(INVALID_CONVERSATION)
+                    self._open(session, actor, requested)
+                except ServiceError as error:
+                    self._close_thread()
+                    self.thread_error = str(error)
+                    return
+                self._refresh(session, actor)
+
+        await offloop.run_db(open_it)
         return None
 
     @guarded(PAGE_ROLE)
-    def load_more(self, actor: Actor):
+    async def load_more(self, actor: Actor):
         self.list_limit = min(self.list_limit + PAGE_SIZE, MAX_LIST_ROWS)
-        with session_scope() as session:
-            self._refresh(session, actor)
+        await offloop.run_db(self._refresh_now, actor)
         return None
 
+    def _refresh_now(self, actor: Actor) -> None:
+        with session_scope() as session:
+            self._refresh(session, actor)
+
     @guarded(PAGE_ROLE)
-    def load_older(self, actor: Actor):
+    async def load_older(self, actor: Actor):
         """The page before the oldest shown message (the reader scrolled up to it, or pressed
         "Load older messages"); the conversation is re-checked like any other."""
         conversation_id = parse_id(self.open_id)
@@ -290,7 +302,7 @@ class ThreadPageState(AuthState, mixin=True):
         self.loading_older = True
         yield  # "Loading older messages…" shows while the page is read
         try:
-            self._prepend_older(actor, conversation_id)
+            await offloop.run_db(self._prepend_older, actor, conversation_id)
         finally:
             self.loading_older = False
 
@@ -360,10 +372,8 @@ class ThreadPageState(AuthState, mixin=True):
     async def _store(self, actor: Actor, conversation_id: int, body: str, client_id: str,
                      attachment_ids: list[int]):
         try:
-            with session_scope() as session:
-                result = msg.send_message(session, actor=actor, conversation_id=conversation_id,
-                                          body=body, client_msg_id=client_id,
-                                          attachment_ids=attachment_ids)
+            result = await offloop.run_db(_send, actor, conversation_id, body, client_id,
+                                          attachment_ids)
         except NotFoundError as error:
             # Gone or never visible: nothing to retry.
             self.send_error = str(error)
@@ -386,14 +396,17 @@ class ThreadPageState(AuthState, mixin=True):
             if result.message.seq == self._newest_seq + 1:
                 self._show_rows([result.message], actor)
             elif result.message.seq > self._newest_seq:
-                with session_scope() as session:
-                    self._show_sent(session, actor, result.message)
+                await offloop.run_db(self._show_sent_now, actor, result.message)
         self._ack(outbox.stored(client_id, result.message.seq))
         yield
         # Then header, receipts, list and counters, as for any live event on this tab.
         await realtime.follow_up_own_send(self, realtime.LiveEvent(
             kind=realtime.LiveKind.MESSAGE, conversation_id=conversation_id, patient_id=result.patient_id,
             actor_user_id=actor.user_id, seq=result.message.seq))
+
+    def _show_sent_now(self, actor: Actor, view: msg.MessageView) -> None:
+        with session_scope() as session:
+            self._show_sent(session, actor, view)
 
     @guarded(PAGE_ROLE)
     async def typing(self, actor: Actor, _value: str = ""):
@@ -404,15 +417,12 @@ class ThreadPageState(AuthState, mixin=True):
                 or now - self._last_typing_sent < TYPING_EVERY_SECONDS):
             return None
         self._last_typing_sent = now
-        with session_scope() as session:
-            try:
-                conversation = access_conversation(session, actor=actor,
-                                                   conversation_id=conversation_id)
-            except ServiceError:
-                return None
-            users = participant_user_ids(session, conversation.patient_id)
+        found = await offloop.run_db(_typing_audience, actor, conversation_id)
+        if found is None:
+            return None
+        patient_id, users = found
         await realtime.publish_typing(
-            conversation_id=conversation_id, patient_id=conversation.patient_id,
+            conversation_id=conversation_id, patient_id=patient_id,
             actor_user_id=actor.user_id, label=actor.display_name, user_ids=users,
             exclude_token=self.router.session.client_token,
         )
@@ -422,27 +432,35 @@ class ThreadPageState(AuthState, mixin=True):
     async def create(self, actor: Actor, form_data: dict):
         """Start a conversation from the New Conversation/Message dialog, then open it."""
         self.new_error = ""
-        with session_scope() as session:
-            try:
-                conversation, _ = conv.create_conversation(
-                    session, actor=actor,
-                    topic=str(form_data.get("topic", "")), body=str(form_data.get("body", "")),
-                    reason=str(form_data.get("reason", "")),
-                    category=str(form_data.get("category", "")),
-                    client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
-                    **self._new_conversation_args(form_data),
-                )
-            except ServiceError as error:
-                session.rollback()
-                self.new_error = str(error)
-                return None
-            conversation_id = conversation.id or 0
+        extra = self._new_conversation_args(form_data)
+
+        def create_it() -> int | None:
+            with session_scope() as session:
+                try:
+                    conversation, _ = conv.create_conversation(
+                        session, actor=actor,
+                        topic=str(form_data.get("topic", "")),
+                        body=str(form_data.get("body", "")),
+                        reason=str(form_data.get("reason", "")),
+                        category=str(form_data.get("category", "")),
+                        client_msg_id=str(form_data.get("client_msg_id", "")) or uuid.uuid4().hex,
+                        **extra,
+                    )
+                except ServiceError as error:
+                    session.rollback()
+                    self.new_error = str(error)
+                    return None
+                return conversation.id or 0
+
+        conversation_id = await offloop.run_db(create_it)
+        if conversation_id is None:
+            return None
         self.new_open = False
         return rx.redirect(f"{self.PAGE_PATH}?c={conversation_id}")
 
     # ----- live updates (called by realtime via app.modify_state) -----
-    def _live_actor(self) -> Actor | None:
-        actor = live_actor(self)
+    async def _live_actor(self) -> Actor | None:
+        actor = await live_actor(self)
         return actor if actor is not None and actor.role == self.ROLE else None
 
     async def _apply_live_event(self, event) -> bool:
@@ -451,7 +469,7 @@ class ThreadPageState(AuthState, mixin=True):
         Returns True when the follow-up (``_after_live_events``) must run: everything else,
         including marking read and the list and counters, which coalesces over a burst.
         """
-        actor = self._live_actor()
+        actor = await self._live_actor()
         if actor is None:
             return False
         open_id = parse_id(self.open_id)
@@ -467,16 +485,21 @@ class ThreadPageState(AuthState, mixin=True):
                 # The event carries the committed message and reached us because we are a
                 # participant as of that commit (realtime.LiveEvent): no query needed.
                 self._show_rows([event.message], actor)
-            else:
-                with session_scope() as session:
-                    try:
-                        access_conversation(session, actor=actor, conversation_id=open_id)
-                    except ServiceError:
-                        self._close_thread()
-                        return True
-                    self._append_new(session, actor, open_id)
+            elif not await offloop.run_db(self._catch_up, actor, open_id):
+                return True
             if event.actor_user_id != actor.user_id:
                 self.typing_label = ""
+        return True
+
+    def _catch_up(self, actor: Actor, open_id: int) -> bool:
+        """The open thread's new rows from the database; False when it is no longer ours."""
+        with session_scope() as session:
+            try:
+                access_conversation(session, actor=actor, conversation_id=open_id)
+            except ServiceError:
+                self._close_thread()
+                return False
+            self._append_new(session, actor, open_id)
         return True
 
     def _show_header(self, session, actor: Actor, conversation) -> None:
@@ -485,10 +508,13 @@ class ThreadPageState(AuthState, mixin=True):
 
     async def _after_live_events(self, events: list) -> None:
         """Phase two: read marks, header, receipts, list and counters, once per burst."""
-        actor = self._live_actor()
+        actor = await self._live_actor()
         if actor is None:
             return
         open_id = parse_id(self.open_id)
+        await offloop.run_db(self._follow_up, actor, open_id, events)
+
+    def _follow_up(self, actor: Actor, open_id: int | None, events: list) -> None:
         kinds = {e.kind for e in events}
         with session_scope() as session:
             if open_id is not None and open_id in {e.conversation_id for e in events}:
@@ -520,9 +546,28 @@ class ThreadPageState(AuthState, mixin=True):
     async def after_live_events(state: ThreadPageState, events: list) -> None:
         """Phase two for a burst on this tab, then what the tab received is recorded."""
         await state._after_live_events(events)
-        actor = state._live_actor()
+        actor = await state._live_actor()
         if actor is not None:
-            record_deliveries(actor.user_id, events)
+            await offloop.run_db(record_deliveries, actor.user_id, events)
+
+
+def _send(actor: Actor, conversation_id: int, body: str, client_id: str,
+          attachment_ids: list[int]) -> msg.SendResult:
+    with session_scope() as session:
+        return msg.send_message(session, actor=actor, conversation_id=conversation_id,
+                                body=body, client_msg_id=client_id,
+                                attachment_ids=attachment_ids)
+
+
+def _typing_audience(actor: Actor, conversation_id: int) -> tuple[int, list[int]] | None:
+    """The open conversation's patient and participants, or None when it is not ours."""
+    with session_scope() as session:
+        try:
+            conversation = access_conversation(session, actor=actor,
+                                               conversation_id=conversation_id)
+        except ServiceError:
+            return None
+        return conversation.patient_id, participant_user_ids(session, conversation.patient_id)
 
 
 def record_deliveries(user_id: int, events: list) -> None:
@@ -536,8 +581,9 @@ def record_deliveries(user_id: int, events: list) -> None:
         if incoming and (known is None or event.seq > known.seq):
             newest[event.conversation_id] = event
     for event in newest.values():
-        # On the loop thread, not a worker thread: a sub-millisecond write, and SQLite
-        # writers on two threads would wait on each other's lock with the busy handler.
+        # Called through offloop.run_db: on the loop on SQLite (a sub-millisecond write, and
+        # SQLite writers on two threads would wait on each other's lock with the busy
+        # handler), in the database pool on PostgreSQL.
         with session_scope() as session:
             msg.mark_delivered(session, user_id=user_id, conversation_id=event.conversation_id,
                                seq=event.seq, patient_id=event.patient_id,

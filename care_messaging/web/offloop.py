@@ -11,13 +11,24 @@ the CPU, so signed-in users keep messaging while the attacker's hashes wait. Onl
 (C code, the GIL released) runs at the low priority: a low-priority thread holding the GIL
 through Python work would stall the loop instead. File work and session checks use anyio's
 pool under a small limiter too.
+
+Database work of the event handlers and the live path (``run_db``): on PostgreSQL every
+statement is a network round trip (0.3-2 ms here, far more under load), so the handlers' and
+the live path's transactions run in a bounded pool of their own (``DB_THREADS``, below the
+engine's connection pool) while the loop serves the other sockets. On the SQLite default they
+stay inline: a whole session check or send is 0.2-1 ms of mostly C code on a local file, and
+the hop to a thread and back adds half as much again (a session check measured 225 us of CPU
+inline against 348 us through this pool, 2,000 in a row on this 2-core VM), and two threads writing one SQLite file wait on each other's lock through the busy handler's
+sleeps (the delivery p99 rose when the delivered marks ran in a thread).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
+import logging
 import os
 import threading
 import weakref
@@ -29,6 +40,7 @@ import anyio
 from anyio import to_thread
 
 from care_messaging.services import passwords
+from care_messaging.settings import get_settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -46,6 +58,10 @@ HASH_NICE = 10
 SIGN_IN_MAX_WAITING = 64
 # File decryption/hashing and the session checks of routes and the upload guard.
 WORK_THREADS = 4
+# Database transactions of handlers and live delivery when the database is a server
+# (PostgreSQL): below the engine's pool (10 + 20 overflow) so the job worker and the routes
+# always find a connection; enough that one slow statement does not queue the rest.
+DB_THREADS = 8
 
 
 class Busy(Exception):
@@ -75,10 +91,47 @@ _hash_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="pa
                                 initializer=_lower_priority)
 
 
+# One hash slot per machine, not per worker. Each worker has its one low-priority hash
+# thread, but N workers made N of them: in a storm of failed sign-ins two workers' hash
+# threads took both cores of this 2-core box and the loops (and PostgreSQL, Redis) waited for
+# a CPU (py-spy: 53% of the scale-out storm's samples in argon2; bench/profiles/loop.md). So
+# the hash thread takes an exclusive ``flock`` on a file every worker of the machine shares
+# (``Settings.hash_lock_path``, in the data directory the app owns: no stranger can hold it)
+# around each hash. It waits there, in that thread, never on the loop; the kernel releases the
+# lock when a worker dies. Without a usable file the hashes run unshared (logged once).
+_hash_locks: dict[str, int | None] = {}  # lock file -> its descriptor (the hash thread's)
+
+
+def _hash_lock_fd() -> int | None:
+    path = get_settings().hash_lock_path
+    if str(path) not in _hash_locks:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:
+            logging.getLogger(__name__).warning(
+                "password hashing not shared between workers: cannot open %s", path,
+                exc_info=True)
+            fd = None
+        _hash_locks[str(path)] = fd
+    return _hash_locks[str(path)]
+
+
+def _one_hash_per_machine(compute: Callable[[], T]) -> T:
+    fd = _hash_lock_fd()
+    if fd is None:
+        return compute()
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        return compute()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def run_hash(compute: Callable[[], T]) -> T:
-    """Run one hash computation in the low-priority thread and wait for it (from a worker
-    thread: the caller's thread blocks, the loop does not)."""
-    return _hash_pool.submit(compute).result()
+    """Run one hash computation in the low-priority thread, in the machine's one hash slot,
+    and wait for it (from a worker thread: the caller's thread blocks, the loop does not)."""
+    return _hash_pool.submit(_one_hash_per_machine, compute).result()
 
 
 passwords.set_hash_runner(run_hash)
@@ -104,3 +157,38 @@ async def run_work(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run file crypto or a database check in the work pool."""
     return await to_thread.run_sync(functools.partial(fn, *args, **kwargs),
                                     limiter=work_limiter())
+
+
+def db_inline() -> bool:
+    """Whether database work runs on the loop: only on SQLite (see the module's note)."""
+    return get_settings().database_url.startswith("sqlite")
+
+
+def db_limiter() -> anyio.CapacityLimiter:
+    return _limiter("db", DB_THREADS)
+
+
+async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a function that opens its own database session: inline on SQLite, in the bounded
+    database pool otherwise. Context variables (the origin tab) go with it to the thread.
+
+    A handler may pass a closure that sets its own state's vars: Reflex holds that tab's state
+    lock for the whole event, so nothing else touches the state while the thread runs.
+    """
+    if db_inline():
+        return fn(*args, **kwargs)
+    return await to_thread.run_sync(functools.partial(fn, *args, **kwargs),
+                                    limiter=db_limiter())
+
+
+def in_session_now(fn: Callable[..., T], *args, **kwargs) -> T:
+    from care_messaging.db import session_scope
+
+    with session_scope() as session:
+        return fn(session, *args, **kwargs)
+
+
+async def in_session(fn: Callable[..., T], *args, **kwargs) -> T:
+    """``fn(session, *args, **kwargs)`` in one transaction (committed when it returns), run
+    as ``run_db`` runs: inline on SQLite, in the database pool otherwise."""
+    return await run_db(in_session_now, fn, *args, **kwargs)

@@ -32,8 +32,11 @@ MAX_ATTACHMENT = 256 * 1024
 
 
 class EdgeServer:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, extra_env: dict[str, str] | None = None,
+                 loop: str = "auto", app: str = "care_messaging.care_messaging:app") -> None:
         self.port = free_port()
+        self.loop = loop
+        self.app = app
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"http://localhost:{self.port}"
         self.origin = self.base_url
@@ -48,6 +51,7 @@ class EdgeServer:
             "__REFLEX_SKIP_COMPILE": "true",
             "REFLEX_BACKEND_ONLY": "true",
             "REFLEX_USE_GRANIAN": "false",
+            **(extra_env or {}),
         })
         self.log = data_dir / "server.log"
         self.process: subprocess.Popen | None = None
@@ -58,7 +62,8 @@ class EdgeServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--port",
              str(self.port), "--http", "h11", "--ws", "wsproto", "--log-level", "warning",
-             "care_messaging.care_messaging:app"],
+             "--loop", self.loop,
+             self.app],
             cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True)
         try:

@@ -225,11 +225,11 @@ async def test_load_older_pages_back_in_time_order(session):
 async def test_load_older_shows_progress_and_ignores_a_second_press_meanwhile(session):
     state = await _thread_of_41(session)
     steps = type(state).load_older.fn(state)
-    next(steps)  # the first update: the page is on its way
+    await anext(steps)  # the first update: the page is on its way
     assert state.loading_older and len(thread(state)) == 30
     # A second press (or the scroll watcher firing again) while loading adds nothing.
     assert await call(state, "load_older") == [] and len(thread(state)) == 30
-    assert list(steps) == []
+    assert [step async for step in steps] == []
     assert not state.loading_older and len(thread(state)) == 41 and not state.has_older
 
 

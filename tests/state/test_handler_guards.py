@@ -8,6 +8,7 @@ a handler added without ``@guarded`` fails this test until it is guarded or allo
 from __future__ import annotations
 
 import inspect
+import threading
 
 import pytest
 import reflex as rx
@@ -19,6 +20,7 @@ from care_messaging.pages.dashboard_state import DashboardState
 from care_messaging.services.actors import Actor
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guard_of, guarded
+from care_messaging.web import offloop
 from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, make_state, redirect_path, sign_in_token
 
@@ -110,6 +112,8 @@ def test_the_browser_sees_the_handler_signature_without_the_actor():
 
 
 # ----- every handler shape Reflex allows -----
+BODY_THREADS: list[int] = []  # where the *_where bodies ran
+
 class GuardShapesState(AuthState):
     """A test-only page state with one guarded handler of each shape."""
 
@@ -141,6 +145,16 @@ class GuardShapesState(AuthState):
         async with self:
             self.seen = f"in_background {actor.display_name} {word}"
 
+    @guarded(PAGE_ROLE)
+    def plain_where(self, actor: Actor):
+        BODY_THREADS.append(threading.get_ident())
+
+    @guarded(PAGE_ROLE)
+    def generator_where(self, actor: Actor):
+        BODY_THREADS.append(threading.get_ident())
+        yield
+        BODY_THREADS.append(threading.get_ident())
+
     @guarded("provider", "admin", silent=True)
     def quiet(self, actor: Actor):
         self.seen = f"quiet {actor.display_name}"
@@ -150,12 +164,14 @@ SHAPES = ["plain", "generator", "coroutine", "async_generator", "in_background"]
 
 
 def test_shapes_keep_their_kind_for_reflex():
+    """The guard awaits the session check (off the loop on PostgreSQL), so a plain body
+    becomes a coroutine and a generator an async generator; each still yields like its body."""
     fns = {name: GuardShapesState.event_handlers[name].fn for name in SHAPES}
-    assert inspect.isgeneratorfunction(fns["generator"])
+    assert inspect.isasyncgenfunction(fns["generator"])
     assert inspect.iscoroutinefunction(fns["coroutine"])
     assert inspect.isasyncgenfunction(fns["async_generator"])
     assert GuardShapesState.event_handlers["in_background"].is_background
-    assert not inspect.isgeneratorfunction(fns["plain"])
+    assert inspect.iscoroutinefunction(fns["plain"])
     assert list(inspect.signature(fns["plain"]).parameters) == ["self", "word", "times"]
 
 
@@ -196,3 +212,23 @@ def test_a_guarded_handler_must_take_the_actor_and_a_background_one_be_async():
     with pytest.raises(TypeError):
         def not_async(self, actor): ...
         guarded("provider", background=True)(not_async)
+
+
+@pytest.mark.parametrize("server_database", [False, True])
+async def test_plain_bodies_run_off_the_loop_when_the_database_is_a_server(
+        session, monkeypatch, server_database):
+    """On PostgreSQL (every statement a network round trip) a plain or generator body runs in
+    the bounded database pool, each step of a generator too; on the SQLite default inline."""
+    monkeypatch.setattr(offloop, "db_inline", lambda: not server_database)
+    people = clinic(session)
+    state = make_state(GuardShapesState, token=sign_in_token(session, people["lee"].email,
+                                                             PASSWORD))
+    loop_thread = threading.get_ident()
+    BODY_THREADS.clear()
+    await call(state, "plain_where")
+    assert len(await call(state, "generator_where")) == 1  # the bare yield: one update
+    assert len(BODY_THREADS) == 3
+    if server_database:
+        assert loop_thread not in BODY_THREADS
+    else:
+        assert set(BODY_THREADS) == {loop_thread}

@@ -56,7 +56,7 @@ async def _open_dashboard(session, people, conversation_id: int):
     state = make_state(DashboardState, token=token, path="/dashboard",
                        query=f"c={conversation_id}")
     await call(state, "load")
-    live_actor(state)  # the tab's session check is cached for a second, as in a live burst
+    await live_actor(state)  # the tab's session check is cached for a second, as in a live burst
     state.dirty_vars.clear()
     return state
 
@@ -155,7 +155,7 @@ async def test_two_tabs_of_one_provider_share_one_list_refresh_per_burst(session
         tabs.append(tab)
     result = _send(session, people["maria"], conversation.id, "New news")
     event = _message_event(result, people["maria"])
-    live_actor(tabs[0])  # both tabs' session check is cached (same session): count figures only
+    await live_actor(tabs[0])  # both tabs' session check is cached (same session): count figures only
     counts = []
     for tab in tabs:
         with Statements() as statements:
@@ -174,7 +174,7 @@ async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, m
     """Each follow-up used to re-read the thread header; a message changes it only when a
     provider's reply reopens a completed conversation or makes them its provider."""
     people, conversation, tab = await _maria_reading_her_thread(session)
-    live_actor(tab)
+    await live_actor(tab)
     header_reads = []
     real_get_row = conv.get_row
     monkeypatch.setattr(conv, "get_row", lambda *a, **k: header_reads.append(1)

@@ -17,8 +17,12 @@ from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, deliver, make_state, sign_in_token, thread
 
 
+async def _no_registry(**_) -> None:
+    return None
+
+
 def _setup(session, monkeypatch):
-    monkeypatch.setattr(realtime, "register", lambda **_: None)
+    monkeypatch.setattr(realtime, "register", _no_registry)
     people = clinic(session)
     conversation, _ = conv.create_conversation(
         session, actor=people["lee"], patient_id=people["maria_patient"].id, reason="Test",

@@ -16,8 +16,12 @@ from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, make_state, sign_in_token
 
 
+async def _no_registry(**_) -> None:
+    return None
+
+
 async def _loaded_dashboard(session, monkeypatch):
-    monkeypatch.setattr(realtime, "register", lambda **_: None)
+    monkeypatch.setattr(realtime, "register", _no_registry)
     people = clinic(session)
     from care_messaging.services import conversations as conv
 

@@ -13,35 +13,35 @@ from care_messaging.realtime import MemoryRegistry, RedisRegistry
 REDIS_URL = os.environ.get("CARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def _exercise(first, second) -> None:
+async def _exercise(first, second) -> None:
     """``first`` and ``second`` play two workers sharing (or not) one registry."""
     # Ids no earlier run can have used (registrations live for hours in a shared Redis).
     user, other = (10**12 + uuid.uuid4().int % 10**12 for _ in range(2))
     tab_a, tab_b, tab_c = (f"tab-{uuid.uuid4().hex}" for _ in range(3))
-    first.register(user, tab_a, "state.dashboard_state")
-    second.register(user, tab_b, "state.profile_state")
-    second.register(other, tab_c, "state.portal_state")
-    found = {(u, t, s) for u, t, s in first.targets([user, other])}
+    await first.register(user, tab_a, "state.dashboard_state")
+    await second.register(user, tab_b, "state.profile_state")
+    await second.register(other, tab_c, "state.portal_state")
+    found = {(u, t, s) for u, t, s in await first.targets([user, other])}
     assert found == {
         (user, tab_a, "state.dashboard_state"),
         (user, tab_b, "state.profile_state"),
         (other, tab_c, "state.portal_state"),
     }
     # A tab that moves to another page is registered once, under its new page.
-    first.register(user, tab_a, "state.profile_state")
-    assert sorted(s for _, t, s in second.targets([user]) if t == tab_a) == ["state.profile_state"]
-    second.unregister(tab_b)
-    assert {t for _, t, _ in first.targets([user])} == {tab_a}
+    await first.register(user, tab_a, "state.profile_state")
+    assert sorted(s for _, t, s in await second.targets([user]) if t == tab_a) == ["state.profile_state"]
+    await second.unregister(tab_b)
+    assert {t for _, t, _ in await first.targets([user])} == {tab_a}
     # A tab reused by another user (a shared workstation) leaves the previous user's tabs:
     # their events, and the "Delivered" marks they cause, must not reach it (issue 16, 11).
-    second.register(other, tab_a, "state.portal_state")
-    assert {t for _, t, _ in first.targets([user])} == set()
-    assert {t for _, t, _ in first.targets([other])} == {tab_a, tab_c}
+    await second.register(other, tab_a, "state.portal_state")
+    assert {t for _, t, _ in await first.targets([user])} == set()
+    assert {t for _, t, _ in await first.targets([other])} == {tab_a, tab_c}
 
 
-def test_memory_registry():
+async def test_memory_registry():
     registry = MemoryRegistry()
-    _exercise(registry, registry)
+    await _exercise(registry, registry)
 
 
 def require_redis() -> None:
@@ -52,15 +52,18 @@ def require_redis() -> None:
         pytest.skip(f"Redis not reachable at {REDIS_URL} (set CARE_TEST_REDIS_URL): {exc}")
 
 
-def test_redis_registry_is_shared_between_workers():
+async def test_redis_registry_is_shared_between_workers():
     require_redis()
     first, second = RedisRegistry(REDIS_URL), RedisRegistry(REDIS_URL)
     try:
-        _exercise(first, second)
+        await _exercise(first, second)
     finally:
-        keys = first._redis.keys("care:live:user:1*") + first._redis.keys("care:live:token:tab-*")
+        keys = (await first._redis.keys("care:live:user:1*")
+                + await first._redis.keys("care:live:token:tab-*"))
         if keys:
-            first._redis.delete(*keys)
+            await first._redis.delete(*keys)
+        await first._redis.aclose()
+        await second._redis.aclose()
 
 
 async def test_a_new_typing_spell_is_not_cleared_by_the_last_ones_timer(monkeypatch):

@@ -25,6 +25,10 @@ from tests.fixtures import files
 from tests.state.helpers import call, make_state, sign_in_token
 
 
+async def _no_registry(**_) -> None:
+    return None
+
+
 def _rows(session, action: str) -> list[AuditEvent]:
     session.expire_all()
     return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)
@@ -57,7 +61,7 @@ async def test_opening_a_patient_profile_is_audited(session, clinic_data):
 
 async def test_a_list_load_and_each_refresh_is_one_row_a_live_update_none(session, clinic_data,
                                                                          monkeypatch):
-    monkeypatch.setattr(realtime, "register", lambda **_: None)
+    monkeypatch.setattr(realtime, "register", _no_registry)
     people = clinic_data
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard")
@@ -78,7 +82,7 @@ async def test_a_list_load_and_each_refresh_is_one_row_a_live_update_none(sessio
 
 
 async def test_the_patients_own_list_is_audited(session, clinic_data, monkeypatch):
-    monkeypatch.setattr(realtime, "register", lambda **_: None)
+    monkeypatch.setattr(realtime, "register", _no_registry)
     people = clinic_data
     token = sign_in_token(session, people["maria"].email, PASSWORD)
     await call(make_state(PortalState, token=token, path="/portal"), "load")
