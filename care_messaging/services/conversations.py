@@ -44,7 +44,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.messages import SendResult, send_message
+from care_messaging.services.message_sending import SendResult, send_message
 
 MAX_TOPIC_CHARS = 200
 # A few words on why (shown beside the category in both lists): short, unlike the topic.

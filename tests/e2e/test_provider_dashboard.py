@@ -36,7 +36,7 @@ class Db:
 
     def total(self, email: str, **kw) -> int:
         # Previews cannot be decrypted with this process's key; only the total is used.
-        logging.getLogger("care_messaging.services.messages").disabled = True
+        logging.getLogger("care_messaging.crypto").disabled = True
         with Session(self.engine) as s:
             return conv.list_conversations(s, actor=self.actor(email), **kw).total
 

@@ -13,7 +13,7 @@ from care_messaging import db, realtime
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.portal import PortalState
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from care_messaging.state import thread_window
 from care_messaging.state.auth import live_actor
 from tests.factories import PASSWORD, clinic
@@ -38,14 +38,14 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._record)
 
 
-def _send(session, actor, conversation_id: int, body: str) -> msg.SendResult:
-    result = msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
-                              client_msg_id=uuid.uuid4().hex)
+def _send(session, actor, conversation_id: int, body: str) -> sending.SendResult:
+    result = sending.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                                  client_msg_id=uuid.uuid4().hex)
     session.commit()  # the test is the caller: its unit of work commits
     return result
 
 
-def _message_event(result: msg.SendResult, actor, *, carry: bool = True) -> realtime.LiveEvent:
+def _message_event(result: sending.SendResult, actor, *, carry: bool = True) -> realtime.LiveEvent:
     return realtime.LiveEvent(kind="message", conversation_id=result.message.conversation_id,
                               patient_id=result.patient_id, actor_user_id=actor.user_id,
                               seq=result.message.seq, message=result.message if carry else None)

@@ -9,8 +9,7 @@ from sqlmodel import select
 
 from care_messaging.models import AuditEvent, InternalNote, Job
 from care_messaging.services import conversations as conv
-from care_messaging.services import events, internal_notes
-from care_messaging.services import messages as msg
+from care_messaging.services import events, internal_notes, message_views
 from care_messaging.services.errors import NotFoundError, ValidationError
 from tests.factories import clinic
 
@@ -107,6 +106,6 @@ def test_a_note_reaches_nothing_the_patient_sees(session, setup):
     assert conv.unread_total(session, actor=maria) == unread_before
     [row] = [r for r in conv.list_conversations(session, actor=maria).rows if r.id == cid]
     assert "ZEBRA" not in repr(row)
-    assert all("ZEBRA" not in v.body for v in msg.list_messages(session, conversation_id=cid))
+    assert all("ZEBRA" not in v.body for v in message_views.list_messages(session, conversation_id=cid))
     provider_row = conv.get_row(session, actor=p["patel"], conversation_id=cid)
     assert "ZEBRA" not in provider_row.preview and provider_row.message_count == 1

@@ -22,7 +22,8 @@ from care_messaging.services.message_revisions import (
     MessageState,
     message_state,
 )
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from care_messaging.services.search import search_messages
 from tests.factories import clinic
 

@@ -12,7 +12,7 @@ from care_messaging.components.provider_format import about, conversation_row, j
 from care_messaging.models import Conversation, Message
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import clinic
 
 

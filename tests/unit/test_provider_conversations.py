@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
+from care_messaging.services import receipts
 from care_messaging.services.access import access_conversation
 from care_messaging.services.errors import NotFoundError
 from tests.factories import add_to_team, clinic, make_patient
@@ -24,8 +25,8 @@ def data(session):
                                          reason="Test", topic="Lab results", body="Your labs are fine")
     c_aisha, _ = conv.create_conversation(session, actor=p["lee"], patient_id=aisha.id,
                                           reason="Test", topic="Blood pressure", body="How are readings?")
-    msg.send_message(session, actor=p["patel"], conversation_id=c_aisha.id, body="Colleague note",
-                     client_msg_id="patel-1")
+    sending.send_message(session, actor=p["patel"], conversation_id=c_aisha.id, body="Colleague note",
+                         client_msg_id="patel-1")
     conv.create_conversation(session, actor=p["james"], patient_id=p["james_patient"].id,
                              reason="Test", topic="Medication rash", body="Itchy")
     return p, {"refill": c_refill.id, "labs": c_labs.id, "aisha": c_aisha.id}
@@ -86,7 +87,7 @@ def test_opening_marks_read_and_unread_total_follows(session, data):
     lee = p["lee"]
     assert conv.unread_total(session, actor=lee) == 2
     c = access_conversation(session, actor=lee, conversation_id=ids["refill"])
-    msg.mark_read(session, actor=lee, conversation=c)
+    receipts.mark_read(session, actor=lee, conversation=c)
     assert conv.unread_total(session, actor=lee) == 1
     # Read for Lee only: Patel still has it unread.
     assert conv.get_row(session, actor=p["patel"], conversation_id=ids["refill"]).unread == 1

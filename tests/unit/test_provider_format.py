@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from care_messaging.components.provider_format import conversation_row, message_row, when
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from tests.factories import clinic
 
 
@@ -24,10 +24,10 @@ def test_rows_name_senders_and_link_to_profile(session):
     maria_id = p["maria_patient"].id
     c, first = conv.create_conversation(session, actor=p["maria"], patient_id=maria_id,
                                         reason="Test", topic="Refill", body="<b>hi</b>")
-    reply = msg.send_message(session, actor=p["patel"], conversation_id=c.id, body="On it",
-                             client_msg_id="x1")
-    own = msg.send_message(session, actor=p["lee"], conversation_id=c.id, body="Done",
-                           client_msg_id="x2")
+    reply = sending.send_message(session, actor=p["patel"], conversation_id=c.id, body="On it",
+                                 client_msg_id="x1")
+    own = sending.send_message(session, actor=p["lee"], conversation_id=c.id, body="Done",
+                               client_msg_id="x2")
     rows = [message_row(r.message, p["lee"]) for r in (first, reply, own)]
     assert [r["sender"] for r in rows] == ["Maria Garcia", "Dr. Patel", "You"]
     assert rows[0]["body"] == "<b>hi</b>"  # kept verbatim; the page renders it as text
