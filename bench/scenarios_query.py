@@ -15,7 +15,7 @@ from bench.stats import SqlTimer, profile, result, summary, timed
 from care_messaging.db import get_engine, session_scope
 from care_messaging.models import Conversation, Patient, User
 from care_messaging.services.actors import actor_for_user
-from care_messaging.services.conversations import list_conversations, unread_total
+from care_messaging.services.conversation_list import list_conversations, unread_total
 from care_messaging.services.message_sending import send_message
 from care_messaging.services.message_views import list_messages
 from care_messaging.services.search import search_messages

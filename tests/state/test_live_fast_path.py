@@ -12,6 +12,7 @@ from sqlalchemy import event
 from care_messaging import db, realtime
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.portal import PortalState
+from care_messaging.services import conversation_list
 from care_messaging.services import conversations as conv
 from care_messaging.services import message_sending as sending
 from care_messaging.state import thread_window
@@ -176,8 +177,8 @@ async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, m
     people, conversation, tab = await _maria_reading_her_thread(session)
     live_actor(tab)
     header_reads = []
-    real_get_row = conv.get_row
-    monkeypatch.setattr(conv, "get_row", lambda *a, **k: header_reads.append(1)
+    real_get_row = conversation_list.get_row
+    monkeypatch.setattr(conversation_list, "get_row", lambda *a, **k: header_reads.append(1)
                         or real_get_row(*a, **k))
 
     first = _send(session, people["lee"], conversation.id, "Drink water")  # Dr. Lee takes it

@@ -10,7 +10,8 @@ from sqlmodel import select
 from care_messaging import crypto
 from care_messaging.models import AuditEvent, Message, MessageRevision, utcnow
 from care_messaging.services import events
-from care_messaging.services.conversations import create_conversation, list_conversations
+from care_messaging.services.conversation_list import list_conversations
+from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import NotFoundError, ValidationError
 from care_messaging.services.message_changes import (
     correct_message,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from care_messaging.components.provider_format import conversation_row, message_row, when
+from care_messaging.services import conversation_list
 from care_messaging.services import conversations as conv
 from care_messaging.services import message_sending as sending
 from tests.factories import clinic
@@ -32,7 +33,7 @@ def test_rows_name_senders_and_link_to_profile(session):
     assert [r["sender"] for r in rows] == ["Maria Garcia", "Dr. Patel", "You"]
     assert rows[0]["body"] == "<b>hi</b>"  # kept verbatim; the page renders it as text
     assert [r["mine"] for r in rows] == ["", "", "1"]
-    row = conversation_row(conv.get_row(session, actor=p["patel"], conversation_id=c.id))
+    row = conversation_row(conversation_list.get_row(session, actor=p["patel"], conversation_id=c.id))
     assert row["href"] == f"/dashboard?c={c.id}"
     assert row["patient_href"] == f"/patients?id={maria_id}"
     assert row["count_label"] == "3 messages" and row["unread"] == "1"
