@@ -159,7 +159,7 @@ def _newest_message_text(conversation_id: int, marker: str) -> str:
     from care_messaging.db import session_scope
     from care_messaging.models import Conversation, Patient, User
     from care_messaging.services.actors import actor_for_user
-    from care_messaging.services.messages import send_message
+    from care_messaging.services.message_sending import send_message
 
     text = f"Thread open probe {marker}"
     with session_scope() as session:

@@ -14,8 +14,9 @@ from bench.stats import SqlTimer, profile, result, summary, timed
 from care_messaging.db import get_engine, session_scope
 from care_messaging.models import Conversation, Patient, User
 from care_messaging.services.actors import actor_for_user
-from care_messaging.services.conversations import list_conversations
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.conversation_list import list_conversations
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from care_messaging.services.search import search_messages
 
 TARGETS = {"conversation_list": 20.0, "unread_stats": 20.0, "search": 50.0, "thread": 200.0}

@@ -31,7 +31,7 @@ from care_messaging.services import events as domain
 from care_messaging.settings import get_settings
 
 if TYPE_CHECKING:
-    from care_messaging.services.messages import MessageView
+    from care_messaging.services.message_views import MessageView
 
 log = logging.getLogger(__name__)
 

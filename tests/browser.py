@@ -193,7 +193,7 @@ def long_thread(app_server: AppServer) -> tuple[int, int]:
     """A conversation between Dr. Lee and Maria Garcia with a long history, stored through the
     services (encrypted with the running app's key, as its own sends are): (id, messages)."""
     from care_messaging.services.conversations import create_conversation
-    from care_messaging.services.messages import send_message
+    from care_messaging.services.message_sending import send_message
     from tests.e2e.app_data import actor, app_session, patient_id
 
     with app_session(app_server) as s:

@@ -16,7 +16,7 @@ from reflex_base.vars.base import VarData
 
 from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
 from care_messaging.components.message_changes import change_area, draft_link
-from care_messaging.services.messages import MAX_BODY_CHARS
+from care_messaging.services.message_sending import MAX_BODY_CHARS
 
 
 def _bridge(handler, *, name: str, ready: str, key: str) -> rx.Component:

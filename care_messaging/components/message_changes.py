@@ -9,7 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.local_time import local_time
-from care_messaging.services.messages import MAX_BODY_CHARS
+from care_messaging.services.message_sending import MAX_BODY_CHARS
 
 
 def edited_mark(m: rx.Var) -> rx.Component:

@@ -9,7 +9,7 @@ from care_messaging.components.local_time import local_time
 from care_messaging.components.message_log import message_log
 from care_messaging.presenters.labels import PATIENT_CATEGORY_LABELS
 from care_messaging.services.conversations import MAX_REASON_CHARS, MAX_TOPIC_CHARS
-from care_messaging.services.messages import MAX_BODY_CHARS
+from care_messaging.services.message_sending import MAX_BODY_CHARS
 
 EMERGENCY = "For emergencies call 911 or your local emergency number."
 

@@ -12,7 +12,7 @@ import reflex as rx
 
 from care_messaging.presenters.labels import CATEGORY_LABELS, PRIORITY_LABELS
 from care_messaging.services.conversations import MAX_REASON_CHARS, MAX_TOPIC_CHARS
-from care_messaging.services.messages import MAX_BODY_CHARS
+from care_messaging.services.message_sending import MAX_BODY_CHARS
 
 SELECT_STYLE = {"padding": "6px", "borderRadius": "6px", "width": "100%"}
 LABEL_STYLE = {"fontWeight": 500, "fontSize": "14px"}

@@ -23,10 +23,10 @@ from care_messaging.presenters.provider import (
     patient_option,
     sidebar_row,
 )
+from care_messaging.services import conversation_list, view_audit
 from care_messaging.services import conversations as conv
 from care_messaging.services import patients as patient_service
 from care_messaging.services import stats as stats_service
-from care_messaging.services import view_audit
 from care_messaging.services.access import access_patient
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
@@ -97,8 +97,9 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         """Reload the list page and the counters (the chart and median load with the page:
         they do not need to move with every message)."""
         def compute():
-            page = conv.list_conversations(session, actor=actor, filter_by=self.filter_by,
-                                           search=self.search, limit=self.list_limit)
+            page = conversation_list.list_conversations(
+                session, actor=actor, filter_by=self.filter_by, search=self.search,
+                limit=self.list_limit)
             return page, stats_service.dashboard_counts(session, actor=actor)
 
         key = ("dashboard", actor.user_id, self.filter_by, self.search, self.list_limit)
@@ -118,7 +119,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
         self.header = conversation_row(
-            conv.get_row(session, actor=actor, conversation_id=conversation.id))
+            conversation_list.get_row(session, actor=actor, conversation_id=conversation.id))
         self.thread_status = conversation.status
         self.thread_priority = conversation.priority
         self._show_assignment(session, actor, conversation)
@@ -219,7 +220,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     # ----- sidebar -----
     @guarded(PAGE_ROLE)
     def set_filter(self, actor: Actor, value: str):
-        self.filter_by = value if value in conv.FILTERS else "all"
+        self.filter_by = value if value in conversation_list.FILTERS else "all"
         self.list_limit = PAGE_SIZE
         with session_scope() as session:
             self._refresh(session, actor)

@@ -20,7 +20,7 @@ from care_messaging.navigation import landing_for
 from care_messaging.pages.dashboard import provider_nav
 from care_messaging.pages.portal import patient_nav
 from care_messaging.presenters.provider import when
-from care_messaging.services import conversations as conv
+from care_messaging.services import conversation_list
 from care_messaging.services.actors import Actor
 from care_messaging.services.message_search import MAX_QUERY_CHARS, find_messages
 from care_messaging.state.auth import AuthState
@@ -35,7 +35,7 @@ class MessageSearchState(AuthState):
 
     def _search(self, actor) -> None:
         with session_scope() as session:
-            self.nav_unread = conv.unread_total(session, actor=actor)
+            self.nav_unread = conversation_list.unread_total(session, actor=actor)
             if not self.query.strip():
                 self.results, self.searched = [], False
                 return

@@ -13,8 +13,7 @@ from care_messaging.db import session_scope
 from care_messaging.pages.dashboard import provider_nav
 from care_messaging.presenters.labels import MEDIUM_LABELS, label
 from care_messaging.presenters.provider import conversation_row
-from care_messaging.services import conversations as conv
-from care_messaging.services import view_audit
+from care_messaging.services import conversation_list, view_audit
 from care_messaging.services.access import access_patient
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
@@ -35,11 +34,11 @@ class PatientProfileState(AuthState):
         raw = str(self.router.url.query_parameters.get("id", ""))
         patient_id = int(raw) if raw.isdigit() and len(raw) < 10 else -1
         with session_scope() as session:
-            self.nav_unread = conv.unread_total(session, actor=actor)
+            self.nav_unread = conversation_list.unread_total(session, actor=actor)
             try:
                 patient = access_patient(session, actor=actor, patient_id=patient_id)
-                page = conv.list_patient_conversations(session, actor=actor,
-                                                       patient_id=patient_id, limit=100)
+                page = conversation_list.list_patient_conversations(
+                    session, actor=actor, patient_id=patient_id, limit=100)
             except ServiceError as error:
                 self.error = str(error)
                 return None

@@ -18,8 +18,7 @@ from care_messaging.crypto import outbox_owner
 from care_messaging.models import ConversationStatus
 from care_messaging.presenters.patient import patient_conversation_row
 from care_messaging.presenters.provider import joined, when
-from care_messaging.services import audit_log, reply_by, view_audit
-from care_messaging.services import conversations as conv
+from care_messaging.services import audit_log, conversation_list, reply_by, view_audit
 from care_messaging.services.actors import Actor
 from care_messaging.state import figure_cache
 from care_messaging.state.attachment_uploads import NO_OPEN_THREAD, AttachmentUploadsState
@@ -51,8 +50,9 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
     # ----- page hooks (backend only) -----
     def _refresh(self, session, actor: Actor, fresh_after: float | None = None) -> None:
         def compute():
-            return (conv.list_conversations(session, actor=actor, limit=self.list_limit),
-                    conv.unread_total(session, actor=actor))
+            return (conversation_list.list_conversations(session, actor=actor,
+                                                         limit=self.list_limit),
+                    conversation_list.unread_total(session, actor=actor))
 
         key = ("portal", actor.user_id, self.list_limit)
         page, unread = figure_cache.reuse_or_compute(key, compute, fresh_after=fresh_after)
@@ -71,7 +71,8 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
         self.header = patient_conversation_row(
-            conv.get_row(session, actor=actor, conversation_id=conversation.id), actor.user_id)
+            conversation_list.get_row(session, actor=actor, conversation_id=conversation.id),
+            actor.user_id)
         self.read_only = conversation.status == ConversationStatus.COMPLETED
         self.reply_promise = reply_by.patient_promise(reply_by.load(session),
                                                       conversation.priority)

@@ -6,7 +6,7 @@ Shared by the provider dashboard and the patient portal so both say the same thi
 from __future__ import annotations
 
 from care_messaging.presenters.instant import iso_utc
-from care_messaging.services.messages import Receipt
+from care_messaging.services.receipts import Receipt
 
 SENT = "Sent"
 DELIVERED = "Delivered"

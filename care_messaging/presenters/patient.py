@@ -12,8 +12,8 @@ from care_messaging.presenters.labels import (
     label,
 )
 from care_messaging.presenters.provider import about, joined, when
-from care_messaging.services.conversations import ConversationRow
-from care_messaging.services.messages import MessageView
+from care_messaging.services.conversation_list import ConversationRow
+from care_messaging.services.message_views import MessageView
 from care_messaging.web.origins import attachment_href
 
 

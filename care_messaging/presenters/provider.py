@@ -15,9 +15,9 @@ from care_messaging.presenters.instant import iso_utc
 from care_messaging.presenters.labels import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS, label
 from care_messaging.services import internal_notes, red_flags
 from care_messaging.services.actors import Actor
-from care_messaging.services.conversations import ConversationRow
+from care_messaging.services.conversation_list import ConversationRow
 from care_messaging.services.message_changes import window
-from care_messaging.services.messages import MessageView
+from care_messaging.services.message_views import MessageView
 from care_messaging.services.patients import PatientMatch
 
 

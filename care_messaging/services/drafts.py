@@ -4,9 +4,9 @@ A clinician interrupted mid-reply finds the text again in another tab or on anot
 The text is PHI like a message: AES-GCM ciphertext bound to (user, conversation)
 (``crypto.draft_aad``), so a draft copied to another user's or conversation's row does not
 decrypt. Only its writer ever reads it. Sending in a conversation deletes the sender's draft
-there in the send's own transaction (``clear``, called by services/messages.py).
+there in the send's own transaction (``clear``, called by services/message_sending.py).
 
-No import of services/messages.py (which imports this module).
+No import of services/message_sending.py (which imports this module).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from care_messaging.services.audit import Outcome
 from care_messaging.services.errors import ValidationError
 from care_messaging.services.hot_sql import HotStatement
 
-MAX_DRAFT_CHARS = 5000  # the composer's limit (services/messages.MAX_BODY_CHARS)
+MAX_DRAFT_CHARS = 5000  # the composer's limit (services/message_sending.MAX_BODY_CHARS)
 
 
 class DraftAction:

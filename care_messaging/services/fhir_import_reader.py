@@ -51,7 +51,7 @@ from care_messaging.services.fhir_revisions import (
     check_changes,
     read_changes,
 )
-from care_messaging.services.messages import MAX_BODY_CHARS
+from care_messaging.services.message_sending import MAX_BODY_CHARS
 from care_messaging.settings import get_settings
 
 PATIENT_NOT_VISIBLE = ("The Bundle's patient (ID {mrn}) was not found among the patients "

@@ -36,7 +36,6 @@ from care_messaging.models import (
     utcnow,
 )
 from care_messaging.services import audit, events
-from care_messaging.services import messages as msg
 from care_messaging.services.access import access_conversation, participant_user_ids
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
@@ -47,6 +46,8 @@ from care_messaging.services.message_revisions import (
     decrypt_revision,
     message_state,
 )
+from care_messaging.services.message_sending import validate_body
+from care_messaging.services.message_views import MessageView, list_messages
 from care_messaging.services.search import reindex_message, searchable_text
 from care_messaging.settings import get_settings
 
@@ -126,9 +127,9 @@ def _next_revision_no(session: Session, message_id: int) -> int:
 
 
 def _publish(session: Session, *, actor: Actor, message: Message,
-             conversation: Conversation) -> msg.MessageView:
-    view = msg.list_messages(session, conversation_id=message.conversation_id,
-                             after_seq=message.seq - 1, limit=1)[0]
+             conversation: Conversation) -> MessageView:
+    view = list_messages(session, conversation_id=message.conversation_id,
+                         after_seq=message.seq - 1, limit=1)[0]
     events.record(session, events.DomainEvent(
         kind=events.Kind.MESSAGE_CHANGED, conversation_id=message.conversation_id,
         patient_id=conversation.patient_id, actor_user_id=actor.user_id, seq=message.seq,
@@ -136,7 +137,7 @@ def _publish(session: Session, *, actor: Actor, message: Message,
     return view
 
 
-def retract_message(session: Session, *, actor: Actor, message_id: int) -> msg.MessageView:
+def retract_message(session: Session, *, actor: Actor, message_id: int) -> MessageView:
     """Retract the actor's own message: it shows "Message retracted by the sender" to
     everyone; the original stays in the record."""
     message, conversation = _own_message(session, actor=actor, message_id=message_id,
@@ -163,12 +164,12 @@ def retract_message(session: Session, *, actor: Actor, message_id: int) -> msg.M
 
 
 def correct_message(session: Session, *, actor: Actor, message_id: int, body: str
-                    ) -> msg.MessageView:
+                    ) -> MessageView:
     """Replace what the actor's own message says with ``body`` (shown marked "edited"); the
     original and every earlier correction stay in the record."""
     message, conversation = _own_message(session, actor=actor, message_id=message_id,
                                          action=Action.MESSAGE_CORRECT)
-    text = msg._validate_body(body, has_attachments=False)
+    text = validate_body(body, has_attachments=False)
     _check_changeable(session, actor, message, conversation, Action.MESSAGE_CORRECT)
     now = utcnow()
     # Search finds it by its corrected words, no longer by the ones replaced.

@@ -6,7 +6,7 @@ previews, search and any export read it from here. A message row carries ``retra
 changed ones read their revisions (``current_texts``). The original body is never altered:
 it stays in ``messages.body_ct`` and the history (services/message_changes.py) shows it.
 
-No import of services/messages.py (which imports this module to build its views).
+No import of services/message_views.py (which imports this module to build its views).
 """
 
 from __future__ import annotations

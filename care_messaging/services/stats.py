@@ -24,7 +24,7 @@ from care_messaging.services.access import (
     visible_patient_ids_bound,
 )
 from care_messaging.services.actors import Actor
-from care_messaging.services.conversations import unread_total
+from care_messaging.services.conversation_list import unread_total
 
 CHART_DAYS = 30
 

@@ -18,7 +18,8 @@ from care_messaging.services import drafts
 from care_messaging.services import message_changes as changes
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
-from care_messaging.services.messages import MessageView
+from care_messaging.services.message_sending import MAX_BODY_CHARS
+from care_messaging.services.message_views import MessageView
 from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_page import ThreadPageState, parse_id
 from care_messaging.web.origins import attachment_href
@@ -91,7 +92,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
     @guarded(PAGE_ROLE)
     def correct(self, actor: Actor, form_data: dict):
         message_id = parse_id(form_data.get("message_id") or self.change_id)
-        body = str(form_data.get("body", ""))[:changes.msg.MAX_BODY_CHARS + 1]
+        body = str(form_data.get("body", ""))[:MAX_BODY_CHARS + 1]
         with session_scope() as session:
             try:
                 view = changes.correct_message(session, actor=actor,

@@ -12,10 +12,10 @@ import reflex as rx
 from care_messaging.db import session_scope
 from care_messaging.presenters.patient import attachment_rows
 from care_messaging.presenters.provider import message_row
-from care_messaging.services import messages as msg
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
+from care_messaging.services.message_views import list_messages
 from care_messaging.state.auth import AuthState
 from care_messaging.state.thread_page import parse_id
 from care_messaging.state.thread_window import MAX_THREAD_ROWS
@@ -43,7 +43,7 @@ class MessageJumpState(AuthState, mixin=True):
                     access_conversation(session, actor=actor, conversation_id=conversation_id)
                 except ServiceError:
                     return
-                views = msg.list_messages(
+                views = list_messages(
                     session, conversation_id=conversation_id, before_seq=self._oldest_seq,
                     limit=min(self._oldest_seq - seq, MAX_JUMP_ROWS))
             if views:

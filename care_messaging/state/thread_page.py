@@ -23,9 +23,8 @@ from care_messaging.db import session_scope
 from care_messaging.presenters import message_status
 from care_messaging.presenters.patient import attachment_rows
 from care_messaging.presenters.provider import message_row
-from care_messaging.services import audit_log
+from care_messaging.services import audit_log, message_sending, message_views, receipts
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
 from care_messaging.services.access import (
     INVALID_CONVERSATION,
     access_conversation,
@@ -143,7 +142,7 @@ class ThreadPageState(AuthState, mixin=True):
     def _thread_rows(self) -> list[dict[str, str]]:
         return [*self.get_value("messages"), *self.get_value("recent")]
 
-    def _show_rows(self, views: list[msg.MessageView], actor: Actor) -> None:
+    def _show_rows(self, views: list[message_views.MessageView], actor: Actor) -> None:
         """Append stored messages to the thread (only the tail changes, usually)."""
         added = thread_window.add(
             self.get_value("messages"), self.get_value("recent"),
@@ -168,12 +167,12 @@ class ThreadPageState(AuthState, mixin=True):
 
     def _append_new(self, session, actor: Actor, conversation_id: int) -> None:
         """Read and show whatever is newer than the newest shown message."""
-        views = msg.list_messages(session, conversation_id=conversation_id,
+        views = message_views.list_messages(session, conversation_id=conversation_id,
                                   after_seq=self._newest_seq, limit=thread_window.MAX_THREAD_ROWS)
         if views:
             self._show_rows(views, actor)
 
-    def _show_sent(self, session, actor: Actor, view: msg.MessageView) -> None:
+    def _show_sent(self, session, actor: Actor, view: message_views.MessageView) -> None:
         """Show a message just stored or published: from the view itself when it is the next
         one, else by reading everything newer (a gap means something was missed)."""
         if view.seq == self._newest_seq + 1:
@@ -182,7 +181,7 @@ class ThreadPageState(AuthState, mixin=True):
             self._append_new(session, actor, view.conversation_id)
 
     def _apply_receipts(self, session, actor: Actor, conversation) -> None:
-        receipt = msg.receipt_for(session, actor=actor, conversation=conversation)
+        receipt = receipts.receipt_for(session, actor=actor, conversation=conversation)
         self._change_rows(lambda m: message_status.with_status(m, receipt))
 
     def _close_thread(self) -> None:
@@ -204,8 +203,8 @@ class ThreadPageState(AuthState, mixin=True):
         newly_read = False
         if as_read:
             audit_log.record_conversation_open(session, actor=actor, conversation=conversation)
-            newly_read = msg.mark_read(session, actor=actor, conversation=conversation)
-        views = msg.list_messages(session, conversation_id=conversation_id, limit=THREAD_PAGE)
+            newly_read = receipts.mark_read(session, actor=actor, conversation=conversation)
+        views = message_views.list_messages(session, conversation_id=conversation_id, limit=THREAD_PAGE)
         self.open_id = str(conversation_id)
         self.typing_label = ""
         self.messages = [message_row(v, actor) for v in views]
@@ -314,7 +313,7 @@ class ThreadPageState(AuthState, mixin=True):
                 self._close_thread()
                 self.thread_error = str(error)
                 return
-            views = msg.list_messages(session, conversation_id=conversation_id,
+            views = message_views.list_messages(session, conversation_id=conversation_id,
                                       before_seq=self._oldest_seq, limit=THREAD_PAGE)
         if views:
             self.messages = [message_row(v, actor) for v in views] + self.messages
@@ -342,7 +341,7 @@ class ThreadPageState(AuthState, mixin=True):
         if conversation_id is None:
             self._ack(outbox.refused(client_id, INVALID_CONVERSATION))
             return
-        body = str(form_data.get("body", ""))[: msg.MAX_BODY_CHARS + 1]
+        body = str(form_data.get("body", ""))[: message_sending.MAX_BODY_CHARS + 1]
         is_open = conversation_id == parse_id(self.open_id)
         # Files wait in the open thread's composer: they go with a message for that thread.
         attachment_ids = self._attachment_ids() if is_open else []
@@ -404,7 +403,7 @@ class ThreadPageState(AuthState, mixin=True):
             kind=realtime.LiveKind.MESSAGE, conversation_id=conversation_id, patient_id=result.patient_id,
             actor_user_id=actor.user_id, seq=result.message.seq))
 
-    def _show_sent_now(self, actor: Actor, view: msg.MessageView) -> None:
+    def _show_sent_now(self, actor: Actor, view: message_views.MessageView) -> None:
         with session_scope() as session:
             self._show_sent(session, actor, view)
 
@@ -525,7 +524,7 @@ class ThreadPageState(AuthState, mixin=True):
                         if conversation.last_seq > self._newest_seq:  # phase one missed some
                             self._append_new(session, actor, open_id)
                         # A new read reaches the senders' screens as its domain event.
-                        msg.mark_read(session, actor=actor, conversation=conversation)
+                        receipts.mark_read(session, actor=actor, conversation=conversation)
                     if header_key(conversation) != self._header_key:
                         self._show_header(session, actor, conversation)
                     self._apply_receipts(session, actor, conversation)
@@ -552,9 +551,9 @@ class ThreadPageState(AuthState, mixin=True):
 
 
 def _send(actor: Actor, conversation_id: int, body: str, client_id: str,
-          attachment_ids: list[int]) -> msg.SendResult:
+          attachment_ids: list[int]) -> message_sending.SendResult:
     with session_scope() as session:
-        return msg.send_message(session, actor=actor, conversation_id=conversation_id,
+        return message_sending.send_message(session, actor=actor, conversation_id=conversation_id,
                                 body=body, client_msg_id=client_id,
                                 attachment_ids=attachment_ids)
 
@@ -585,6 +584,6 @@ def record_deliveries(user_id: int, events: list) -> None:
         # SQLite writers on two threads would wait on each other's lock with the busy
         # handler), in the database pool on PostgreSQL.
         with session_scope() as session:
-            msg.mark_delivered(session, user_id=user_id, conversation_id=event.conversation_id,
+            receipts.mark_delivered(session, user_id=user_id, conversation_id=event.conversation_id,
                                seq=event.seq, patient_id=event.patient_id,
                                notify_user_ids=(event.actor_user_id,))

@@ -40,8 +40,7 @@ from care_messaging.components.provider_sidebar import (
 from care_messaging.db import session_scope
 from care_messaging.models import Role
 from care_messaging.presenters.provider import SidebarRow, sidebar_row
-from care_messaging.services import auth, view_audit
-from care_messaging.services import conversations as conv
+from care_messaging.services import auth, conversation_list, view_audit
 from care_messaging.services.errors import SessionInvalidError
 from care_messaging.state.thread_page import PAGE_SIZE
 from care_messaging.web.auth_routes import client_ip
@@ -105,8 +104,8 @@ def first_rows_for(token: str | None, ip: str, selected_id: str) -> str:
             return ""
         if actor.role != Role.PROVIDER:  # a session owing its second step raised above
             return ""
-        page = conv.list_conversations(session, actor=actor, filter_by="all", search="",
-                                       limit=PAGE_SIZE)
+        page = conversation_list.list_conversations(session, actor=actor, filter_by="all",
+                                                    search="", limit=PAGE_SIZE)
         view_audit.record_list_view(session, actor=actor, kind="dashboard_first_rows",
                                     rows=len(page.rows),
                                     patient_ids=(r.patient_id for r in page.rows))

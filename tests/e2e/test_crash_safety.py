@@ -142,7 +142,7 @@ def stored_texts(app_server: AppServer, conversation_id: int, prefix: str) -> li
     """The texts starting with ``prefix`` stored in the conversation, in sequence order, read
     through the services with the running app's key (so whatever binds a ciphertext to its
     place is checked too)."""
-    from care_messaging.services.messages import list_messages
+    from care_messaging.services.message_views import list_messages
 
     with app_session(app_server) as session:
         views = list_messages(session, conversation_id=conversation_id, limit=500)

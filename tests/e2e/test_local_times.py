@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.browser import PHONE, screenshot, sign_in
 from tests.e2e.app_data import actor, app_session, patient_id
 

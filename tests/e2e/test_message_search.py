@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.browser import PHONE, screenshot, sign_in
 from tests.e2e.app_data import actor, app_session, patient_id
 

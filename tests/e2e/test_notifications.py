@@ -20,7 +20,8 @@ from care_messaging.models import CareTeamMember, Patient, Provider, User
 from care_messaging.services.actors import actor_for_user
 from care_messaging.services.attachments import store_upload
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import mark_read, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.receipts import mark_read
 from tests.browser import DEMO_PASSWORD, NOTIFY_DELAY_SECONDS, AppServer
 from tests.e2e.app_data import app_session
 from tests.fixtures.files import png

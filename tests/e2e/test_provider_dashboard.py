@@ -12,8 +12,7 @@ from sqlmodel import Session, select
 
 from care_messaging.db import make_engine
 from care_messaging.models import Conversation, User
-from care_messaging.services import conversations as conv
-from care_messaging.services import stats
+from care_messaging.services import conversation_list, stats
 from care_messaging.services.actors import actor_for_user
 from tests.browser import PHONE, screenshot, sign_in
 
@@ -36,9 +35,9 @@ class Db:
 
     def total(self, email: str, **kw) -> int:
         # Previews cannot be decrypted with this process's key; only the total is used.
-        logging.getLogger("care_messaging.services.messages").disabled = True
+        logging.getLogger("care_messaging.crypto").disabled = True
         with Session(self.engine) as s:
-            return conv.list_conversations(s, actor=self.actor(email), **kw).total
+            return conversation_list.list_conversations(s, actor=self.actor(email), **kw).total
 
     def conversation(self, topic: str) -> Conversation | None:
         with Session(self.engine) as s:

@@ -18,7 +18,8 @@ from sqlmodel import select
 
 from care_messaging.models import AuditEvent, Conversation, Provider, QuickReply
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from care_messaging.services.red_flags import RED_FLAG_ACTION, SAFETY_NOTICE
 from tests.browser import screenshot, sign_in
 from tests.e2e.app_data import actor, app_session, patient_id

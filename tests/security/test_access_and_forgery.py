@@ -13,9 +13,9 @@ from care_messaging.pages.admin import AdminState
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.patient_profile import PatientProfileState
 from care_messaging.pages.portal import PortalState
-from care_messaging.services import auth
+from care_messaging.services import auth, conversation_list
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from care_messaging.services.errors import NotFoundError
 from care_messaging.state.auth import AuthState
 from tests.factories import PASSWORD, clinic
@@ -45,16 +45,16 @@ def test_services_refuse_and_audit(session, world, who):
     people, cid = world
     before = _denied(session)
     for attempt in (
-        lambda: msg.send_message(session, actor=people[who], conversation_id=cid, body="x",
-                                 client_msg_id="x1"),
+        lambda: sending.send_message(session, actor=people[who], conversation_id=cid, body="x",
+                                     client_msg_id="x1"),
         lambda: conv.set_status(session, actor=people[who], conversation_id=cid,
                                 status="completed"),
-        lambda: conv.get_row(session, actor=people[who], conversation_id=cid),
+        lambda: conversation_list.get_row(session, actor=people[who], conversation_id=cid),
     ):
         with pytest.raises(NotFoundError):
             attempt()
     assert _denied(session) >= before + 2
-    page = conv.list_conversations(session, actor=people[who], search="Biopsy")
+    page = conversation_list.list_conversations(session, actor=people[who], search="Biopsy")
     session.commit()
     assert page.total == 0 and page.rows == []
 

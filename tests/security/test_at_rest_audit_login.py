@@ -13,11 +13,11 @@ from sqlmodel import func, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from care_messaging import db
+from care_messaging import crypto, db
 from care_messaging.models import AuditEvent, Message
-from care_messaging.services import attachments, auth, totp
+from care_messaging.services import attachments, auth, message_views, receipts, totp
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from care_messaging.services.errors import AuthenticationError
 from care_messaging.settings import get_settings
 from care_messaging.web.auth_routes import routes as auth_routes
@@ -65,20 +65,20 @@ def test_flipped_byte_is_detected_not_shown_as_garbage(session):
     row.body_ct = bytes(tampered)
     session.add(row)
     session.commit()
-    [view] = msg.list_messages(session, conversation_id=conversation.id)
+    [view] = message_views.list_messages(session, conversation_id=conversation.id)
     session.commit()
-    assert view.tampered is True and view.body == msg.TAMPERED_TEXT
+    assert view.tampered is True and view.body == crypto.TAMPERED_TEXT
     # A ciphertext moved to another conversation does not decrypt there either.
     other, _ = conv.create_conversation(session, actor=people["lee"],
                                         patient_id=people["maria_patient"].id,
                                         reason="Test", topic="Other", body="fine")
     session.commit()
     moved = session.exec(select(Message).where(Message.conversation_id == other.id)).one()
-    moved.body_ct = msg.crypto.encrypt_text(KNOWN, aad=msg.message_aad(
+    moved.body_ct = crypto.encrypt_text(KNOWN, aad=crypto.message_aad(
         conversation.id, moved.seq, moved.sender_user_id))[0]
     session.add(moved)
     session.commit()
-    assert msg.list_messages(session, conversation_id=other.id)[0].tampered is True
+    assert message_views.list_messages(session, conversation_id=other.id)[0].tampered is True
 
 
 def _count(session, **where) -> int:
@@ -103,13 +103,13 @@ def test_every_audited_action_writes_exactly_one_row(session):
         conversation_id = result[0].id
         assert _count(session, action=action) == before + 1
     checks = [
-        ("message_send", lambda: msg.send_message(session, actor=people["lee"],
-                                                  conversation_id=conversation_id, body="Rest",
-                                                  client_msg_id="a1")),
-        ("message_read", lambda: msg.mark_read(session, actor=people["maria"],
-                                               conversation=conv.access_conversation(
-                                                   session, actor=people["maria"],
-                                                   conversation_id=conversation_id))),
+        ("message_send", lambda: sending.send_message(session, actor=people["lee"],
+                                                      conversation_id=conversation_id, body="Rest",
+                                                      client_msg_id="a1")),
+        ("message_read", lambda: receipts.mark_read(session, actor=people["maria"],
+                                                    conversation=conv.access_conversation(
+                                                        session, actor=people["maria"],
+                                                        conversation_id=conversation_id))),
         ("status_change", lambda: conv.set_status(session, actor=people["lee"],
                                                   conversation_id=conversation_id,
                                                   status="completed")),

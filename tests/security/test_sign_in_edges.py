@@ -24,7 +24,7 @@ from care_messaging.models import AuditEvent, User
 from care_messaging.services import attachments
 from care_messaging.services.actors import actor_for_user
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import PASSWORD, add_to_team, make_patient, make_provider
 from tests.fixtures import files
 from tests.security.edge_server import LOCKOUT_SECONDS, MAX_FAILURES, EdgeServer

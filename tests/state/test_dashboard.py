@@ -11,7 +11,7 @@ from care_messaging.models import Conversation, Message
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.patient_profile import PatientProfileState
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, deliver, make_state, redirect_path, sign_in_token, thread
 
@@ -204,8 +204,8 @@ async def _thread_of_41(session):
     """Dr. Lee's dashboard open on a conversation of 41 messages (its newest 30 shown)."""
     p, mine, _, token = _setup(session)
     for i in range(40):
-        msg.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
-                         client_msg_id=f"older-{i}")
+        sending.send_message(session, actor=p["maria"], conversation_id=mine, body=f"note {i}",
+                             client_msg_id=f"older-{i}")
         session.commit()
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
@@ -237,8 +237,8 @@ async def test_live_event_appends_to_open_thread_and_marks_read(session):
     p, mine, _, token = _setup(session)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={mine}")
     await call(state, "load")
-    result = msg.send_message(session, actor=p["maria"], conversation_id=mine,
-                              body="Any update?", client_msg_id="live-1")
+    result = sending.send_message(session, actor=p["maria"], conversation_id=mine,
+                                  body="Any update?", client_msg_id="live-1")
     session.commit()
     event = realtime.LiveEvent(
         kind="message", conversation_id=mine, patient_id=p["maria_patient"].id,
@@ -295,8 +295,8 @@ async def test_tabs_showing_the_same_rows_share_them_and_a_change_is_their_own(s
     bars = [tab.get_value("chart_data") for tab in tabs]
     assert bars[0] and all(a is b for a, b in zip(*bars, strict=True))
 
-    msg.send_message(session, actor=p["maria"], conversation_id=mine, body="Still out",
-                     client_msg_id="still-out")
+    sending.send_message(session, actor=p["maria"], conversation_id=mine, body="Still out",
+                         client_msg_id="still-out")
     session.commit()
     await call(tabs[0], "load")
     moved = tabs[0].get_value("conversations")[0]

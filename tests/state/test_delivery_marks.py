@@ -9,12 +9,12 @@ from care_messaging import realtime
 from care_messaging.models import ReadState
 from care_messaging.services import conversations as conv
 from care_messaging.services import events
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from care_messaging.state.thread_page import record_deliveries
 from tests.factories import clinic
 
 
-def _event(result: msg.SendResult, actor) -> realtime.LiveEvent:
+def _event(result: sending.SendResult, actor) -> realtime.LiveEvent:
     return realtime.LiveEvent(kind="message", conversation_id=result.message.conversation_id,
                               patient_id=result.patient_id, actor_user_id=actor.user_id,
                               seq=result.message.seq)
@@ -27,8 +27,8 @@ async def test_a_burst_moves_the_delivered_mark_to_its_newest_message(session):
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     session.commit()
-    sent = [msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
-                             body=f"m{i}", client_msg_id=uuid.uuid4().hex) for i in range(3)]
+    sent = [sending.send_message(session, actor=people["maria"], conversation_id=conversation.id,
+                                 body=f"m{i}", client_msg_id=uuid.uuid4().hex) for i in range(3)]
     session.commit()
     lee = people["lee"].user_id
     own = realtime.LiveEvent(kind="message", conversation_id=conversation.id,
@@ -52,8 +52,8 @@ async def test_the_senders_own_tab_records_nothing(session):
     conversation, _ = conv.create_conversation(
         session, actor=people["maria"], patient_id=None, reason="Test", topic="Dizzy", body="Since Monday")
     session.commit()
-    result = msg.send_message(session, actor=people["maria"], conversation_id=conversation.id,
-                              body="again", client_msg_id="x")
+    result = sending.send_message(session, actor=people["maria"], conversation_id=conversation.id,
+                                  body="again", client_msg_id="x")
     session.commit()
     maria = people["maria"].user_id
     before = session.get(ReadState, (maria, conversation.id)).last_delivered_seq

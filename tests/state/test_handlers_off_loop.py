@@ -22,7 +22,7 @@ from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.portal import PortalState
 from care_messaging.pages.response_times import ResponseTimesState
 from care_messaging.services import conversations as conv
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from care_messaging.state.quick_reply_editor import MyQuickRepliesState
 from care_messaging.web import offloop
 from tests.factories import PASSWORD, clinic, make_admin

@@ -12,8 +12,9 @@ from sqlalchemy import event
 from care_messaging import db, realtime
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.portal import PortalState
+from care_messaging.services import conversation_list
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from care_messaging.state import thread_window
 from care_messaging.state.auth import live_actor
 from tests.factories import PASSWORD, clinic
@@ -38,14 +39,14 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._record)
 
 
-def _send(session, actor, conversation_id: int, body: str) -> msg.SendResult:
-    result = msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
-                              client_msg_id=uuid.uuid4().hex)
+def _send(session, actor, conversation_id: int, body: str) -> sending.SendResult:
+    result = sending.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                                  client_msg_id=uuid.uuid4().hex)
     session.commit()  # the test is the caller: its unit of work commits
     return result
 
 
-def _message_event(result: msg.SendResult, actor, *, carry: bool = True) -> realtime.LiveEvent:
+def _message_event(result: sending.SendResult, actor, *, carry: bool = True) -> realtime.LiveEvent:
     return realtime.LiveEvent(kind="message", conversation_id=result.message.conversation_id,
                               patient_id=result.patient_id, actor_user_id=actor.user_id,
                               seq=result.message.seq, message=result.message if carry else None)
@@ -176,8 +177,8 @@ async def test_a_message_burst_rebuilds_the_header_only_when_it_moved(session, m
     people, conversation, tab = await _maria_reading_her_thread(session)
     await live_actor(tab)
     header_reads = []
-    real_get_row = conv.get_row
-    monkeypatch.setattr(conv, "get_row", lambda *a, **k: header_reads.append(1)
+    real_get_row = conversation_list.get_row
+    monkeypatch.setattr(conversation_list, "get_row", lambda *a, **k: header_reads.append(1)
                         or real_get_row(*a, **k))
 
     first = _send(session, people["lee"], conversation.id, "Drink water")  # Dr. Lee takes it

@@ -10,7 +10,8 @@ from care_messaging.models import Conversation
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.presenters import message_status
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
+from care_messaging.services import receipts
 from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, deliver, make_state, sign_in_token, thread
 
@@ -34,14 +35,14 @@ async def test_status_moves_from_sending_to_read(session):
     seq = int(thread(state)[-1]["seq"])
 
     # Maria's tab receives it (what realtime._deliver records), then she opens it.
-    assert msg.mark_delivered(session, user_id=people["maria"].user_id,
-                              conversation_id=conversation.id, seq=seq)
+    assert receipts.mark_delivered(session, user_id=people["maria"].user_id,
+                                   conversation_id=conversation.id, seq=seq)
     session.commit()
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
     assert thread(state)[-1]["status"] == message_status.DELIVERED
     session.expire_all()
-    msg.mark_read(session, actor=people["maria"],
-                  conversation=session.get(Conversation, conversation.id))
+    receipts.mark_read(session, actor=people["maria"],
+                       conversation=session.get(Conversation, conversation.id))
     session.commit()
     await deliver(state, realtime.LiveEvent(kind="receipt", conversation_id=conversation.id))
     assert thread(state)[-1]["status"] == message_status.READ
@@ -76,8 +77,8 @@ async def test_a_tab_that_restarted_with_the_server_acknowledges_a_stored_resend
     conversation, _ = conv.create_conversation(
         session, reason="Test follow-up", actor=people["maria"], patient_id=None, topic="Refill", body="Please")
     session.commit()
-    msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
-                     body="Before the crash", client_msg_id="crash-1")
+    sending.send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                         body="Before the crash", client_msg_id="crash-1")
     session.commit()
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     fresh = make_state(DashboardState, token=token, path="/dashboard")
@@ -97,16 +98,17 @@ async def test_database_down_keeps_the_message_for_the_outbox_to_send_again(sess
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
-    real_send = msg.send_message
+    real_send = sending.send_message
 
     def database_down(*args, **kwargs):
         raise OSError("database unavailable")
 
-    monkeypatch.setattr(msg, "send_message", database_down)
+    # Where the page looks it up (state/thread_page.py).
+    monkeypatch.setattr("care_messaging.state.thread_page.message_sending.send_message", database_down)
     await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
     assert json.loads(state.outbox_acks)[-1]["k"] == "retry"
     assert [m["body"] for m in thread(state)] == ["Please"]
-    monkeypatch.setattr(msg, "send_message", real_send)
+    monkeypatch.setattr("care_messaging.state.thread_page.message_sending.send_message", real_send)
     await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
     assert json.loads(state.outbox_acks)[-1] == {"c": "r-1", "k": "stored", "seq": "2"}
     assert [m["body"] for m in thread(state)] == ["Please", "Call me back"]
@@ -120,7 +122,7 @@ async def test_a_refusal_the_sender_can_act_on_is_acknowledged_as_failed(session
     token = sign_in_token(session, people["lee"].email, PASSWORD)
     state = make_state(DashboardState, token=token, path="/dashboard", query=f"c={conversation.id}")
     await call(state, "load")
-    too_long = "x" * (msg.MAX_BODY_CHARS + 1)
+    too_long = "x" * (sending.MAX_BODY_CHARS + 1)
     await call(state, "send_reply", {"body": too_long, "client_msg_id": "long-1"})
     ack = json.loads(state.outbox_acks)[-1]
     assert ack["c"] == "long-1" and ack["k"] == "failed" and ack["e"]

@@ -11,7 +11,7 @@ from care_messaging.pages.portal import PortalState
 from care_messaging.services import conversations as conv
 from care_messaging.services import message_changes
 from care_messaging.services.message_revisions import RETRACTED_TEXT
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from care_messaging.state.tab_owner import TabOwnerMiddleware
 from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, deliver, make_state, sign_in_token, thread

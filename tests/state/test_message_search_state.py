@@ -6,7 +6,7 @@ from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.message_search import MessageSearchState
 from care_messaging.pages.portal import PortalState
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import PASSWORD, clinic
 from tests.state.helpers import call, make_state, redirect_path, sign_in_token, thread
 

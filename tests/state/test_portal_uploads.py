@@ -11,7 +11,7 @@ from sqlmodel import func, select
 from care_messaging.models import Attachment
 from care_messaging.pages.portal import PortalState
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_views
 from care_messaging.settings import get_settings
 from tests.factories import PASSWORD, clinic
 from tests.fixtures import files
@@ -62,7 +62,7 @@ async def test_upload_shows_chips_and_send_links_them_to_the_message(session):
     assert [f["name"] for f in state.pending_files] == ["rash.png", "labs.pdf"]
     await call(state, "send_reply", {"body": "Photo and labs", "client_msg_id": "up-1"})
     assert state.pending_files == [] and state.send_error == ""
-    last = msg.list_messages(session, conversation_id=cid)[-1]
+    last = message_views.list_messages(session, conversation_id=cid)[-1]
     session.commit()
     assert last.body == "Photo and labs"
     assert sorted(a.name for a in last.attachments) == ["labs.pdf", "rash.png"]

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from care_messaging.models import Attachment
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_views
 from tests.factories import PASSWORD, clinic
 from tests.fixtures import files
 from tests.state.helpers import call, make_state, redirect_path, sign_in_token
@@ -48,7 +48,7 @@ async def test_provider_upload_shows_chips_and_send_links_them(session):
     # A file alone is a message.
     await call(state, "send_reply", {"body": "", "client_msg_id": "prov-up-1"})
     assert state.send_error == "" and state.pending_files == []
-    last = msg.list_messages(session, conversation_id=cid)[-1]
+    last = message_views.list_messages(session, conversation_id=cid)[-1]
     session.commit()
     assert last.sender_user_id == _people["lee"].user_id
     assert sorted(a.name for a in last.attachments) == ["instructions.pdf", "wound.png"]
@@ -70,7 +70,7 @@ async def test_a_waiting_file_stays_with_its_conversation(session):
     await call(state, "open_conversation", second)  # in place, as a click on a row does
     assert state.open_id == str(second) and state.open_pending_files == []
     await call(state, "send_reply", {"body": "Refill sent", "client_msg_id": "prov-up-2"})
-    last = msg.list_messages(session, conversation_id=second)[-1]
+    last = message_views.list_messages(session, conversation_id=second)[-1]
     session.commit()
     assert state.send_error == "" and last.body == "Refill sent" and not last.attachments
     await call(state, "open_conversation", first)

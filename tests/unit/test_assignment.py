@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from care_messaging.models import AuditEvent, Conversation
-from care_messaging.services import assignment, events
+from care_messaging.services import assignment, conversation_list, events
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import NotFoundError, ValidationError
 from tests.factories import clinic, make_provider
@@ -116,15 +116,15 @@ def test_filters_and_rows_name_the_handler(session, setup):
     session.commit()
 
     def topics(actor, filter_by):
-        return [r.topic for r in conv.list_conversations(session, actor=actor,
-                                                         filter_by=filter_by).rows]
+        return [r.topic for r in conversation_list.list_conversations(session, actor=actor,
+                                                                      filter_by=filter_by).rows]
 
     assert topics(p["patel"], "assigned_to_me") == ["Refill"]
     assert topics(p["lee"], "assigned_to_me") == []
     assert topics(p["lee"], "unassigned") == ["Second"]
-    row = conv.get_row(session, actor=p["lee"], conversation_id=cid)
+    row = conversation_list.get_row(session, actor=p["lee"], conversation_id=cid)
     assert row.assignee_name == "Dr. Patel" and row.assignee_user_id == p["patel"].user_id
     # The patient sees who is handling it, in the list and the header.
-    mine = conv.get_row(session, actor=p["maria"], conversation_id=cid)
+    mine = conversation_list.get_row(session, actor=p["maria"], conversation_id=cid)
     assert mine.assignee_name == "Dr. Patel" and mine.provider_name == "Dr. Patel"
-    assert conv.get_row(session, actor=p["maria"], conversation_id=second.id).assignee_name == ""
+    assert conversation_list.get_row(session, actor=p["maria"], conversation_id=second.id).assignee_name == ""

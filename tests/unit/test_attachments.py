@@ -9,7 +9,8 @@ from care_messaging.models import Attachment, AuditEvent
 from care_messaging.services import attachments
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from care_messaging.settings import get_settings
 from tests.factories import clinic
 from tests.fixtures import files

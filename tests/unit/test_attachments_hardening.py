@@ -11,7 +11,7 @@ from care_messaging.services import attachments
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from care_messaging.settings import get_settings
 from tests.factories import clinic
 from tests.fixtures import files

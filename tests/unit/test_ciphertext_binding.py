@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 
 from care_messaging import crypto
 from care_messaging.models import Message
-from care_messaging.services import attachments
-from care_messaging.services import messages as msg
+from care_messaging.services import attachments, message_views
+from care_messaging.services import message_sending as sending
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.keys import rotate_keys
 from care_messaging.settings import PROJECT_ROOT, get_settings
@@ -29,11 +29,11 @@ def _thread(session, people) -> tuple[int, list[Message]]:
     conversation, _ = create_conversation(session, reason="Test follow-up", actor=people["maria"], patient_id=None,
                                           topic="Dose", body="Can I take two tablets?")
     session.commit()
-    msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
-                     body="No, only one a day.", client_msg_id="reply-1")
+    sending.send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                         body="No, only one a day.", client_msg_id="reply-1")
     session.commit()
-    msg.send_message(session, actor=people["lee"], conversation_id=conversation.id,
-                     body="Call us if the pain gets worse.", client_msg_id="reply-2")
+    sending.send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                         body="Call us if the pain gets worse.", client_msg_id="reply-2")
     session.commit()
     rows = session.exec(select(Message).where(Message.conversation_id == conversation.id)
                         .order_by(col(Message.seq))).all()
@@ -42,8 +42,8 @@ def _thread(session, people) -> tuple[int, list[Message]]:
 
 def _views(session, conversation_id: int) -> list[tuple[str, bool]]:
     session.expire_all()
-    return [(v.body, v.tampered) for v in msg.list_messages(session,
-                                                          conversation_id=conversation_id)]
+    return [(v.body, v.tampered) for v in message_views.list_messages(
+        session, conversation_id=conversation_id)]
 
 
 def test_swapping_bodies_between_messages_of_one_conversation_is_detected(session):
@@ -54,7 +54,7 @@ def test_swapping_bodies_between_messages_of_one_conversation_is_detected(sessio
     session.commit()
     views = _views(session, cid)
     assert views[0] == ("Can I take two tablets?", False)
-    assert views[1] == (msg.TAMPERED_TEXT, True) and views[2] == (msg.TAMPERED_TEXT, True)
+    assert views[1] == (crypto.TAMPERED_TEXT, True) and views[2] == (crypto.TAMPERED_TEXT, True)
 
 
 def test_changing_the_sender_of_a_message_is_detected(session):
@@ -65,7 +65,7 @@ def test_changing_the_sender_of_a_message_is_detected(session):
     session.add_all([first, second])
     session.commit()
     views = _views(session, cid)
-    assert views[0] == (msg.TAMPERED_TEXT, True) and views[1] == (msg.TAMPERED_TEXT, True)
+    assert views[0] == (crypto.TAMPERED_TEXT, True) and views[1] == (crypto.TAMPERED_TEXT, True)
     assert views[2] == ("Call us if the pain gets worse.", False)
 
 
@@ -180,12 +180,12 @@ def test_migration_rebinds_what_the_first_scheme_stored(tmp_path, db_url):
     path.write_bytes(crypto.encrypt(files.png(), aad=f"att:{cid}", key_id=key_id)[0])
     with Session(engine) as session:  # the first scheme no longer verifies...
         [row] = session.exec(select(Message).where(Message.conversation_id == cid)).all()
-        assert msg.decrypt_body(row)[1] is True
+        assert crypto.decrypt_body(row)[1] is True
     undo()  # today's model reads today's columns: give them back to their migrations only now
     command.upgrade(cfg, "head")
     with Session(engine) as session:  # ...until the migration re-binds it
         [row] = session.exec(select(Message).where(Message.conversation_id == cid)).all()
-        assert msg.decrypt_body(row) == ("stored before the upgrade", False)
+        assert crypto.decrypt_body(row) == ("stored before the upgrade", False)
         _, data = attachments.open_attachment(session, actor=people["maria"],
                                               attachment_id=att_id)
         session.commit()

@@ -48,4 +48,5 @@ def test_no_module_but_crypto_spells_an_aad_by_hand():
 
 def test_search_does_not_import_the_sending_service():
     source = (PACKAGE / "services" / "search.py").read_text()
+    assert "message_sending" not in source
     assert "services.messages" not in source and "services import messages" not in source

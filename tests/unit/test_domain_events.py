@@ -11,7 +11,8 @@ from care_messaging.models import Conversation
 from care_messaging.services import events
 from care_messaging.services.conversations import create_conversation, set_status
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.messages import mark_delivered, mark_read, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.receipts import mark_delivered, mark_read
 from tests.factories import clinic
 
 

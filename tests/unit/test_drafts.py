@@ -7,9 +7,10 @@ from sqlmodel import select
 
 from care_messaging.models import AuditEvent, MessageDraft
 from care_messaging.services import drafts
-from care_messaging.services.conversations import create_conversation, list_conversations
+from care_messaging.services.conversation_list import list_conversations
+from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import clinic
 
 

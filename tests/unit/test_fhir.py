@@ -41,7 +41,8 @@ from care_messaging.services.message_changes import (
     message_history,
     retract_message,
 )
-from care_messaging.services.messages import mark_read, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.receipts import mark_read
 from care_messaging.settings import get_settings
 from tests.factories import actor_of, add_to_team, clinic, make_admin, make_user
 from tests.fixtures import files

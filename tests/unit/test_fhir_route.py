@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from care_messaging.models import AuditEvent
 from care_messaging.services import attachments, auth
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.fhir_routes import routes as fhir_routes

@@ -8,9 +8,8 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from care_messaging.models import AuditEvent, InternalNote, Job
+from care_messaging.services import conversation_list, events, internal_notes, message_views
 from care_messaging.services import conversations as conv
-from care_messaging.services import events, internal_notes
-from care_messaging.services import messages as msg
 from care_messaging.services.errors import NotFoundError, ValidationError
 from tests.factories import clinic
 
@@ -91,7 +90,7 @@ def test_a_note_reaches_nothing_the_patient_sees(session, setup):
     seen: list[events.DomainEvent] = []
     consumer = events.on_commit(seen.extend)
     jobs_before = len(session.exec(select(Job)).all())
-    unread_before = conv.unread_total(session, actor=maria)
+    unread_before = conversation_list.unread_total(session, actor=maria)
     try:
         internal_notes.add_note(session, actor=p["lee"], conversation_id=cid, body=NOTE)
         assert seen == []  # published when the caller's unit commits, not before
@@ -104,9 +103,9 @@ def test_a_note_reaches_nothing_the_patient_sees(session, setup):
     assert maria.user_id not in event.user_ids
     # No email scheduled, no unread, no preview, no thread row, no search hit.
     assert len(session.exec(select(Job)).all()) == jobs_before
-    assert conv.unread_total(session, actor=maria) == unread_before
-    [row] = [r for r in conv.list_conversations(session, actor=maria).rows if r.id == cid]
+    assert conversation_list.unread_total(session, actor=maria) == unread_before
+    [row] = [r for r in conversation_list.list_conversations(session, actor=maria).rows if r.id == cid]
     assert "ZEBRA" not in repr(row)
-    assert all("ZEBRA" not in v.body for v in msg.list_messages(session, conversation_id=cid))
-    provider_row = conv.get_row(session, actor=p["patel"], conversation_id=cid)
+    assert all("ZEBRA" not in v.body for v in message_views.list_messages(session, conversation_id=cid))
+    provider_row = conversation_list.get_row(session, actor=p["patel"], conversation_id=cid)
     assert "ZEBRA" not in provider_row.preview and provider_row.message_count == 1

@@ -11,7 +11,7 @@ from sqlmodel import select
 from care_messaging.models import Attachment, Message, User
 from care_messaging.services import attachments, keys, totp
 from care_messaging.services import conversations as conv
-from care_messaging.services.messages import list_messages
+from care_messaging.services.message_views import list_messages
 from tests.conftest import reset_caches
 from tests.factories import clinic
 from tests.fixtures import files

@@ -10,7 +10,8 @@ from sqlmodel import select
 from care_messaging import crypto
 from care_messaging.models import AuditEvent, Message, MessageRevision, utcnow
 from care_messaging.services import events
-from care_messaging.services.conversations import create_conversation, list_conversations
+from care_messaging.services.conversation_list import list_conversations
+from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import NotFoundError, ValidationError
 from care_messaging.services.message_changes import (
     correct_message,
@@ -22,7 +23,8 @@ from care_messaging.services.message_revisions import (
     MessageState,
     message_state,
 )
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from care_messaging.services.search import search_messages
 from tests.factories import clinic
 

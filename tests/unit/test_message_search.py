@@ -7,7 +7,7 @@ from sqlmodel import select
 from care_messaging.models import AuditEvent
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.message_search import find_messages, snippet
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import clinic
 
 

@@ -14,7 +14,8 @@ from care_messaging import db
 from care_messaging.models import AuditEvent, Conversation, Message, ReadState
 from care_messaging.services.conversations import create_conversation, set_status
 from care_messaging.services.errors import NotFoundError, ValidationError
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from tests.factories import clinic
 
 PG_URL = os.environ.get("CARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -238,7 +239,7 @@ def test_concurrency_on_postgresql(pg_engine):
 
 
 def test_delivered_marks_only_move_forward(session):
-    from care_messaging.services.messages import mark_delivered
+    from care_messaging.services.receipts import mark_delivered
 
     people = clinic(session)
     cid = _conversation(session, people)
@@ -257,13 +258,13 @@ def test_two_ids_in_the_same_millisecond_are_two_messages(session, monkeypatch):
     millisecond with the same text are still two messages."""
     import datetime as dt
 
-    from care_messaging.services import messages as messages_module
+    from care_messaging.services import message_sending
 
     people = clinic(session)
     cid = _conversation(session, people)
     instant = dt.datetime(2026, 11, 30, 12, 0, 0, 123000, tzinfo=dt.UTC)
 
-    monkeypatch.setattr(messages_module, "utcnow", lambda: instant)
+    monkeypatch.setattr(message_sending, "utcnow", lambda: instant)
     first, second = (send_message(session, actor=people["maria"], conversation_id=cid,
                                   body="Yes", client_msg_id=str(uuid.uuid4())) for _ in range(2))
     session.commit()

@@ -10,9 +10,10 @@ from sqlmodel import func, select
 from care_messaging.models import Conversation, Message
 from care_messaging.presenters.patient import patient_conversation_row
 from care_messaging.presenters.provider import about, conversation_row, joined
+from care_messaging.services import conversation_list
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import clinic
 
 
@@ -55,7 +56,7 @@ def test_the_reason_is_stored_on_one_line_and_shown_with_the_category(session):
         session, actor=p["lee"], patient_id=p["maria_patient"].id, topic="Labs",
         reason="  Follow-up on\n your   labs ", body="Results are in", category="test_results")
     assert conversation.reason == "Follow-up on your labs"
-    row = conv.get_row(session, actor=p["lee"], conversation_id=conversation.id)
+    row = conversation_list.get_row(session, actor=p["lee"], conversation_id=conversation.id)
     assert conversation_row(row)["about"] == "Test results · Follow-up on your labs"
     assert patient_conversation_row(row)["about"] == "Test results · Follow-up on your labs"
 
@@ -76,7 +77,7 @@ def test_patient_list_names_the_team_and_the_last_writer(session):
         body="My knee hurts", category="check_in")
     # Nobody on the team has answered: the team's real names, not "Your care team".
     row = patient_conversation_row(
-        conv.get_row(session, actor=p["maria"], conversation_id=started.id), p["maria"].user_id)
+        conversation_list.get_row(session, actor=p["maria"], conversation_id=started.id), p["maria"].user_id)
     assert row["provider"] == "Dr. Lee and Dr. Patel"
     assert (row["last_sender"], row["preview"]) == ("You", "My knee hurts")
     assert row["subtitle"] == "Dr. Lee and Dr. Patel · Check-in"
@@ -86,15 +87,15 @@ def test_patient_list_names_the_team_and_the_last_writer(session):
     send_message(session, actor=p["lee"], conversation_id=started.id, body="Ice too",
                  client_msg_id="lee-1")
     row = patient_conversation_row(
-        conv.get_row(session, actor=p["maria"], conversation_id=started.id), p["maria"].user_id)
+        conversation_list.get_row(session, actor=p["maria"], conversation_id=started.id), p["maria"].user_id)
     assert row["provider"] == "Dr. Patel"
     assert (row["last_sender"], row["preview"]) == ("Dr. Lee", "Ice too")
-    listed = conv.list_conversations(session, actor=p["maria"]).rows
+    listed = conversation_list.list_conversations(session, actor=p["maria"]).rows
     assert [(r.provider_name, r.last_sender_name) for r in listed] == [("Dr. Patel", "Dr. Lee")]
 
 
 def test_care_team_label():
-    assert conv.care_team_label([]) == "Your care team"
-    assert conv.care_team_label(["Dr. A"]) == "Dr. A"
-    assert conv.care_team_label(["Dr. A", "Dr. B", "NP C"]) == "Dr. A, Dr. B and NP C"
-    assert conv.care_team_label(["A", "B", "C", "D", "E"]) == "A, B, C and 2 more"
+    assert conversation_list.care_team_label([]) == "Your care team"
+    assert conversation_list.care_team_label(["Dr. A"]) == "Dr. A"
+    assert conversation_list.care_team_label(["Dr. A", "Dr. B", "NP C"]) == "Dr. A, Dr. B and NP C"
+    assert conversation_list.care_team_label(["A", "B", "C", "D", "E"]) == "A, B, C and 2 more"

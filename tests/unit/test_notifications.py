@@ -17,7 +17,8 @@ from care_messaging.jobs.embedded import Runner
 from care_messaging.models import AuditEvent, Message, utcnow
 from care_messaging.services import notifications
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import mark_read, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.receipts import mark_read
 from tests.conftest import reset_caches
 from tests.factories import clinic
 from tests.smtp_capture import SmtpCapture

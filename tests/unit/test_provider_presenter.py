@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from care_messaging.presenters.provider import conversation_row, message_row, when
+from care_messaging.services import conversation_list
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from tests.factories import clinic
 
 
@@ -24,15 +25,15 @@ def test_rows_name_senders_and_link_to_profile(session):
     maria_id = p["maria_patient"].id
     c, first = conv.create_conversation(session, actor=p["maria"], patient_id=maria_id,
                                         reason="Test", topic="Refill", body="<b>hi</b>")
-    reply = msg.send_message(session, actor=p["patel"], conversation_id=c.id, body="On it",
-                             client_msg_id="x1")
-    own = msg.send_message(session, actor=p["lee"], conversation_id=c.id, body="Done",
-                           client_msg_id="x2")
+    reply = sending.send_message(session, actor=p["patel"], conversation_id=c.id, body="On it",
+                                 client_msg_id="x1")
+    own = sending.send_message(session, actor=p["lee"], conversation_id=c.id, body="Done",
+                               client_msg_id="x2")
     rows = [message_row(r.message, p["lee"]) for r in (first, reply, own)]
     assert [r["sender"] for r in rows] == ["Maria Garcia", "Dr. Patel", "You"]
     assert rows[0]["body"] == "<b>hi</b>"  # kept verbatim; the page renders it as text
     assert [r["mine"] for r in rows] == ["", "", "1"]
-    row = conversation_row(conv.get_row(session, actor=p["patel"], conversation_id=c.id))
+    row = conversation_row(conversation_list.get_row(session, actor=p["patel"], conversation_id=c.id))
     assert row["href"] == f"/dashboard?c={c.id}"
     assert row["patient_href"] == f"/patients?id={maria_id}"
     assert row["count_label"] == "3 messages" and row["unread"] == "1"

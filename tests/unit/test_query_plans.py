@@ -16,8 +16,8 @@ from sqlmodel import select
 
 from care_messaging.models import Conversation, User
 from care_messaging.services.actors import actor_for_user
-from care_messaging.services.conversations import list_conversations, unread_total
-from care_messaging.services.messages import list_messages
+from care_messaging.services.conversation_list import list_conversations, unread_total
+from care_messaging.services.message_views import list_messages
 from care_messaging.services.search import search_messages
 from care_messaging.services.seed import seed_demo
 

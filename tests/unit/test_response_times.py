@@ -13,7 +13,7 @@ from care_messaging.models import AuditEvent, Conversation, Provider
 from care_messaging.services import response_times
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import NotFoundError
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import actor_of, clinic, make_admin
 
 # Tuesday 2026-11-24 14:00 UTC = 09:00 in New York (the default clinic zone).

@@ -12,7 +12,8 @@ from care_messaging.services import attachments
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.message_changes import message_history, retract_message
-from care_messaging.services.messages import list_messages, send_message
+from care_messaging.services.message_sending import send_message
+from care_messaging.services.message_views import list_messages
 from tests.factories import clinic
 from tests.fixtures import files
 from tests.unit.test_attachment_route import _sign_in, client  # noqa: F401 - fixture

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from care_messaging.services.conversations import create_conversation
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from care_messaging.services.search import search_messages
 from tests.factories import clinic
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture

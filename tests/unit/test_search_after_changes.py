@@ -13,7 +13,7 @@ from care_messaging.services import search
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.fhir_revisions import Change, searchable_after
 from care_messaging.services.message_changes import correct_message, retract_message
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from care_messaging.services.search import search_messages
 from tests.factories import clinic
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture

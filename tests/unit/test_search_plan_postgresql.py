@@ -15,9 +15,9 @@ from sqlalchemy import event, text
 from sqlmodel import Session
 
 from care_messaging import crypto
+from care_messaging.crypto import message_aad
 from care_messaging.services import conversations as conv
 from care_messaging.services import search
-from care_messaging.services.messages import message_aad
 from tests.factories import clinic
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from care_messaging.models import Conversation
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
-from care_messaging.services import stats
+from care_messaging.services import message_sending as sending
+from care_messaging.services import receipts, stats
 from tests.factories import clinic
 
 
@@ -19,8 +19,8 @@ def _start(session, actor, patient_id, topic, body="hello"):
 
 
 def _reply(session, actor, conversation_id, body="reply"):
-    result = msg.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
-                              client_msg_id=f"{actor.user_id}-{body}-{conversation_id}")
+    result = sending.send_message(session, actor=actor, conversation_id=conversation_id, body=body,
+                                  client_msg_id=f"{actor.user_id}-{body}-{conversation_id}")
     session.commit()  # the test is the caller: its unit of work commits
     return result
 
@@ -44,7 +44,7 @@ def test_counts_unread_patients_and_messages(session):
     assert sum(d.messages for d in per_day) == 3
 
     session.refresh(c2)
-    msg.mark_read(session, actor=p["lee"], conversation=c2)
+    receipts.mark_read(session, actor=p["lee"], conversation=c2)
     assert stats.dashboard_counts(session, actor=p["lee"]).unread_messages == 2
 
 

@@ -13,8 +13,9 @@ from care_messaging import db
 from care_messaging.jobs.embedded import Runner
 from care_messaging.models import AuditEvent, Conversation, Job, utcnow
 from care_messaging.services import red_flags, reply_by, triage, triage_list
-from care_messaging.services.conversations import create_conversation, list_conversations
-from care_messaging.services.messages import send_message
+from care_messaging.services.conversation_list import list_conversations
+from care_messaging.services.conversations import create_conversation
+from care_messaging.services.message_sending import send_message
 from tests.conftest import reset_caches
 from tests.factories import clinic
 from tests.smtp_capture import SmtpCapture

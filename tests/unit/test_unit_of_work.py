@@ -16,7 +16,7 @@ from care_messaging.services.access import access_conversation
 from care_messaging.services.audit import Outcome
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.errors import NotFoundError
-from care_messaging.services.messages import send_message
+from care_messaging.services.message_sending import send_message
 from tests.factories import clinic
 
 

@@ -13,7 +13,7 @@ from care_messaging.models import AuditEvent, User
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.patient_profile import PatientProfileState
 from care_messaging.pages.portal import PortalState
-from care_messaging.services import attachments, audit_log, auth
+from care_messaging.services import attachments, audit_log, auth, conversation_list
 from care_messaging.services import conversations as conv
 from care_messaging.services.actors import actor_for_user
 from care_messaging.services.audit import Action
@@ -120,7 +120,7 @@ def test_a_wrong_two_step_code_at_sign_in_is_audited(session, clinic_data):
 
 def test_discarding_an_upload_is_audited_and_so_is_a_refused_discard(session, clinic_data):
     people = clinic_data
-    conversation = conv.list_conversations(session, actor=people["maria"]).rows[0]
+    conversation = conversation_list.list_conversations(session, actor=people["maria"]).rows[0]
     session.commit()
     upload = attachments.store_upload(session, actor=people["maria"],
                                       conversation_id=conversation.id, filename="a.png",

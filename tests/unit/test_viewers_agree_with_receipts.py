@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from care_messaging.models import ReadState
 from care_messaging.presenters.message_status import status_of
-from care_messaging.services import audit_log
+from care_messaging.services import audit_log, receipts
 from care_messaging.services import conversations as conv
-from care_messaging.services import messages as msg
+from care_messaging.services import message_sending as sending
 from care_messaging.services.access import access_conversation
 from tests.factories import clinic
 
@@ -22,8 +22,8 @@ def _viewers(session, people, cid) -> list[str]:
 
 def _receipt(session, people, cid) -> str:
     conversation = access_conversation(session, actor=people["maria"], conversation_id=cid)
-    return status_of(1, msg.receipt_for(session, actor=people["maria"],
-                                        conversation=conversation))[0]
+    return status_of(1, receipts.receipt_for(session, actor=people["maria"],
+                                             conversation=conversation))[0]
 
 
 def test_a_read_without_an_audited_open_is_a_view(session):
@@ -33,7 +33,7 @@ def test_a_read_without_an_audited_open_is_a_view(session):
     assert _viewers(session, people, c.id) == [] and _receipt(session, people, c.id) == "Sent"
     # Dr. Lee reads it (as the list's read marks do, no open recorded): "Read", and a viewer.
     conversation = access_conversation(session, actor=people["lee"], conversation_id=c.id)
-    assert msg.mark_read(session, actor=people["lee"], conversation=conversation)
+    assert receipts.mark_read(session, actor=people["lee"], conversation=conversation)
     assert _receipt(session, people, c.id).startswith("Read")
     assert _viewers(session, people, c.id) == ["Dr. Lee"]
 
@@ -66,7 +66,7 @@ def test_one_line_per_provider_with_the_latest_view(session):
             session, actor=people["lee"],
             conversation=access_conversation(session, actor=people["lee"], conversation_id=c.id))
     # Dr. Patel answers (replying reads everything before): a viewer, the latest one.
-    msg.send_message(session, actor=people["patel"], conversation_id=c.id, body="Rest it",
-                     client_msg_id="patel-1")
+    sending.send_message(session, actor=people["patel"], conversation_id=c.id, body="Rest it",
+                         client_msg_id="patel-1")
     assert _viewers(session, people, c.id) == ["Dr. Patel", "Dr. Lee"]
     assert _receipt(session, people, c.id).startswith("Read")
