@@ -51,6 +51,7 @@ def _people(server: EdgeServer) -> tuple[str, str, int]:
         conversation, _ = create_conversation(
             s, reason="Test follow-up", actor=actor_for_user(s, patient_user), patient_id=None,
             topic="Loop", body="first")
+        s.commit()  # the test is the caller: its unit of work commits
         return provider_user.email, patient_user.email, conversation.id
 
 

@@ -101,6 +101,7 @@ async def test_no_handler_or_live_step_takes_a_connection_on_the_loop(session, s
     server_database.on = False
     result = send_message(session, actor=p["maria"], conversation_id=cid, body="Thanks!",
                           client_msg_id="off-loop-3")
+    session.commit()  # the caller's unit of work, before the tabs read it
     server_database.on = True
     await deliver(lee, realtime.LiveEvent(
         kind=realtime.LiveKind.MESSAGE, conversation_id=cid, patient_id=result.patient_id,
