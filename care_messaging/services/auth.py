@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -246,23 +246,12 @@ def resolve_session(
     settings = get_settings()
     idle_limit = found.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
     if now >= found.expires_at or now >= idle_limit:
-        row = session.get(AuthSession, found.id)
-        row.revoked_at = now
-        row.revoked_reason = "absolute" if now >= found.expires_at else "idle"
-        session.add(row)
-        audit.record(
-            session,
-            action=Action.TIMEOUT,
-            outcome=Outcome.SUCCESS,
-            actor_user_id=found.user_id,
-            object_type="session",
-            object_id=found.id,
-            client_ip=client_ip,
-            detail=row.revoked_reason,
-        )
+        reason = "absolute" if now >= found.expires_at else "idle"
+        _revoke(session, session.get(AuthSession, found.id), reason=reason,
+                action=Action.TIMEOUT, client_ip=client_ip, at=now)
         unit_of_work.keep_on_error(session)  # the session stays revoked, the timeout recorded
         raise SessionEndedError("Your session has expired. Please sign in again.",
-                                reason=row.revoked_reason)
+                                reason=reason)
     if not found.is_active:
         raise SessionEndedError("Please sign in.", reason="disabled")
     # Activity moves the idle clock, at most every TOUCH_INTERVAL: one write per half minute
@@ -319,18 +308,19 @@ def logout(session: Session, *, token: str | None, client_ip: str = "") -> None:
     row = _session_by_token(session, token)
     if row is None or row.revoked_at is not None:
         return
-    row.revoked_at = utcnow()
-    row.revoked_reason = "logout"
+    _revoke(session, row, reason="logout", action=Action.LOGOUT, client_ip=client_ip,
+            at=utcnow())
+
+
+def _revoke(session: Session, row: AuthSession, *, reason: str, action: str, client_ip: str,
+            at: datetime) -> None:
+    """End one session on the server and audit why (a timeout says which limit ended it)."""
+    row.revoked_at = at
+    row.revoked_reason = reason
     session.add(row)
-    audit.record(
-        session,
-        action=Action.LOGOUT,
-        outcome=Outcome.SUCCESS,
-        actor_user_id=row.user_id,
-        object_type="session",
-        object_id=row.id or "",
-        client_ip=client_ip,
-    )
+    audit.record(session, action=action, outcome=Outcome.SUCCESS, actor_user_id=row.user_id,
+                 object_type="session", object_id=row.id or "", client_ip=client_ip,
+                 detail="" if reason == "logout" else reason)
 
 
 def revoke_user_sessions(session: Session, *, user_id: int, reason: str) -> int:

@@ -137,30 +137,46 @@ def _publish(session: Session, *, actor: Actor, message: Message,
     return view
 
 
-def retract_message(session: Session, *, actor: Actor, message_id: int) -> MessageView:
-    """Retract the actor's own message: it shows "Message retracted by the sender" to
-    everyone; the original stays in the record."""
-    message, conversation = _own_message(session, actor=actor, message_id=message_id,
-                                         action=Action.MESSAGE_RETRACT)
-    _check_changeable(session, actor, message, conversation, Action.MESSAGE_RETRACT)
+def _change(session: Session, *, actor: Actor, message: Message, conversation: Conversation,
+            kind: MessageRevisionKind, new_text: str | None) -> MessageView:
+    """Record one retraction (``new_text`` None) or correction of a checked message: the
+    search index, the revision row (a correction's text sealed to this message, revision and
+    editor), the message's mark, the audit row and the live event. Nothing is overwritten."""
+    action = Action.MESSAGE_RETRACT if new_text is None else Action.MESSAGE_CORRECT
     now = utcnow()
-    # Search forgets it: a retracted message is found by none of its words.
+    # Search finds it by its current words only: none once retracted.
     reindex_message(session, message_id=message.id or 0,
-                    old_body=searchable_text(session, message), new_body="")
+                    old_body=searchable_text(session, message), new_body=new_text or "")
     revision_no = _next_revision_no(session, message.id or 0)
-    session.add(MessageRevision(message_id=message.id or 0,
-                                conversation_id=message.conversation_id,
-                                revision_no=revision_no, kind=MessageRevisionKind.RETRACT,
-                                editor_user_id=actor.user_id, created_at=now))
-    message.retracted_at = now
+    revision = MessageRevision(message_id=message.id or 0,
+                               conversation_id=message.conversation_id,
+                               revision_no=revision_no, kind=kind,
+                               editor_user_id=actor.user_id, created_at=now)
+    if new_text is None:
+        message.retracted_at = now
+    else:
+        revision.body_ct, revision.key_id = crypto.encrypt_text(new_text, aad=crypto.revision_aad(
+            message.conversation_id, message.id or 0, revision_no, actor.user_id))
+        message.corrected_at = now
+    session.add(revision)
     session.add(message)
-    audit.record(session, actor=actor, action=Action.MESSAGE_RETRACT, outcome=Outcome.SUCCESS,
+    audit.record(session, actor=actor, action=action, outcome=Outcome.SUCCESS,
                  object_type="message", object_id=message.id or "",
                  patient_id=conversation.patient_id,
                  detail=f"conversation={conversation.id} seq={message.seq} "
                         f"revision={revision_no}")
     session.flush()
     return _publish(session, actor=actor, message=message, conversation=conversation)
+
+
+def retract_message(session: Session, *, actor: Actor, message_id: int) -> MessageView:
+    """Retract the actor's own message: it shows "Message retracted by the sender" to
+    everyone; the original stays in the record."""
+    message, conversation = _own_message(session, actor=actor, message_id=message_id,
+                                         action=Action.MESSAGE_RETRACT)
+    _check_changeable(session, actor, message, conversation, Action.MESSAGE_RETRACT)
+    return _change(session, actor=actor, message=message, conversation=conversation,
+                   kind=MessageRevisionKind.RETRACT, new_text=None)
 
 
 def correct_message(session: Session, *, actor: Actor, message_id: int, body: str
@@ -171,27 +187,8 @@ def correct_message(session: Session, *, actor: Actor, message_id: int, body: st
                                          action=Action.MESSAGE_CORRECT)
     text = validate_body(body, has_attachments=False)
     _check_changeable(session, actor, message, conversation, Action.MESSAGE_CORRECT)
-    now = utcnow()
-    # Search finds it by its corrected words, no longer by the ones replaced.
-    reindex_message(session, message_id=message.id or 0,
-                    old_body=searchable_text(session, message), new_body=text)
-    revision_no = _next_revision_no(session, message.id or 0)
-    ciphertext, key_id = crypto.encrypt_text(text, aad=crypto.revision_aad(
-        message.conversation_id, message.id or 0, revision_no, actor.user_id))
-    session.add(MessageRevision(message_id=message.id or 0,
-                                conversation_id=message.conversation_id,
-                                revision_no=revision_no, kind=MessageRevisionKind.CORRECT,
-                                editor_user_id=actor.user_id, body_ct=ciphertext,
-                                key_id=key_id, created_at=now))
-    message.corrected_at = now
-    session.add(message)
-    audit.record(session, actor=actor, action=Action.MESSAGE_CORRECT, outcome=Outcome.SUCCESS,
-                 object_type="message", object_id=message.id or "",
-                 patient_id=conversation.patient_id,
-                 detail=f"conversation={conversation.id} seq={message.seq} "
-                        f"revision={revision_no}")
-    session.flush()
-    return _publish(session, actor=actor, message=message, conversation=conversation)
+    return _change(session, actor=actor, message=message, conversation=conversation,
+                   kind=MessageRevisionKind.CORRECT, new_text=text)
 
 
 @dataclass(frozen=True)
