@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.error_notice import error_notice
+
 
 def assignment_bar(S) -> rx.Component:
     """``S`` has ``handling_label``, ``assignee_id``, ``assigned_to_me``, ``team_options``,
@@ -32,8 +34,6 @@ def assignment_bar(S) -> rx.Component:
                               on_click=S.release_conversation)),
             width="100%", align="center", wrap="wrap", spacing="2",
         ),
-        rx.cond(S.assign_error != "",
-                rx.callout(S.assign_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", size="1", width="100%")),
+        error_notice(S.assign_error, size="1"),
         width="100%", spacing="1",
     )

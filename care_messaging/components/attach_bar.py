@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.error_notice import error_notice
+
 MAX_FILES = 5
 # One thread per page, so one upload area per page.
 UPLOAD_ID = "chat-upload"
@@ -55,9 +57,7 @@ def attach_bar(S, upload_id: str) -> rx.Component:
     )
     _label_file_input(upload, "Choose files to attach")
     return rx.vstack(
-        rx.cond(S.upload_error != "",
-                rx.callout(S.upload_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", width="100%")),
+        error_notice(S.upload_error),
         rx.cond(S.uploading,
                 rx.vstack(rx.text("Uploading…", size="1"),
                           rx.progress(value=S.upload_progress, max=100, width="100%",

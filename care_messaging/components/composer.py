@@ -15,6 +15,7 @@ from reflex.event import EventChain
 from reflex_base.vars.base import VarData
 
 from care_messaging.components.attach_bar import UPLOAD_ID, attach_bar
+from care_messaging.components.error_notice import error_notice
 from care_messaging.components.message_changes import change_area, draft_link
 from care_messaging.services.message_sending import MAX_BODY_CHARS
 
@@ -50,9 +51,7 @@ def composer(S, *, label: str, placeholder: str, extras: rx.Component | None = N
     is typing, the box, and the files waiting to go (``S`` mixes in the upload state).
     ``extras``: what one side adds under the box (the providers' quick replies)."""
     return rx.vstack(
-        rx.cond(S.send_error != "",
-                rx.callout(S.send_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", width="100%")),
+        error_notice(S.send_error),
         rx.text(S.typing_label, size="1", color_scheme="gray", role="status",
                 aria_live="polite", min_height="1.2em"),
         composer_form(S, label=label, placeholder=placeholder,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.error_notice import error_notice
 from care_messaging.components.local_time import local_time
 from care_messaging.services.internal_notes import MAX_NOTE_CHARS
 
@@ -27,9 +28,7 @@ def internal_notes_panel(S) -> rx.Component:
         rx.el.summary(rx.text("Internal notes (", S.notes.length(), ") — care team only",
                               size="2", weight="medium", as_="span")),
         rx.box(rx.foreach(S.notes, _note), class_name="cm-notes-list"),
-        rx.cond(S.note_error != "",
-                rx.callout(S.note_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", size="1", width="100%")),
+        error_notice(S.note_error, size="1"),
         rx.form(
             rx.hstack(
                 rx.text_area(id="note-body", name="note", aria_label="Internal note",

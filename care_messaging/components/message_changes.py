@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.error_notice import error_notice
 from care_messaging.components.local_time import local_time
 from care_messaging.services.message_sending import MAX_BODY_CHARS
 
@@ -45,9 +46,7 @@ def _correct_dialog(S) -> rx.Component:
                                   "original stays in the record.", size="2"),
             rx.form(
                 rx.vstack(
-                    rx.cond(S.change_error != "",
-                            rx.callout(S.change_error, icon="triangle-alert", color_scheme="red",
-                                       role="alert", width="100%")),
+                    error_notice(S.change_error),
                     rx.el.input(type="hidden", name="message_id", value=S.change_id),
                     # Keyed by the message: a second correction starts from its own text.
                     rx.text_area(name="body", default_value=S.change_text, key=S.change_id,
@@ -105,9 +104,7 @@ def _history_dialog(S) -> rx.Component:
 def change_area(S) -> rx.Component:
     """Why a change was refused (outside the dialog too: a late Retract), and the dialogs."""
     return rx.fragment(
-        rx.cond((S.change_error != "") & (S.change_id == ""),
-                rx.callout(S.change_error, icon="triangle-alert", color_scheme="red",
-                           role="alert", width="100%")),
+        error_notice(S.change_error, when=(S.change_error != "") & (S.change_id == "")),
         _correct_dialog(S),
         _history_dialog(S),
     )

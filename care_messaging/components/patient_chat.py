@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from care_messaging.components.composer import composer
+from care_messaging.components.error_notice import error_notice
 from care_messaging.components.local_time import local_time
 from care_messaging.components.message_log import message_log
 from care_messaging.presenters.labels import PATIENT_CATEGORY_LABELS
@@ -166,9 +167,7 @@ def new_conversation_dialog(S) -> rx.Component:
                                   "writing.", size="2"),
             rx.form(
                 rx.vstack(
-                    rx.cond(S.new_error != "",
-                            rx.callout(S.new_error, icon="triangle-alert", color_scheme="red",
-                                       role="alert", width="100%")),
+                    error_notice(S.new_error),
                     _dialog_field("Topic", rx.input(
                         id="new-topic", name="topic", max_length=MAX_TOPIC_CHARS, width="100%",
                         placeholder="e.g. Question about my medication"), "new-topic"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from care_messaging.components.error_notice import error_notice
 from care_messaging.presenters.labels import CATEGORY_LABELS, PRIORITY_LABELS
 from care_messaging.services.conversations import MAX_REASON_CHARS, MAX_TOPIC_CHARS
 from care_messaging.services.message_sending import MAX_BODY_CHARS
@@ -82,9 +83,7 @@ def new_message_dialog(S) -> rx.Component:
             rx.dialog.description("Start a conversation with one of your patients.", size="2"),
             rx.form(
                 rx.vstack(
-                    rx.cond(S.new_error != "",
-                            rx.callout(S.new_error, icon="triangle-alert", color_scheme="red",
-                                       role="alert", width="100%")),
+                    error_notice(S.new_error),
                     rx.el.input(type="hidden", name="patient_id", value=S.new_patient_id),
                     rx.cond(
                         S.new_patient_id != "",

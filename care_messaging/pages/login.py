@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import reflex as rx
 
+from care_messaging.components.error_notice import error_notice
 from care_messaging.components.native_form import native_form
 from care_messaging.navigation import safe_next_path
 from care_messaging.state.auth import AuthState, resolve_actor
@@ -85,11 +86,7 @@ def login_page() -> rx.Component:
                     spacing="2",
                 ),
                 rx.text("Secure messaging with your care team", color_scheme="gray", size="2"),
-                rx.cond(
-                    LoginState.error_message != "",
-                    rx.callout(LoginState.error_message, icon="triangle-alert", color_scheme="red",
-                               role="alert", width="100%"),
-                ),
+                error_notice(LoginState.error_message),
                 rx.cond(
                     LoginState.notice != "",
                     rx.callout(LoginState.notice, icon="info", color_scheme="blue",
