@@ -64,17 +64,22 @@ class MessageChangesState(ThreadPageState, mixin=True):
     @guarded(PAGE_ROLE)
     def retract(self, actor: Actor, message_id: str):
         self.change_error = ""
+        self._apply_change(actor, changes.retract_message, message_id=parse_id(message_id))
+        return None
+
+    def _apply_change(self, actor: Actor, change, **args) -> bool:
+        """Run one retract/correct service call; show the changed row and the list's preview,
+        or the refusal. True when it was made."""
         with session_scope() as session:
             try:
-                view = changes.retract_message(session, actor=actor,
-                                               message_id=parse_id(message_id))  # type: ignore[arg-type]
+                view = change(session, actor=actor, **args)
             except ServiceError as error:
                 self.change_error = str(error)
-                return None
+                return False
             if view.conversation_id == parse_id(self.open_id):
                 self._show_change(view, actor)
             self._refresh(session, actor)  # the list's preview
-        return None
+        return True
 
     @guarded(PAGE_ROLE)
     def start_correct(self, actor: Actor, message_id: str):
@@ -93,17 +98,8 @@ class MessageChangesState(ThreadPageState, mixin=True):
     def correct(self, actor: Actor, form_data: dict):
         message_id = parse_id(form_data.get("message_id") or self.change_id)
         body = str(form_data.get("body", ""))[:MAX_BODY_CHARS + 1]
-        with session_scope() as session:
-            try:
-                view = changes.correct_message(session, actor=actor,
-                                               message_id=message_id, body=body)  # type: ignore[arg-type]
-            except ServiceError as error:
-                self.change_error = str(error)
-                return None
-            if view.conversation_id == parse_id(self.open_id):
-                self._show_change(view, actor)
-            self._refresh(session, actor)
-        self.change_id = self.change_text = self.change_error = ""
+        if self._apply_change(actor, changes.correct_message, message_id=message_id, body=body):
+            self.change_id = self.change_text = self.change_error = ""
         return None
 
     # ----- history (providers) -----
