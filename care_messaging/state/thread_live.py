@@ -90,7 +90,7 @@ class ThreadLiveState(ThreadBaseState, mixin=True):
             if kinds - {realtime.LiveKind.RECEIPT}:
                 self._refresh(session, actor, fresh_after=max(e.created_at for e in events))
 
-    # ----- the interface live delivery calls (realtime.py) -----
+    # ----- the interface live delivery calls (realtime/delivery.py) -----
     # Static methods taking the page state: public to the server, but never event handlers
     # (Reflex makes every public method of a state callable from the browser).
     @staticmethod

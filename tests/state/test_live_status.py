@@ -34,7 +34,7 @@ async def test_status_moves_from_sending_to_read(session):
                                                  "seq": thread(state)[-1]["seq"]}
     seq = int(thread(state)[-1]["seq"])
 
-    # Maria's tab receives it (what realtime._deliver records), then she opens it.
+    # Maria's tab receives it (what realtime/delivery.py's _deliver records), then she opens it.
     assert receipts.mark_delivered(session, user_id=people["maria"].user_id,
                                    conversation_id=conversation.id, seq=seq)
     session.commit()
