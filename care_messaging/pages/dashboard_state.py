@@ -40,7 +40,8 @@ from care_messaging.state.internal_notes import InternalNotesState
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.quick_reply_rows import quick_reply_rows
-from care_messaging.state.thread_page import PAGE_SIZE, ThreadPageState, parse_id
+from care_messaging.state.thread_base import PAGE_SIZE, parse_id
+from care_messaging.state.thread_page import ThreadPageState
 from care_messaging.web import offloop
 
 

@@ -22,7 +22,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
-from care_messaging.state.thread_page import parse_id
+from care_messaging.state.thread_base import parse_id
 from care_messaging.web import offloop
 from care_messaging.web.origins import attachment_href
 

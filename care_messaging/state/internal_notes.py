@@ -18,7 +18,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
-from care_messaging.state.thread_page import parse_id
+from care_messaging.state.thread_base import parse_id
 
 
 class InternalNotesState(AuthState, mixin=True):

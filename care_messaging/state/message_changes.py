@@ -21,7 +21,8 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.services.message_sending import MAX_BODY_CHARS
 from care_messaging.services.message_views import MessageView
 from care_messaging.state.guarded import PAGE_ROLE, guarded
-from care_messaging.state.thread_page import ThreadPageState, parse_id
+from care_messaging.state.thread_base import parse_id
+from care_messaging.state.thread_page import ThreadPageState
 from care_messaging.web.origins import attachment_href
 
 

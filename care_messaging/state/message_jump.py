@@ -17,7 +17,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.message_views import list_messages
 from care_messaging.state.auth import AuthState
-from care_messaging.state.thread_page import parse_id
+from care_messaging.state.thread_base import parse_id
 from care_messaging.state.thread_window import MAX_THREAD_ROWS
 
 # How far back a jump loads at most (older than that: the newest rows before the target are

@@ -42,7 +42,7 @@ from care_messaging.models import Role
 from care_messaging.presenters.provider import SidebarRow, sidebar_row
 from care_messaging.services import auth, conversation_list, view_audit
 from care_messaging.services.errors import SessionInvalidError
-from care_messaging.state.thread_page import PAGE_SIZE
+from care_messaging.state.thread_base import PAGE_SIZE
 from care_messaging.web.auth_routes import client_ip
 
 PATHS = ("/dashboard", "/dashboard/")

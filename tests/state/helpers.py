@@ -67,7 +67,7 @@ def sign_in_token(session, email: str, password: str) -> str:
 
 
 async def deliver(state, event) -> None:
-    """What realtime._deliver does for a tab: phase one, then the (coalesced) follow-up."""
+    """What realtime/delivery.py's ``_deliver`` does for a tab: phase one, then the (coalesced) follow-up."""
     if await state._apply_live_event(event):
         await state._after_live_events([event])
 

@@ -10,7 +10,7 @@ from care_messaging.models import ReadState
 from care_messaging.services import conversations as conv
 from care_messaging.services import events
 from care_messaging.services import message_sending as sending
-from care_messaging.state.thread_page import record_deliveries
+from care_messaging.state.thread_live import record_deliveries
 from tests.factories import clinic
 
 

@@ -34,7 +34,7 @@ async def test_status_moves_from_sending_to_read(session):
                                                  "seq": thread(state)[-1]["seq"]}
     seq = int(thread(state)[-1]["seq"])
 
-    # Maria's tab receives it (what realtime._deliver records), then she opens it.
+    # Maria's tab receives it (what realtime/delivery.py's _deliver records), then she opens it.
     assert receipts.mark_delivered(session, user_id=people["maria"].user_id,
                                    conversation_id=conversation.id, seq=seq)
     session.commit()
@@ -103,12 +103,12 @@ async def test_database_down_keeps_the_message_for_the_outbox_to_send_again(sess
     def database_down(*args, **kwargs):
         raise OSError("database unavailable")
 
-    # Where the page looks it up (state/thread_page.py).
-    monkeypatch.setattr("care_messaging.state.thread_page.message_sending.send_message", database_down)
+    # Where the page looks it up (state/thread_sending.py).
+    monkeypatch.setattr("care_messaging.state.thread_sending.message_sending.send_message", database_down)
     await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
     assert json.loads(state.outbox_acks)[-1]["k"] == "retry"
     assert [m["body"] for m in thread(state)] == ["Please"]
-    monkeypatch.setattr("care_messaging.state.thread_page.message_sending.send_message", real_send)
+    monkeypatch.setattr("care_messaging.state.thread_sending.message_sending.send_message", real_send)
     await call(state, "send_reply", {"body": "Call me back", "client_msg_id": "r-1"})
     assert json.loads(state.outbox_acks)[-1] == {"c": "r-1", "k": "stored", "seq": "2"}
     assert [m["body"] for m in thread(state)] == ["Please", "Call me back"]

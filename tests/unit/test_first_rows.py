@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from care_messaging.services import auth
 from care_messaging.services.conversations import create_conversation
 from care_messaging.services.message_sending import send_message
-from care_messaging.state.thread_page import PAGE_SIZE
+from care_messaging.state.thread_base import PAGE_SIZE
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.first_rows import FirstRowsMiddleware, rows_html, with_first_rows
 from tests.factories import PASSWORD, clinic

@@ -70,6 +70,7 @@ async def test_a_new_typing_spell_is_not_cleared_by_the_last_ones_timer(monkeypa
     """Typing, sending (which ends the spell) and typing again within the idle time: the first
     spell's timer must not clear the indicator of the second."""
     from care_messaging import realtime
+    from care_messaging.realtime import typing_indicator
 
     labels: list[str] = []
 
@@ -77,8 +78,9 @@ async def test_a_new_typing_spell_is_not_cleared_by_the_last_ones_timer(monkeypa
         labels.append(event.label)
         return len(user_ids)
 
-    monkeypatch.setattr(realtime, "publish", fan_out)
-    monkeypatch.setattr(realtime, "TYPING_IDLE_SECONDS", 0.3)
+    # Where the spells look them up (realtime/typing_indicator.py).
+    monkeypatch.setattr(typing_indicator, "publish", fan_out)
+    monkeypatch.setattr(typing_indicator, "TYPING_IDLE_SECONDS", 0.3)
     spell = {"conversation_id": 4242, "patient_id": 1, "actor_user_id": 7,
              "label": "Dr. Lee", "user_ids": [7, 8]}
     await realtime.publish_typing(**spell)

@@ -1,0 +1,74 @@
+"""Whether a tab's websocket is still open (on this worker or, scaled out, on another one)."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import reflex as rx
+
+log = logging.getLogger(__name__)
+
+
+def app():
+    """The running Reflex app (imported late: the app module imports the pages, and they
+    import this package)."""
+    from care_messaging.care_messaging import app as reflex_app
+
+    return reflex_app
+
+
+async def is_connected(app, token: str) -> bool:
+    """Whether a tab's websocket is open on some worker.
+
+    A closed tab's state lingers in the state manager; running the page's live handler on it
+    would mark messages delivered or read that nobody saw. Reflex keeps the token -> socket
+    map on its token manager (locally, and in Redis when scaled out).
+    """
+    manager = getattr(app.event_namespace, "_token_manager", None)
+    if manager is None:  # an unknown Reflex internals layout: deliver rather than drop
+        return True
+    if token in manager.token_to_socket:
+        return True
+    owner = getattr(manager, "_get_token_owner", None)
+    return owner is not None and await owner(token, refresh=True) is not None
+
+
+async def connected(app, tokens: list[str]) -> set[str]:
+    """Which of these tabs have an open websocket on some worker, in one Redis round trip
+    (an MGET of Reflex's socket records) instead of one per tab."""
+    manager = getattr(app.event_namespace, "_token_manager", None)
+    if manager is None:
+        return set(tokens)
+    here = {t for t in tokens if t in manager.token_to_socket}
+    elsewhere = [t for t in tokens if t not in here]
+    redis = getattr(manager, "redis", None)
+    key = getattr(manager, "_get_redis_key", None)
+    if not elsewhere or redis is None or key is None:
+        return here
+    try:
+        records = await redis.mget([key(t) for t in elsewhere])
+    except Exception:
+        log.warning("socket records unavailable: checking tabs one by one", exc_info=True)
+        return here | {t for t in elsewhere if await is_connected(app, t)}
+    # A record naming this worker without a local socket is a leftover of a closed one
+    # (Reflex's own reading of these records, _fetch_socket_record).
+    own = getattr(manager, "instance_id", None)
+    alive = set()
+    for token, raw in zip(elsewhere, records, strict=True):
+        if raw and getattr(pickle.loads(raw), "instance_id", None) != own:
+            alive.add(token)
+    return here | alive
+
+
+async def is_tab_connected(token: str) -> bool:
+    """Whether this browser tab still has a live websocket (on any worker)."""
+    running = app()
+    return running.event_namespace is not None and await is_connected(running, token)
+
+
+def state_class(state_name: str):
+    try:
+        return rx.State.get_class_substate(tuple(state_name.split(".")[1:]))
+    except ValueError:
+        return None
