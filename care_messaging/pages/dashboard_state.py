@@ -16,7 +16,6 @@ from typing import ClassVar
 import reflex as rx
 
 from care_messaging import realtime
-from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.presenters.provider import (
     conversation_row,
@@ -190,12 +189,8 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     # ----- page load -----
     @guarded(PAGE_ROLE)
     async def load(self, actor: Actor):
-        await realtime.register(user_id=actor.user_id,
-                                client_token=self.router.session.client_token,
-                                state_cls=type(self))
+        await self._begin_load(actor)
         params = self.router.url.query_parameters
-        self.thread_error = self.send_error = self.new_error = ""
-        self.outbox_owner = outbox_owner(actor.user_id)
         self._close_thread()
 
         def first_view(session) -> None:

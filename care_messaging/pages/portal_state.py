@@ -13,8 +13,6 @@ from typing import ClassVar
 
 import reflex as rx
 
-from care_messaging import realtime
-from care_messaging.crypto import outbox_owner
 from care_messaging.models import ConversationStatus
 from care_messaging.presenters.patient import patient_conversation_row
 from care_messaging.presenters.provider import joined, when
@@ -99,12 +97,9 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
     # ----- page load -----
     @guarded(PAGE_ROLE)
     async def load(self, actor: Actor):
-        await realtime.register(user_id=actor.user_id,
-                                client_token=self.router.session.client_token,
-                                state_cls=type(self))
+        await self._begin_load(actor)
         params = self.router.url.query_parameters
-        self.thread_error = self.send_error = self.new_error = self.upload_error = ""
-        self.outbox_owner = outbox_owner(actor.user_id)
+        self.upload_error = ""
         if "new" in params:  # never close it here: a click may already have opened it
             self.new_open = True
         self._close_thread()

@@ -6,6 +6,7 @@ delivered marks for what the tab showed (a Reflex state mixin of state/thread_pa
 from __future__ import annotations
 
 from care_messaging import realtime
+from care_messaging.crypto import outbox_owner
 from care_messaging.db import session_scope
 from care_messaging.services import receipts
 from care_messaging.services.access import access_conversation
@@ -18,6 +19,15 @@ from care_messaging.web import offloop
 
 class ThreadLiveState(ThreadBaseState, mixin=True):
     """Live updates (called by realtime via app.modify_state)."""
+
+    async def _begin_load(self, actor: Actor) -> None:
+        """What a thread page does first when it loads: the tab joins its user's live tabs,
+        its outbox is named for that user, and no earlier refusal is left on screen."""
+        await realtime.register(user_id=actor.user_id,
+                                client_token=self.router.session.client_token,
+                                state_cls=type(self))
+        self.thread_error = self.send_error = self.new_error = ""
+        self.outbox_owner = outbox_owner(actor.user_id)
 
     async def _live_actor(self) -> Actor | None:
         actor = await live_actor(self)
