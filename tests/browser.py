@@ -90,12 +90,20 @@ class AppServer:
         self.log = log
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        # The whole process group, even when its leader has already exited: a server worker
+        # whose master is gone must not outlive the test (seen after the scale-out phase).
+        try:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> AppServer:
