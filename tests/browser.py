@@ -7,6 +7,7 @@ its own data dir, so tests see exactly what a user sees. Chromium is Debian's (`
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -96,14 +97,10 @@ class AppServer:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> AppServer:
