@@ -224,6 +224,7 @@ def _migrate_and_seed_demo(url: str) -> None:
     engine = make_engine(url)
     with Session(engine) as session:
         seed_demo(session)
+        session.commit()  # the caller's unit of work: services never commit
     engine.dispose()
 
 
