@@ -24,12 +24,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from care_messaging.jobs import MAX_ATTEMPTS, load_handlers, periodic
-from care_messaging.models import Job, utcnow
+from care_messaging.models import Job, table_of, utcnow
 from care_messaging.services.hot_sql import HotStatement
 
 log = logging.getLogger(__name__)
 
-_jobs = Job.__table__  # type: ignore[attr-defined]  # SQLModel leaves it untyped
+_jobs = table_of(Job)
 _c = _jobs.c
 # One statement on every message sent: a waiting job with the same key absorbs it.
 _ENQUEUE = HotStatement(

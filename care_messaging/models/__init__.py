@@ -21,6 +21,8 @@ from care_messaging.models.common import (
     MessageRevisionKind,
     Priority,
     Role,
+    id_of,
+    table_of,
     utcnow,
 )
 from care_messaging.models.conversations import (
@@ -80,6 +82,8 @@ __all__ = [
     "Role",
     "SentNotification",
     "User",
+    "id_of",
     "message_fts",
+    "table_of",
     "utcnow",
 ]

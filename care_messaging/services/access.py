@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Literal, overload
 
 from sqlalchemy import Select, bindparam, exists, union_all
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from care_messaging.models import (
     CareTeamMember,
@@ -20,6 +21,7 @@ from care_messaging.models import (
     Provider,
     Role,
     User,
+    table_of,
 )
 from care_messaging.services import audit
 from care_messaging.services.actors import Actor
@@ -31,7 +33,7 @@ INVALID_CONVERSATION = "Conversation not found."
 INVALID_PATIENT = "Patient not found."
 
 
-def visible_patient_ids(actor: Actor) -> Select:
+def visible_patient_ids(actor: Actor) -> Select[Any]:  # one column, patient ids
     """A subquery of patient ids the actor may see (empty for admins)."""
     scope, values = visibility_scope(actor)
     return visible_patient_ids_bound(scope).params(**values)
@@ -47,7 +49,7 @@ def visibility_scope(actor: Actor) -> tuple[str, dict[str, int]]:
     return "nobody", {}
 
 
-def visible_patient_ids_bound(scope: str) -> Select:
+def visible_patient_ids_bound(scope: str) -> Select[Any]:  # one column, patient ids
     """The subquery of ``visible_patient_ids`` with the actor's id left as a bound parameter."""
     if scope == "provider":
         return select(CareTeamMember.patient_id).where(
@@ -61,8 +63,8 @@ def visible_patient_ids_bound(scope: str) -> Select:
 # much as running them); the values are bound at execution.
 # They run on the DBAPI cursor (services/hot_sql.py).
 _ON_CARE_TEAM = HotStatement(select(exists().where(
-    CareTeamMember.patient_id == bindparam("patient_id"),
-    CareTeamMember.provider_id == bindparam("provider_id"),
+    col(CareTeamMember.patient_id) == bindparam("patient_id"),
+    col(CareTeamMember.provider_id) == bindparam("provider_id"),
 )))
 
 
@@ -99,8 +101,9 @@ def access_patient(
     return patient
 
 
-_conversation_columns = Conversation.__table__.c
-_CONVERSATION_FOR_SEND = HotStatement(select(
+_conversation_columns = table_of(Conversation).c
+# SQLAlchemy's select: SQLModel's is typed for at most four columns.
+_CONVERSATION_FOR_SEND = HotStatement(sa_select(
     _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
     _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
 ).where(_conversation_columns.id == bindparam("b_id")))
@@ -136,8 +139,8 @@ def access_conversation(
 
 _PARTICIPANTS = HotStatement(union_all(
     select(Provider.user_id)
-    .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
-    .join(User, User.id == Provider.user_id)
+    .join(CareTeamMember, col(CareTeamMember.provider_id) == Provider.id)
+    .join(User, col(User.id) == Provider.user_id)
     .where(CareTeamMember.patient_id == bindparam("patient_id"), User.is_active),
     select(Patient.user_id).where(Patient.id == bindparam("patient_id")),
 ))

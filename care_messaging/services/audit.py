@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from care_messaging.models import AuditEvent, utcnow
+from care_messaging.models import AuditEvent, table_of, utcnow
 from care_messaging.services.actors import Actor
 from care_messaging.services.hot_sql import HotStatement
 
@@ -63,7 +63,7 @@ class Outcome:
 
 
 # On the DBAPI cursor (services/hot_sql.py): one runs with every message sent and read.
-_INSERT = HotStatement(insert(AuditEvent.__table__))
+_INSERT = HotStatement(insert(table_of(AuditEvent)))
 
 
 def record(
@@ -124,10 +124,13 @@ def _holds_sqlite_write_lock(session: Session) -> bool:
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         return False
-    return bool(connection.connection.driver_connection.in_transaction)
+    driver_connection = connection.connection.driver_connection
+    # A connection the session has checked out of the pool always holds its DBAPI one.
+    assert driver_connection is not None
+    return bool(driver_connection.in_transaction)
 
 
-def _write_apart(session: Session, rows: list[dict[str, Any]]) -> None:
+def _write_apart(session: OrmSession, rows: list[dict[str, Any]]) -> None:
     with Session(session.get_bind(), expire_on_commit=False) as own:
         for fields in rows:
             record(own, **fields)

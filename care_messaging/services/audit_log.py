@@ -141,17 +141,17 @@ def conversation_viewers(session: Session, *, actor: Actor, conversation_id: int
         raise NotFoundError("Conversation not found.")
     opened = session.exec(
         select(AuditEvent.actor_user_id, func.max(AuditEvent.at))
-        .join(User, User.id == AuditEvent.actor_user_id)
+        .join(User, col(User.id) == AuditEvent.actor_user_id)
         .where(AuditEvent.object_type == "conversation",
                AuditEvent.object_id == str(conversation.id),
                AuditEvent.action == Action.CONVERSATION_OPEN,
                AuditEvent.outcome == Outcome.SUCCESS,
                User.role == Role.PROVIDER)
-        .group_by(AuditEvent.actor_user_id)
+        .group_by(col(AuditEvent.actor_user_id))
     ).all()
     read = session.exec(
         select(ReadState.user_id, func.coalesce(ReadState.read_at, ReadState.delivered_at))
-        .join(User, User.id == ReadState.user_id)
+        .join(User, col(User.id) == ReadState.user_id)
         .where(ReadState.conversation_id == conversation.id, ReadState.last_read_seq > 0,
                User.role == Role.PROVIDER)
     ).all()

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from care_messaging import crypto, unit_of_work
 from care_messaging.models import (
@@ -25,6 +26,8 @@ from care_messaging.models import (
     Provider,
     Role,
     User,
+    id_of,
+    table_of,
     utcnow,
 )
 from care_messaging.navigation import LANDING
@@ -148,7 +151,7 @@ def login(
     settings = get_settings()
     auth_session = AuthSession(
         token_hash=hash_token(secrets.token_urlsafe(32)),
-        user_id=user.id,
+        user_id=id_of(user),
         created_at=now,
         last_seen_at=now,
         expires_at=now + timedelta(seconds=settings.absolute_session_seconds),
@@ -200,15 +203,17 @@ def _session_by_token(session: Session, token: str) -> AuthSession | None:
 # Built once, columns only (no ORM objects), on the DBAPI cursor (services/hot_sql.py): it
 # runs for every event a tab sends.
 _SESSION_WITH_USER = HotStatement(
-    select(AuthSession.id, AuthSession.revoked_at, AuthSession.handoff_hash,
-           AuthSession.expires_at, AuthSession.last_seen_at, User.id.label("user_id"),
-           User.role, User.display_name, User.email, User.is_active, User.totp_required,
-           User.totp_enabled, Patient.id.label("patient_id"), Provider.id.label("provider_id"),
-           Provider.is_lead)
-    .join(User, User.id == AuthSession.user_id)
-    .outerjoin(Patient, Patient.user_id == User.id)
-    .outerjoin(Provider, Provider.user_id == User.id)
-    .where(AuthSession.token_hash == bindparam("token_hash"))
+    # SQLAlchemy's select: SQLModel's is typed for at most four columns.
+    sa_select(col(AuthSession.id), col(AuthSession.revoked_at), col(AuthSession.handoff_hash),
+              col(AuthSession.expires_at), col(AuthSession.last_seen_at),
+              col(User.id).label("user_id"), col(User.role), col(User.display_name),
+              col(User.email), col(User.is_active), col(User.totp_required),
+              col(User.totp_enabled), col(Patient.id).label("patient_id"),
+              col(Provider.id).label("provider_id"), col(Provider.is_lead))
+    .join(User, col(User.id) == AuthSession.user_id)
+    .outerjoin(Patient, col(Patient.user_id) == User.id)
+    .outerjoin(Provider, col(Provider.user_id) == User.id)
+    .where(col(AuthSession.token_hash) == bindparam("token_hash"))
 )
 
 
@@ -247,7 +252,10 @@ def resolve_session(
     idle_limit = found.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
     if now >= found.expires_at or now >= idle_limit:
         reason = "absolute" if now >= found.expires_at else "idle"
-        _revoke(session, session.get(AuthSession, found.id), reason=reason,
+        row = session.get(AuthSession, found.id)
+        if row is None:  # deleted since the read above (its account was removed)
+            raise SessionInvalidError("Please sign in.")
+        _revoke(session, row, reason=reason,
                 action=Action.TIMEOUT, client_ip=client_ip, at=now)
         unit_of_work.keep_on_error(session)  # the session stays revoked, the timeout recorded
         raise SessionEndedError("Your session has expired. Please sign in again.",
@@ -283,8 +291,8 @@ def _revoked_reason(session: Session, session_id: int) -> str:
     return (row.revoked_reason if row is not None else "") or "revoked"
 
 
-_TOUCH = (update(AuthSession.__table__)
-          .where(AuthSession.__table__.c.id == bindparam("b_id"))
+_TOUCH = (update(table_of(AuthSession))
+          .where(table_of(AuthSession).c.id == bindparam("b_id"))
           .values(last_seen_at=bindparam("b_now")))
 
 
@@ -326,7 +334,8 @@ def _revoke(session: Session, row: AuthSession, *, reason: str, action: str, cli
 def revoke_user_sessions(session: Session, *, user_id: int, reason: str) -> int:
     """End every live session of a user at once (used when an account is disabled)."""
     rows = session.exec(
-        select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        select(AuthSession).where(AuthSession.user_id == user_id,
+                                  col(AuthSession.revoked_at).is_(None))
     ).all()
     now = utcnow()
     for row in rows:

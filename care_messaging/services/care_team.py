@@ -42,8 +42,8 @@ def team_members(session: Session, patient_id: int) -> list[TeamMember]:
     """The active providers on a patient's care team, by name (then id: a stable order)."""
     rows = session.exec(
         select(User.id, User.display_name)
-        .join(Provider, Provider.user_id == User.id)
-        .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
+        .join(Provider, col(Provider.user_id) == User.id)
+        .join(CareTeamMember, col(CareTeamMember.provider_id) == Provider.id)
         .where(CareTeamMember.patient_id == patient_id, col(User.is_active),
                User.role == Role.PROVIDER)
         .order_by(col(User.display_name), col(User.id))

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from care_messaging import crypto
 from care_messaging.models import (
@@ -91,10 +92,10 @@ def _base_query(actor: Actor, *, filter_by: str, search: str) -> Any:
     unread = _unread_expr()
     query = (
         select(Conversation, Patient, unread.label("unread"))
-        .join(Patient, Patient.id == Conversation.patient_id)
+        .join(Patient, col(Patient.id) == Conversation.patient_id)
         .outerjoin(
             ReadState,
-            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.user_id),
+            (col(ReadState.conversation_id) == Conversation.id) & (ReadState.user_id == actor.user_id),
         )
         .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
     )
@@ -120,9 +121,9 @@ def matches_search(like: Any) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class _ListStatements:
-    total: object
-    page_ids: object
-    rows: object
+    total: SelectOfScalar[int]
+    page_ids: Select[Any, datetime]  # conversation id (typed int | None), last message time
+    rows: Select[Conversation, Patient, Any]  # conversation, patient, unread count
 
 
 @functools.lru_cache(maxsize=32)
@@ -139,7 +140,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
     """
     narrow = select(Conversation.id, Conversation.last_message_at).where(
         col(Conversation.patient_id).in_(visible_patient_ids_bound(scope)))
-    read_state_of_reader = (ReadState.conversation_id == Conversation.id) & (
+    read_state_of_reader = (col(ReadState.conversation_id) == Conversation.id) & (
         ReadState.user_id == bindparam("user_id"))
     unread = _unread_expr()
     if filter_by in ("unread", "read"):
@@ -153,7 +154,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
         narrow = narrow.where(*triage_list.overdue_clause(bindparam("now")))
     if searching:
         like: Any = bindparam("like")
-        narrow = narrow.join(Patient, Patient.id == Conversation.patient_id).where(
+        narrow = narrow.join(Patient, col(Patient.id) == Conversation.patient_id).where(
             matches_search(like))
     return _ListStatements(
         total=select(func.count()).select_from(narrow.subquery()),
@@ -163,7 +164,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
                                  col(Conversation.id).desc())
         .limit(bindparam("limit")).offset(bindparam("offset")),
         rows=select(Conversation, Patient, unread.label("unread"))
-        .join(Patient, Patient.id == Conversation.patient_id)
+        .join(Patient, col(Patient.id) == Conversation.patient_id)
         .outerjoin(ReadState, read_state_of_reader)
         .where(col(Conversation.id).in_(bindparam("page_ids", expanding=True))),
     )
@@ -209,8 +210,8 @@ _USER_NAMES = select(User.id, User.display_name).where(
 # yet (a patient started them): the patient sees who will answer, by name.
 _TEAM_NAMES = (
     select(CareTeamMember.patient_id, User.display_name)
-    .join(Provider, Provider.id == CareTeamMember.provider_id)
-    .join(User, User.id == Provider.user_id)
+    .join(Provider, col(Provider.id) == CareTeamMember.provider_id)
+    .join(User, col(User.id) == Provider.user_id)
     .where(col(CareTeamMember.patient_id).in_(bindparam("ids", expanding=True)), User.is_active)
     .order_by(col(CareTeamMember.id))
 )
@@ -311,7 +312,7 @@ def _unread_total_statement(scope: str) -> Any:
         .select_from(Conversation)
         .outerjoin(
             ReadState,
-            (ReadState.conversation_id == Conversation.id)
+            (col(ReadState.conversation_id) == Conversation.id)
             & (ReadState.user_id == bindparam("user_id")),
         )
         .where(col(Conversation.patient_id).in_(visible_patient_ids_bound(scope)), unread > 0)

@@ -6,6 +6,7 @@ The lists of conversations are services/conversation_list.py.
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 
 from sqlmodel import Session
 
@@ -45,7 +46,7 @@ def validate_reason(reason: str) -> str:
     return text
 
 
-def _choice(value: str, allowed: type, label: str) -> str:
+def _choice(value: str, allowed: type[StrEnum], label: str) -> str:
     values = {v.value for v in allowed}
     if value not in values:
         raise ValidationError(f"Choose a valid {label}.")
@@ -136,7 +137,7 @@ def create_conversation(
 
 def _set_attribute(
     session: Session, *, actor: Actor, conversation_id: int, field: str, value: str,
-    allowed: type, label: str, action: str,
+    allowed: type[StrEnum], label: str, action: str,
 ) -> Conversation:
     """Change one care-team-controlled attribute (status or priority), audited."""
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from care_messaging.models import MessageDailyCount
+from care_messaging.models import MessageDailyCount, table_of
 from care_messaging.services.hot_sql import HotStatement
 
 
@@ -24,7 +24,7 @@ def utc_day(at: datetime) -> date:
 
 def _upsert(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = MessageDailyCount.__table__
+    table = table_of(MessageDailyCount)
     statement = insert(table).values(
         patient_id=bindparam("patient_id"), day=bindparam("day"), messages=1)
     return statement.on_conflict_do_update(
@@ -63,9 +63,9 @@ def rebuild(session: Session) -> None:
 def per_day(session: Session, *, patient_ids: Any, since: date) -> dict[date, int]:
     """Messages per day since ``since`` for the patients in ``patient_ids`` (a subquery)."""
     rows = session.exec(
-        select(MessageDailyCount.day, func.sum(MessageDailyCount.messages))
+        select(col(MessageDailyCount.day), func.sum(MessageDailyCount.messages))
         .where(col(MessageDailyCount.patient_id).in_(patient_ids),
                col(MessageDailyCount.day) >= since)
-        .group_by(MessageDailyCount.day)
+        .group_by(col(MessageDailyCount.day))
     ).all()
     return {(d if isinstance(d, date) else date.fromisoformat(str(d))): int(n) for d, n in rows}

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
-from care_messaging.models import Conversation, MessageDraft, utcnow
+from care_messaging.models import Conversation, MessageDraft, table_of, utcnow
 from care_messaging.services import audit
 from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
@@ -95,9 +95,9 @@ def drafted_conversations(session: Session, *, user_id: int,
         col(MessageDraft.conversation_id).in_(conversation_ids))).all())
 
 
-_CLEAR = HotStatement(delete(MessageDraft.__table__).where(
-    MessageDraft.__table__.c.user_id == bindparam("b_user"),
-    MessageDraft.__table__.c.conversation_id == bindparam("b_conversation")))
+_CLEAR = HotStatement(delete(table_of(MessageDraft)).where(
+    table_of(MessageDraft).c.user_id == bindparam("b_user"),
+    table_of(MessageDraft).c.conversation_id == bindparam("b_conversation")))
 
 
 def clear(session: Session, *, user_id: int, conversation_id: int) -> None:

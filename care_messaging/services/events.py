@@ -24,10 +24,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
+from sqlmodel import Session as SQLModelSession
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class DomainEvent:
 
 
 Consumer = Callable[[list[DomainEvent]], None]
-DurableConsumer = Callable[[Session, list[DomainEvent]], None]
+# Durable consumers query with ``session.exec``: the sessions that record events are the
+# app's SQLModel sessions (``session_scope``, the services' callers).
+DurableConsumer = Callable[[SQLModelSession, list[DomainEvent]], None]
 _after_commit: list[Consumer] = []
 _in_transaction: list[DurableConsumer] = []
 
@@ -120,7 +123,7 @@ def _before_commit(session: Session) -> None:
         for consumer in list(_in_transaction):
             # An error here aborts the commit: the change and its durable follow-ups go
             # together or not at all.
-            consumer(session, list(events))
+            consumer(cast(SQLModelSession, session), list(events))
 
 
 @sa_event.listens_for(Session, "after_commit")

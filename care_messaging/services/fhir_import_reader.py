@@ -107,7 +107,8 @@ class BundleReader:
                                    (data.get("meta") or {}).get("tag", []) or []}:
             raise refuse("This Bundle was exported without message text and cannot be "
                           "imported.")
-        self.entries = {e.get("fullUrl"): e["resource"] for e in data.get("entry", []) or []
+        # Keyed by each entry's fullUrl as the JSON has it (normally a str).
+        self.entries: dict[Any, dict[str, Any]] = {e.get("fullUrl"): e["resource"] for e in data.get("entry", []) or []
                         if isinstance(e, dict) and isinstance(e.get("resource"), dict)}
         self.patient: Patient | None = None
         self.users: dict[str, int] = {}  # fullUrl -> user id

@@ -37,17 +37,19 @@ PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode
 
 # Conversation status -> Communication.status (EventStatus); the exact status travels in
 # statusReason under STATUS_SYSTEM.
-CONVERSATION_STATUS = {
+# Keyed by str (the stored value) like the maps below.
+CONVERSATION_STATUS: dict[str, str] = {
     ConversationStatus.ACTIVE: "in-progress",
     ConversationStatus.NEEDS_ATTENTION: "on-hold",
     ConversationStatus.COMPLETED: "completed",
 }
 # Our order is routine < high < urgent; FHIR's is routine < urgent < asap < stat. Rank for
 # rank, so that our highest level is the receiver's higher one too.
-PRIORITY = {Priority.ROUTINE: "routine", Priority.HIGH: "urgent", Priority.URGENT: "asap"}
+PRIORITY: dict[str, str] = {Priority.ROUTINE: "routine", Priority.HIGH: "urgent", Priority.URGENT: "asap"}
 PRIORITY_BACK = {"routine": Priority.ROUTINE, "urgent": Priority.HIGH, "asap": Priority.URGENT,
                  "stat": Priority.URGENT}
-MEDIUM_MODE = {Medium.SECURE_MESSAGE: ("ONLINEWRIT", "online written"),
+# Keyed by str: a row's medium is the stored string (a Medium value).
+MEDIUM_MODE: dict[str, tuple[str, str]] = {Medium.SECURE_MESSAGE: ("ONLINEWRIT", "online written"),
                Medium.PORTAL: ("ONLINEWRIT", "online written"),
                Medium.PHONE: ("PHONE", "telephone"),
                Medium.EMAIL: ("EMAILWRIT", "email")}

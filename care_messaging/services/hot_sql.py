@@ -16,13 +16,14 @@ pending is flushed first, as ``Session.execute`` would.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 Processor = Callable[[Any], Any] | None
@@ -33,7 +34,7 @@ class _Compiled:
     sql: str
     positions: tuple[str, ...] | None  # parameter order for positional paramstyles
     defaults: dict[str, Any]  # values fixed in the statement (e.g. ``messages=1``)
-    bind: dict[str, Callable[[Any], Any]]
+    bind: Mapping[str, Callable[[Any], Any]]
     result: tuple[Processor, ...]
     row: type | None  # rows come back as named tuples (``row.patient_id``)
 
@@ -49,13 +50,16 @@ class HotStatement:
             return found
         compiled = self.statement.compile(
             dialect=dialect, column_keys=sorted(keys) if keys is not None else None)
+        # A SELECT/INSERT/UPDATE/DELETE always compiles with the dialect's SQLCompiler (the
+        # binds and their order live there); only DDL would not, and no HotStatement is DDL.
+        assert isinstance(compiled, SQLCompiler)
         # Keyed by the names the SQL uses (literal values get generated names).
         binds = compiled.binds.items()
         bind = {name: processor for name, processor in (
             (name, b.type._cached_bind_processor(dialect)) for name, b in binds) if processor}
         defaults = {name: b.value for name, b in binds
                     if b.value is not None and not name.startswith("%(")}
-        columns = getattr(self.statement, "selected_columns", None)
+        columns: Sequence[Any] | None = getattr(self.statement, "selected_columns", None)
         if columns is None:  # INSERT/UPDATE ... RETURNING
             columns = getattr(self.statement, "_returning", ())
         result = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
@@ -79,7 +83,10 @@ class HotStatement:
         for name, process in compiled.bind.items():
             if name in values:
                 values[name] = process(values[name])
-        cursor = connection.connection.driver_connection.cursor()
+        driver_connection = connection.connection.driver_connection
+        # A connection the session has checked out of the pool always holds its DBAPI one.
+        assert driver_connection is not None
+        cursor = driver_connection.cursor()
         bound = (tuple(values[name] for name in compiled.positions)
                  if compiled.positions is not None else values)
         try:

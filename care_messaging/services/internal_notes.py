@@ -94,7 +94,7 @@ def list_notes(session: Session, *, actor: Actor, conversation_id: int,
                                             action=Action.NOTE_VIEW)
     rows = session.exec(
         select(InternalNote, User.display_name)
-        .join(User, User.id == InternalNote.author_user_id)
+        .join(User, col(User.id) == InternalNote.author_user_id)
         .where(InternalNote.conversation_id == conversation.id)
         .order_by(col(InternalNote.created_at).desc(), col(InternalNote.id).desc())
         .limit(max(1, min(int(limit), MAX_NOTES_SHOWN)))

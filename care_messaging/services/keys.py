@@ -56,6 +56,8 @@ def _rotate_revisions_and_drafts(session: Session, active: str) -> None:
             col(MessageRevision.body_ct).is_not(None), MessageRevision.key_id != active)).all():
         aad = crypto.revision_aad(revision.conversation_id, revision.message_id,
                                   revision.revision_no, revision.editor_user_id)
+        # The query keeps only revisions with a text (a retraction has none).
+        assert revision.body_ct is not None
         plain = crypto.decrypt_text(revision.body_ct, aad=aad, key_id=revision.key_id)
         revision.body_ct, revision.key_id = crypto.encrypt_text(plain, aad=aad)
         session.add(revision)
@@ -93,7 +95,8 @@ def rotate_keys(session: Session) -> RotationReport:
         last_id = batch[-1].id or last_id
         session.flush()
     for user in session.exec(select(User).where(col(User.totp_secret_ct).is_not(None))).all():
-        if user.totp_key_id != active:
+        # The query keeps only users with a secret.
+        if user.totp_key_id != active and user.totp_secret_ct is not None:
             secret = crypto.decrypt_text(user.totp_secret_ct, aad=crypto.totp_aad(user.id),
                                          key_id=user.totp_key_id)
             user.totp_secret_ct, user.totp_key_id = crypto.encrypt_text(secret,

@@ -220,9 +220,11 @@ def message_history(session: Session, *, actor: Actor, message_id: int) -> list[
     user_ids = {message.sender_user_id} | {r.editor_user_id for r in revisions}
     names = dict(session.exec(select(User.id, User.display_name)
                               .where(col(User.id).in_(user_ids))).all())
-    files = tuple(session.exec(select(Attachment.id, Attachment.display_name)
-                               .where(Attachment.message_id == message.id)
-                               .order_by(col(Attachment.id))).all())
+    # ``aid`` is a selected primary key: never NULL.
+    files = tuple((aid, name) for aid, name in session.exec(
+        select(Attachment.id, Attachment.display_name)
+        .where(Attachment.message_id == message.id)
+        .order_by(col(Attachment.id))).all() if aid is not None)
     entries = [HistoryEntry("original", crypto.decrypt_body(message)[0], message.created_at,
                             names.get(message.sender_user_id, ""), files)]
     for revision in revisions:

@@ -23,6 +23,7 @@ from care_messaging.models import (
     ConversationStatus,
     Message,
     Role,
+    table_of,
     utcnow,
 )
 from care_messaging.services import audit, daily_counts, drafts, events
@@ -95,17 +96,17 @@ def _existing(session: Session, sender_user_id: int, client_msg_id: str) -> Mess
 
 # The statements every send runs, built once and on the tables (plain Core): building
 # expressions per call, and the ORM's bulk paths, cost about as much as executing them.
-_conversations = Conversation.__table__.c
+_conversations = table_of(Conversation).c
 # They run on the DBAPI cursor (services/hot_sql.py).
 _NEXT_SEQ = HotStatement(
-    update(Conversation.__table__)
+    update(table_of(Conversation))
     .where(_conversations.id == bindparam("conversation_id"))
     .values(last_seq=_conversations.last_seq + 1, last_message_at=bindparam("now"))
     .returning(_conversations.last_seq)
 )
-_INSERT_MESSAGE = HotStatement(insert(Message.__table__).returning(Message.__table__.c.id))
+_INSERT_MESSAGE = HotStatement(insert(table_of(Message)).returning(table_of(Message).c.id))
 _SET_LAST_MESSAGE = HotStatement(
-    update(Conversation.__table__)
+    update(table_of(Conversation))
     .where(_conversations.id == bindparam("b_conversation"))
     .values(last_message_id=bindparam("b_message"))
 )

@@ -44,6 +44,7 @@ from care_messaging.models import (
     Role,
     SentNotification,
     User,
+    id_of,
     utcnow,
 )
 from care_messaging.navigation import landing_for
@@ -149,14 +150,14 @@ def _send_once(*, user: User, kind: str, key: str, email: mail.Email,
         mail.send(email)
     except Exception:
         with session_scope() as session:  # release the claim: the job's retry sends it
-            session.execute(delete(SentNotification).where(SentNotification.dedupe_key == key))
+            session.execute(delete(SentNotification).where(col(SentNotification.dedupe_key) == key))
             audit.record(session, action=Action.NOTIFICATION_EMAIL, outcome=Outcome.FAILURE,
                          actor_label="notifier", object_type="conversation",
                          object_id=conversation_id or "", patient_id=patient_id,
                          detail=f"kind={kind} recipient_user={user.id}")
         raise
     with session_scope() as session:
-        session.execute(update(SentNotification).where(SentNotification.dedupe_key == key)
+        session.execute(update(SentNotification).where(col(SentNotification.dedupe_key) == key)
                         .values(status="sent", sent_at=utcnow()))
         audit.record(session, action=Action.NOTIFICATION_EMAIL, outcome=Outcome.SUCCESS,
                      actor_label="notifier", object_type="conversation",
@@ -236,18 +237,19 @@ def reminder_sweep(args: dict[str, Any]) -> None:
     with session_scope() as session:
         rows = session.exec(
             select(User, Conversation.id, Conversation.patient_id, Message.seq)
-            .join(Patient, Patient.id == Conversation.patient_id)
-            .join(User, User.id == Patient.user_id)
-            .outerjoin(ReadState, (ReadState.conversation_id == Conversation.id)
+            .join(Patient, col(Patient.id) == Conversation.patient_id)
+            .join(User, col(User.id) == Patient.user_id)
+            .outerjoin(ReadState, (col(ReadState.conversation_id) == Conversation.id)
                        & (ReadState.user_id == Patient.user_id))
             # The oldest unread message (a patient's own sends move their read mark).
-            .join(Message, (Message.conversation_id == Conversation.id)
+            .join(Message, (col(Message.conversation_id) == Conversation.id)
                   & (Message.seq == read_seq + 1))
             .where(Conversation.last_seq > read_seq, User.is_active,
                    Message.created_at <= cutoff, Message.created_at > cutoff - REMINDER_LOOKBACK)
         ).all()
+        # ``cid`` is a selected primary key: never NULL.
         wanted = [(u, cid, pid, seq) for u, cid, pid, seq in rows
-                  if preferences(session, u.id).email_on]
+                  if cid is not None and preferences(session, id_of(u)).email_on]
     for user, conversation_id, patient_id, seq in wanted:
         key = f"reminder:{user.id}:{conversation_id}:{seq}"
         _send_once(user=user, kind="reminder", key=key, conversation_id=conversation_id,
@@ -259,14 +261,14 @@ def waiting_counts(session: Session) -> dict[int, int]:
     """Per provider user: patient conversations on their teams whose latest message is the
     patient's (not completed), i.e. still awaiting a reply. Counts only."""
     rows = session.exec(
-        select(Provider.user_id, func.count(Conversation.id))
-        .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
-        .join(Conversation, Conversation.patient_id == CareTeamMember.patient_id)
-        .join(Patient, Patient.id == Conversation.patient_id)
-        .join(Message, Message.id == Conversation.last_message_id)
+        select(col(Provider.user_id), func.count(col(Conversation.id)))
+        .join(CareTeamMember, col(CareTeamMember.provider_id) == Provider.id)
+        .join(Conversation, col(Conversation.patient_id) == CareTeamMember.patient_id)
+        .join(Patient, col(Patient.id) == Conversation.patient_id)
+        .join(Message, col(Message.id) == Conversation.last_message_id)
         .where(Message.sender_user_id == Patient.user_id,
                Conversation.status != ConversationStatus.COMPLETED)
-        .group_by(Provider.user_id)
+        .group_by(col(Provider.user_id))
     ).all()
     return dict(rows)
 
@@ -279,8 +281,8 @@ def daily_digest(args: dict[str, Any]) -> None:
         counts = waiting_counts(session)
         users = session.exec(select(User).where(col(User.id).in_(list(counts)),
                                                 User.is_active)).all()
-        wanted = [(u, counts[u.id or 0]) for u in users
-                  if counts.get(u.id) and preferences(session, u.id).digest_on]
+        wanted = [(u, counts[id_of(u)]) for u in users
+                  if counts.get(id_of(u)) and preferences(session, id_of(u)).digest_on]
     for user, waiting in wanted:
         key = f"digest:{user.id}:{day}"
         _send_once(user=user, kind="digest", key=key, conversation_id=None,

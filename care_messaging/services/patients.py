@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, col, select
 
-from care_messaging.models import Patient, Role
+from care_messaging.models import Patient, Role, table_of
 from care_messaging.services.access import visibility_scope, visible_patient_ids_bound
 from care_messaging.services.actors import Actor
 
@@ -61,7 +61,7 @@ def _statements(scope: str, searching: bool) -> Any:
             func.lower(Patient.last_name + " " + Patient.first_name).like(like, escape="\\"),
             func.lower(Patient.last_name + ", " + Patient.first_name).like(like, escape="\\"),
             func.lower(Patient.mrn).like(like, escape="\\"),
-            Patient.date_of_birth == bindparam("born", type_=Patient.__table__.c.date_of_birth.type),
+            col(Patient.date_of_birth) == bindparam("born", type_=table_of(Patient).c.date_of_birth.type),
         ))
     page = (query.order_by(col(Patient.last_name), col(Patient.first_name), col(Patient.id))
             .limit(bindparam("limit")))

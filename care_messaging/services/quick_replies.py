@@ -86,7 +86,7 @@ def available(session: Session, *, actor: Actor) -> list[QuickReplyView]:
     if actor.role != Role.PROVIDER:
         return []
     rows = session.exec(select(QuickReply).where(
-        or_(QuickReply.owner_user_id == actor.user_id, col(QuickReply.owner_user_id).is_(None))
+        or_(col(QuickReply.owner_user_id) == actor.user_id, col(QuickReply.owner_user_id).is_(None))
     ).order_by(col(QuickReply.name))).all()
     own = [r for r in rows if r.owner_user_id is not None]
     names = {r.name for r in own}

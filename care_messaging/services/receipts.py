@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from care_messaging.models import Conversation, Patient, ReadState, Role, User, utcnow
+from care_messaging.models import Conversation, Patient, ReadState, Role, User, table_of, utcnow
 from care_messaging.services import audit, events
 from care_messaging.services.access import participant_user_ids
 from care_messaging.services.actors import Actor
@@ -41,11 +41,11 @@ def _advance_read_state(
 
 def _own_read_state_upsert(dialect: str) -> Any:
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_for(ReadState.__table__).values(
+    statement = insert_for(table_of(ReadState)).values(
         user_id=bindparam("user_id"), conversation_id=bindparam("conversation_id"),
         last_read_seq=bindparam("seq"), last_delivered_seq=bindparam("seq"),
         read_at=bindparam("at"), delivered_at=bindparam("at"))
-    current = ReadState.__table__.c
+    current = table_of(ReadState).c
     new = statement.excluded
 
     def forward(mark: str, stamp: str) -> dict[str, Any]:
@@ -101,10 +101,10 @@ def mark_read(session: Session, *, actor: Actor, conversation: Conversation) -> 
     return advanced
 
 
-_read_states = ReadState.__table__.c
+_read_states = table_of(ReadState).c
 # One statement per delivery (it runs for every message reaching every participant's tab).
 _MOVE_DELIVERED = (
-    update(ReadState.__table__)
+    update(table_of(ReadState))
     .where(_read_states.user_id == bindparam("b_user"),
            _read_states.conversation_id == bindparam("b_conversation"),
            _read_states.last_delivered_seq < bindparam("b_seq"))
@@ -119,7 +119,8 @@ def mark_delivered(session: Session, *, user_id: int, conversation_id: int, seq:
     senders, whose screens show "Delivered")."""
     moved = session.execute(_MOVE_DELIVERED, {"b_user": user_id, "b_conversation":
                                               conversation_id, "b_seq": seq, "b_at": utcnow()})
-    if moved.rowcount == 0:
+    # An UPDATE's result is a CursorResult; SQLModel's Session.execute types it as Result.
+    if moved.rowcount == 0:  # type: ignore[attr-defined]
         if session.get(ReadState, (user_id, conversation_id)) is not None:
             return False  # already delivered that far
         session.add(ReadState(user_id=user_id, conversation_id=conversation_id,
@@ -153,7 +154,7 @@ def receipt_for(session: Session, *, actor: Actor, conversation: Conversation) -
     else:
         query = (
             select(ReadState)
-            .join(User, User.id == ReadState.user_id)
+            .join(User, col(User.id) == ReadState.user_id)
             .where(ReadState.conversation_id == conversation.id, User.role == Role.PROVIDER)
         )
     states = session.exec(query).all()

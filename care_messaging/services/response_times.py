@@ -78,7 +78,7 @@ def compute(session: Session, *, actor: Actor, weeks: int = 8,
     rows = session.exec(
         select(Conversation.created_at, Conversation.first_provider_reply_at,
                Conversation.priority, Conversation.provider_user_id)
-        .join(User, User.id == Conversation.created_by_user_id)
+        .join(User, col(User.id) == Conversation.created_by_user_id)
         .where(User.role == Role.PATIENT, Conversation.created_at >= since)
     ).all()
     per_provider: dict[int, list[tuple[float, bool]]] = {}

@@ -165,7 +165,7 @@ def search_sql(dialect: str, actor: Actor, tokens: list[str], *,
 def common_word_shares(session: Session) -> dict[str, float]:
     """PostgreSQL: the share of messages holding each of the index's most common tokens, as
     of the last ANALYZE (read at most every few minutes per database)."""
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)  # the bind is an Engine or a Connection
     cached = _common_words.get(url)
     if cached is not None and time.monotonic() - cached[0] < COMMON_WORDS_MAX_AGE_SECONDS:
         return cached[1]
@@ -201,7 +201,7 @@ def search_messages(
     # Re-check visibility through the ORM subquery as well (defence in depth), then decrypt.
     rows = session.exec(
         select(Message, Conversation.patient_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Conversation, col(Conversation.id) == Message.conversation_id)
         .where(col(Message.id).in_(ids))
         .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
     ).all()

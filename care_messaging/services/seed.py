@@ -26,6 +26,7 @@ from care_messaging.models import (
     ReadState,
     Role,
     User,
+    id_of,
     utcnow,
 )
 from care_messaging.services import daily_counts
@@ -133,7 +134,7 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
         user = _user(session, email=f"{first}.{last}@demo.care".lower(),
                      name=f"{title} {first} {last}", role=Role.PROVIDER, password_hash=password_hash)
         # Dr. Lee leads the clinic: the demo shows the response-times page.
-        provider = Provider(user_id=user.id, title=title, specialty=specialty,
+        provider = Provider(user_id=id_of(user), title=title, specialty=specialty,
                             is_lead=(first, last) == LEAD)
         session.add(provider)
         session.flush()
@@ -143,7 +144,7 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
         user = _user(session, email=f"{first}.{last}@demo.care".lower(), name=f"{first} {last}",
                      role=Role.PATIENT, password_hash=password_hash)
         patient = Patient(
-            user_id=user.id, mrn=f"P-{100200 + i * 7}", first_name=first, last_name=last,
+            user_id=id_of(user), mrn=f"P-{100200 + i * 7}", first_name=first, last_name=last,
             date_of_birth=date(1950 + (i * 3) % 50, 1 + i % 12, 1 + (i * 5) % 28),
             phone=f"(555) 01{i:02d}-{1000 + i * 37}",
             preferred_medium=list(Medium)[i % len(Medium)],
@@ -155,7 +156,7 @@ def seed_demo(session: Session, *, conversations: int = 100, messages: int = 150
     for provider, user, team in providers:
         for index in TEAM_PATIENTS[team]:
             patient = patients[index][0]
-            session.add(CareTeamMember(patient_id=patient.id, provider_id=provider.id))
+            session.add(CareTeamMember(patient_id=id_of(patient), provider_id=id_of(provider)))
             team_of.setdefault(index, []).append((provider, user))
     session.flush()
     _seed_conversations(session, rng, patients, team_of, conversations, messages)
@@ -211,13 +212,13 @@ def _seed_conversations(session: Any, rng: Any, patients: Any, team_of: Any,
                 text = rng.choice(PROVIDER_LINES)
                 first_reply = first_reply or at
             blob, key_id = crypto.encrypt_text(
-                text, aad=crypto.message_aad(conversation.id, k + 1, sender.id))
-            last_message = Message(conversation_id=conversation.id, sender_user_id=sender.id,
+                text, aad=crypto.message_aad(id_of(conversation), k + 1, sender.id))
+            last_message = Message(conversation_id=id_of(conversation), sender_user_id=sender.id,
                                    seq=k + 1, client_msg_id=f"seed-{c}-{k}", body_ct=blob,
                                    key_id=key_id, created_at=at)
             session.add(last_message)
             session.flush()
-            index_message(session, message_id=last_message.id, body=text)
+            index_message(session, message_id=id_of(last_message), body=text)
         conversation.last_seq = count
         conversation.last_message_at = times[-1]
         conversation.last_message_id = last_message.id if last_message else None

@@ -60,7 +60,7 @@ def median_first_reply_seconds(session: Session, *, actor: Actor) -> float | Non
     """Median time from a patient starting a conversation to the first provider reply."""
     rows = session.exec(
         select(Conversation.created_at, Conversation.first_provider_reply_at)
-        .join(User, User.id == Conversation.created_by_user_id)
+        .join(User, col(User.id) == Conversation.created_by_user_id)
         .where(
             _visible(actor),
             User.role == Role.PATIENT,
@@ -70,6 +70,7 @@ def median_first_reply_seconds(session: Session, *, actor: Actor) -> float | Non
     waits = [
         max(0.0, (_naive_utc(replied) - _naive_utc(created)).total_seconds())
         for created, replied in rows
+        if replied is not None  # the query keeps only replied ones
     ]
     return statistics.median(waits) if waits else None
 
@@ -86,7 +87,7 @@ class DashboardCounts:
 def _cards_statement(scope: str) -> Any:
     """Built once per kind of actor (a live burst recomputes the cards of every tab)."""
     return select(
-        func.count(Conversation.id),
+        func.count(col(Conversation.id)),
         func.count(func.distinct(Conversation.patient_id)),
         func.coalesce(func.sum(Conversation.last_seq), 0),
     ).where(col(Conversation.patient_id).in_(visible_patient_ids_bound(scope)))

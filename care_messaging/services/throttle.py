@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_
 from sqlmodel import Session
 
-from care_messaging.models import LoginThrottle
+from care_messaging.models import LoginThrottle, table_of
 from care_messaging.settings import get_settings
 
 PRUNE_EVERY_SECONDS = 60.0
@@ -62,14 +62,15 @@ def prune(session: Session, now: datetime, *, keep: str = "") -> int:
     one row per address forever. ``keep``: the key the caller holds loaded (its row is about to
     be updated). Returns how many went."""
     window = timedelta(seconds=get_settings().login_lockout_seconds)
-    table = LoginThrottle.__table__
+    table = table_of(LoginThrottle)
     result = session.execute(
         delete(table)
         .where(table.c.window_started_at < now - window)
         .where(or_(table.c.locked_until.is_(None), table.c.locked_until < now))
         .where(table.c.key != keep)
     )
-    return result.rowcount or 0
+    # A DELETE's result is a CursorResult; SQLModel's Session.execute types it as Result.
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 def maybe_prune(session: Session, now: datetime, *, keep: str = "") -> None:

@@ -68,7 +68,7 @@ def _answered(session: Session, conversation_id: int) -> None:
     session.execute(
         update(Conversation)
         .where(col(Conversation.id) == conversation_id,
-               or_(col(Conversation.reply_by_at).is_not(None), Conversation.attention != 0))
+               or_(col(Conversation.reply_by_at).is_not(None), col(Conversation.attention) != 0))
         .values(reply_by_at=None, escalated_at=None, attention=0))
 
 
@@ -98,8 +98,8 @@ def _patient_wrote(session: Session, event: events.DomainEvent) -> None:
 
 def team_provider_users(session: Session, patient_id: int) -> list[User]:
     return list(session.exec(
-        select(User).join(Provider, Provider.user_id == User.id)
-        .join(CareTeamMember, CareTeamMember.provider_id == Provider.id)
+        select(User).join(Provider, col(Provider.user_id) == User.id)
+        .join(CareTeamMember, col(CareTeamMember.provider_id) == Provider.id)
         .where(CareTeamMember.patient_id == patient_id, User.is_active,
                User.role == Role.PROVIDER)
         .order_by(col(User.id))).all())
@@ -140,7 +140,7 @@ def escalate(args: dict[str, Any]) -> None:
                                                              ATTENTION_OVERDUE)
                         if session.get_bind().dialect.name == "sqlite"
                         else func.greatest(Conversation.attention, ATTENTION_OVERDUE))
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]  # a CursorResult, typed as Result
             if claimed:
                 audit.record(session, action=ESCALATE_ACTION, outcome=Outcome.SUCCESS,
                              actor_label="reply-by job", object_type="conversation",

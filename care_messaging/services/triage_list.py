@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import BindParameter
 from sqlmodel import col
 
 from care_messaging.models import Conversation, ConversationStatus, utcnow
@@ -16,7 +17,7 @@ from care_messaging.models import Conversation, ConversationStatus, utcnow
 clock: Callable[[], datetime] = utcnow
 
 
-def overdue_clause(now: datetime) -> tuple[Any, ...]:
+def overdue_clause(now: datetime | BindParameter[Any]) -> tuple[Any, ...]:
     """Open conversations whose oldest unanswered patient message is past its reply-by time
     (``now``: a bound parameter or a datetime)."""
     return (col(Conversation.reply_by_at).is_not(None), col(Conversation.reply_by_at) <= now,

@@ -46,7 +46,9 @@ def account_labels(session: Session, *, actor: Actor, user_ids: list[int]) -> di
         return {}
     rows = session.exec(select(User.id, User.role, User.email)
                         .where(col(User.id).in_(ids))).all()
-    return {uid or 0: account_label(uid, role, email) for uid, role, email in rows}
+    # ``uid`` is a selected primary key: never NULL.
+    return {uid: account_label(uid, role, email) for uid, role, email in rows
+            if uid is not None}
 
 
 def _admin_target(session: Session, actor: Actor, user_id: int) -> User:
