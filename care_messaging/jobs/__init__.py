@@ -51,17 +51,21 @@ def backend(dialect_name: str) -> str:
 
 
 def enqueue(session: Session, kind: str, args: dict, *, run_at: datetime,
-            dedupe_key: str | None = None) -> None:
+            dedupe_key: str | None = None, earliest: bool = False) -> None:
     """Schedule a job in ``session``'s transaction (it exists only if that commits).
 
     ``dedupe_key``: while a job with this key is waiting, another one is not added.
+    ``earliest`` (with a key): the waiting job runs at the earlier of its time and ``run_at``
+    (one job per key that keeps the soonest time, not one row per call).
     """
     payload = json.dumps(args, sort_keys=True)
     if backend(session.get_bind().dialect.name) == "procrastinate":
         from care_messaging.jobs import pg
 
-        pg.defer(session, kind, payload, run_at=run_at, dedupe_key=dedupe_key)
+        pg.defer(session, kind, payload, run_at=run_at, dedupe_key=dedupe_key,
+                 earliest=earliest)
     else:
         from care_messaging.jobs import embedded
 
-        embedded.enqueue(session, kind, payload, run_at=run_at, dedupe_key=dedupe_key)
+        embedded.enqueue(session, kind, payload, run_at=run_at, dedupe_key=dedupe_key,
+                         earliest=earliest)

@@ -17,7 +17,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -35,6 +35,12 @@ _c = _jobs.c
 _ENQUEUE = HotStatement(
     sqlite.insert(_jobs).on_conflict_do_nothing(
         index_elements=["dedupe_key"], index_where=text("status = 'queued'")))
+_insert = sqlite.insert(_jobs)
+# The same, keeping one waiting job per key at the earlier of the two times.
+_ENQUEUE_EARLIEST = HotStatement(
+    _insert.on_conflict_do_update(
+        index_elements=["dedupe_key"], index_where=text("status = 'queued'"),
+        set_={"run_at": func.min(_c.run_at, _insert.excluded.run_at)}))
 _DUE = (
     select(_c.id)
     .where(or_(and_(_c.status == "queued", _c.run_at <= bindparam("now")),
@@ -54,8 +60,9 @@ DONE_KEPT_FOR = timedelta(days=7)
 
 
 def enqueue(session: Session, kind: str, payload: str, *, run_at: datetime,
-            dedupe_key: str | None) -> None:
-    _ENQUEUE.execute(session, {
+            dedupe_key: str | None, earliest: bool = False) -> None:
+    statement = _ENQUEUE_EARLIEST if earliest and dedupe_key else _ENQUEUE
+    statement.execute(session, {
         "kind": kind, "args": payload, "status": "queued", "run_at": run_at, "attempts": 0,
         "max_attempts": MAX_ATTEMPTS, "locked_by": "", "dedupe_key": dedupe_key,
         "last_error": "", "created_at": utcnow()}, by_columns=True)

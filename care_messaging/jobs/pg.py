@@ -26,16 +26,26 @@ log = logging.getLogger(__name__)
 QUEUE = "care"
 _WAITING = text("SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :lock "
                 "AND status = 'todo' LIMIT 1")
+# A waiting job of this key brought forward to the earlier time (``earliest``).
+# (LEAST skips a NULL, which means "now": such a job keeps it.)
+_BRING_FORWARD = text(
+    "UPDATE procrastinate_jobs SET scheduled_at = CASE WHEN scheduled_at IS NULL THEN NULL "
+    "ELSE LEAST(scheduled_at, :at) END "
+    "WHERE queueing_lock = :lock AND status = 'todo' RETURNING id")
 _DEFER = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :lock, "
     "CAST(:args AS jsonb), :at)::procrastinate_job_to_defer_v1])")
 
 
 def defer(session: Session, kind: str, payload: str, *, run_at: datetime,
-          dedupe_key: str | None) -> None:
+          dedupe_key: str | None, earliest: bool = False) -> None:
     """Add a procrastinate job in ``session``'s transaction; its queueing lock is the dedupe
-    key (procrastinate keeps at most one waiting job per lock)."""
-    if dedupe_key and session.execute(_WAITING, {"lock": dedupe_key}).first() is not None:
+    key (procrastinate keeps at most one waiting job per lock). ``earliest``: a waiting job
+    of this key runs at the earlier of its time and ``run_at``."""
+    if dedupe_key and earliest:
+        if session.execute(_BRING_FORWARD, {"lock": dedupe_key, "at": run_at}).first():
+            return
+    elif dedupe_key and session.execute(_WAITING, {"lock": dedupe_key}).first() is not None:
         return
     params = {"queue": QUEUE, "task": kind, "lock": dedupe_key, "args": payload, "at": run_at}
     try:

@@ -31,7 +31,7 @@ class ClinicSettingsState(AuthState):
     @guarded("admin", silent=True)
     def load_settings(self, actor: Actor):
         with session_scope() as session:
-            self.values = reply_by.as_form(reply_by.load(session))
+            self.values = reply_by.as_form(reply_by.load(session, fresh=True))
         self.settings_error = self.settings_notice = ""
         return None
 

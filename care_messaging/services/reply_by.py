@@ -17,10 +17,15 @@ Public holidays are not modelled (a clinic closed on a weekday should mark it by
 from __future__ import annotations
 
 import re
+import threading
+import time as monotonic_clock
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from care_messaging.models import ClinicSetting, Priority, Role, utcnow
@@ -180,8 +185,22 @@ def from_form(values: dict[str, str]) -> ClinicHours:
         targets={p: parse_target(values.get(f"target_{p}", "")) for p in Priority})
 
 
-def load(session: Session) -> ClinicHours:
-    """The clinic's settings (defaults for what was never set; a bad stored value too)."""
+# Every patient message computes a reply-by time (services/triage.py) and every portal
+# refresh shows the promise: reading and parsing the settings table each time cost a query,
+# the form parse and a ZoneInfo lookup per send. They change when an admin saves them, so
+# each process keeps them per database for a short while; a save in this process drops its
+# copy at once (when the save's transaction ends), other workers see it within CACHE_SECONDS.
+CACHE_SECONDS = 30.0
+_cache: weakref.WeakKeyDictionary[Engine, tuple[float, ClinicHours]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _read(session: Session) -> ClinicHours:
     stored = dict(session.exec(select(ClinicSetting.key, ClinicSetting.value)).all())
     if not stored:
         return DEFAULTS
@@ -191,11 +210,40 @@ def load(session: Session) -> ClinicHours:
         return DEFAULTS
 
 
+def load(session: Session, *, fresh: bool = False) -> ClinicHours:
+    """The clinic's settings (defaults for what was never set; a bad stored value too).
+
+    ``fresh``: read the table now (the admin's form), not this process's recent copy."""
+    engine = _engine_of(session)
+    now = monotonic_clock.monotonic()
+    if not fresh:
+        with _cache_lock:
+            hit = _cache.get(engine)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    hours = _read(session)
+    with _cache_lock:
+        _cache[engine] = (now + CACHE_SECONDS, hours)
+    return hours
+
+
+def forget(engine: Engine) -> None:
+    """Drop this process's copy of the settings of ``engine``'s database."""
+    with _cache_lock:
+        _cache.pop(engine, None)
+
+
 def save(session: Session, *, actor: Actor, values: dict[str, str]) -> ClinicHours:
     """The admin saves the reply-by settings (validated, audited)."""
     if actor.role != Role.ADMIN:
         raise NotFoundError("Not found.")
     hours = from_form({k: str(v) for k, v in values.items()})
+    engine = _engine_of(session)
+    forget(engine)
+    # A read later in this transaction would cache what may yet roll back: forget again
+    # when it ends, either way.
+    for when in ("after_commit", "after_rollback"):
+        event.listen(session, when, lambda _s, _e=engine: forget(_e), once=True)
     now = utcnow()
     for key, value in as_form(hours).items():
         row = session.get(ClinicSetting, key) or ClinicSetting(key=key, value=value)

@@ -5,13 +5,15 @@ services/events.py), so the marks commit with the message or not at all:
 
 - a **patient's** message: red-flag check (services/red_flags.py); the conversation's
   ``reply_by_at`` is set from its priority if no earlier unanswered message set one (an
-  urgent red flag can only bring it forward), and a ``reply_by_escalate`` job is scheduled
-  for that moment;
+  urgent red flag can only bring it forward), and the conversation's ``reply_by_escalate``
+  job is due by that moment (one waiting job per conversation, brought forward when a time
+  is earlier: not a new job row for every message);
 - a **provider's** message answers: ``reply_by_at``, ``escalated_at`` and the list raise are
   cleared (the red-flag mark and the urgent priority stay for the team to see).
 
-``reply_by_escalate`` (at-least-once, idempotent): if the conversation is still unanswered
-and past its reply-by time and not yet escalated for it, it is raised to the top of the list,
+``reply_by_escalate`` (at-least-once, idempotent): if the conversation's reply-by time is
+still ahead (a later message after a reply set a new one), the job waits again until then; if
+the conversation is still unanswered and past its reply-by time and not yet escalated for it, it is raised to the top of the list,
 ``escalated_at`` recorded, audited, and each care-team provider emailed once (no PHI: only
 that a conversation on their team is past its reply-by time, with a sign-in link).
 """
@@ -92,8 +94,14 @@ def _patient_wrote(session: Session, event: events.DomainEvent) -> None:
         return  # an earlier unanswered message already sets the time
     session.execute(update(Conversation).where(col(Conversation.id) == event.conversation_id)
                     .values(reply_by_at=due))
-    jobs.enqueue(session, ESCALATE, {"conversation_id": event.conversation_id},
-                 run_at=due, dedupe_key=f"{ESCALATE}:{event.conversation_id}:{due.isoformat()}")
+    _schedule(session, event.conversation_id, due)
+
+
+def _schedule(session: Session, conversation_id: int, due: datetime) -> None:
+    """The conversation's one waiting escalation job runs by ``due``: a patient writing after
+    each reply moves the time later, and the job, run early, waits again (``escalate``)."""
+    jobs.enqueue(session, ESCALATE, {"conversation_id": conversation_id}, run_at=due,
+                 dedupe_key=f"{ESCALATE}:{conversation_id}", earliest=True)
 
 
 def team_provider_users(session: Session, patient_id: int) -> list[User]:
@@ -127,8 +135,11 @@ def escalate(args: dict[str, Any]) -> None:
         if conversation is None or conversation.status == ConversationStatus.COMPLETED:
             return
         due = _aware(conversation.reply_by_at)
-        if due is None or due > now:
-            return  # answered, or a later time replaced this one (its own job will run)
+        if due is None:
+            return  # answered (the next patient message schedules again)
+        if due > now:
+            _schedule(session, conversation_id, due)  # a later time replaced the one it had
+            return
         escalated = _aware(conversation.escalated_at)
         if escalated is None:
             # The claim: one UPDATE that only the first run makes (a second run finds

@@ -197,3 +197,57 @@ def test_a_completed_conversation_is_not_escalated(session, smtp, monkeypatch):
     session.expire_all()
     assert session.get(Conversation, conversation.id).escalated_at is None
     assert [m for m in smtp.received if m.subject == triage.OVERDUE_SUBJECT] == []
+
+
+def _escalation_jobs(session, conversation_id):
+    session.expire_all()
+    return session.exec(select(Job).where(
+        Job.kind == triage.ESCALATE, Job.status == "queued",
+        Job.args == f'{{"conversation_id": {conversation_id}}}')).all()
+
+
+def test_one_waiting_escalation_job_per_conversation_kept_at_the_soonest_time(session):
+    people = clinic(session)
+    conversation = _patient_conversation(session, people)
+    first_due = session.get(Conversation, conversation.id).reply_by_at
+    # Answered, then the patient writes again, several times: still one waiting job (it
+    # keeps the earlier time; run early, it waits again: the next test).
+    for n in range(3):
+        send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                     body="Noted.", client_msg_id=f"r-{n}")
+        session.commit()
+        send_message(session, actor=people["maria"], conversation_id=conversation.id,
+                     body="One more question", client_msg_id=f"q-{n}")
+        session.commit()
+    [job] = _escalation_jobs(session, conversation.id)
+    assert job.run_at == first_due
+    # A red flag brings the reply-by time forward: the waiting job moves with it.
+    send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                 body="Noted.", client_msg_id="r-9")
+    session.commit()
+    send_message(session, actor=people["maria"], conversation_id=conversation.id,
+                 body="Now severe bleeding", client_msg_id="q-9")
+    session.commit()
+    urgent_due = session.get(Conversation, conversation.id).reply_by_at
+    assert urgent_due < first_due
+    [job] = _escalation_jobs(session, conversation.id)
+    assert job.run_at == urgent_due
+
+
+def test_an_escalation_job_run_before_the_time_waits_again_until_it(session, monkeypatch):
+    people = clinic(session)
+    conversation = _patient_conversation(session, people)
+    due = session.get(Conversation, conversation.id).reply_by_at.replace(tzinfo=UTC)
+    monkeypatch.setattr(triage_list, "clock", lambda: due - timedelta(minutes=1))
+    _due_now(session)
+    Runner(db.get_engine(), lease_seconds=60).run_until_idle()
+    [job] = _escalation_jobs(session, conversation.id)
+    assert job.run_at.replace(tzinfo=UTC) == due and job.attempts == 0
+    assert session.get(Conversation, conversation.id).escalated_at is None
+    # Answered meanwhile: the job, when it runs, ends without scheduling again.
+    send_message(session, actor=people["lee"], conversation_id=conversation.id,
+                 body="Noted.", client_msg_id="r-1")
+    session.commit()
+    _due_now(session)
+    Runner(db.get_engine(), lease_seconds=60).run_until_idle()
+    assert _escalation_jobs(session, conversation.id) == []
