@@ -59,15 +59,20 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-4000:] if log.exists() else ""
 
 
+def _two_ports(workdir: Path) -> tuple[Path, Path, int, int]:
+    """A copy of the project, its data folder, and free ports for the pages and the backend."""
+    project = copy_project(workdir / "project")
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    return project, data_dir, free_port(), free_port()
+
+
 class SplitApp:
     """The exported frontend on ``front_url`` (a plain static server), the backend on
     ``back_url``: two origins of one site (localhost)."""
 
     def __init__(self, workdir: Path):
-        self.project = copy_project(workdir / "project")
-        self.data_dir = workdir / "data"
-        self.data_dir.mkdir()
-        front_port, back_port = free_port(), free_port()
+        self.project, self.data_dir, front_port, back_port = _two_ports(workdir)
         self.front_url = f"http://localhost:{front_port}"
         self.back_url = f"http://localhost:{back_port}"
         python = str(Path(sys.executable))
@@ -111,10 +116,7 @@ class DevApp:
     ``back_url``."""
 
     def __init__(self, workdir: Path):
-        self.project = copy_project(workdir / "project")
-        self.data_dir = workdir / "data"
-        self.data_dir.mkdir()
-        front_port, back_port = free_port(), free_port()
+        self.project, self.data_dir, front_port, back_port = _two_ports(workdir)
         self.front_url = f"http://localhost:{front_port}"
         self.back_url = f"http://localhost:{back_port}"
         env = server_env(self.data_dir, front_port, {"CARE_BACKEND_PORT": str(back_port)})

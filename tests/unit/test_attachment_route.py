@@ -6,8 +6,6 @@ from datetime import timedelta
 
 import pytest
 from sqlmodel import select
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from care_messaging.models import AuthSession
 from care_messaging.services import attachments, auth
@@ -16,22 +14,15 @@ from care_messaging.services.message_sending import send_message
 from care_messaging.settings import get_settings
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
-from tests.factories import PASSWORD, clinic
+from tests.factories import clinic
 from tests.fixtures import files
+from tests.route_client import route_client, sign_in
 
 
 @pytest.fixture
 def client(db_url):
-    return TestClient(Starlette(routes=[*auth_routes, *attachment_routes]),
-                      base_url="http://localhost:3000")
+    return route_client(auth_routes, attachment_routes)
 
-
-def _sign_in(client: TestClient, email: str) -> TestClient:
-    client.cookies.clear()
-    response = client.post("/api/auth/login", data={"email": email, "password": PASSWORD},
-                           headers={"Origin": "http://localhost:3000"}, follow_redirects=False)
-    assert response.status_code == 303 and auth.SESSION_COOKIE in response.cookies
-    return client
 
 
 @pytest.fixture
@@ -57,7 +48,7 @@ def shared(session):
 def test_patient_and_care_team_download_with_safe_headers(client, shared):
     people, image, document = shared
     for email in (people["maria"].email, people["lee"].email):
-        _sign_in(client, email)
+        sign_in(client, email)
         response = client.get(f"/api/attachments/{document.id}")
         assert response.status_code == 200 and response.content == files.pdf()
         assert response.headers["content-type"] == "application/pdf"
@@ -80,8 +71,8 @@ def test_every_refusal_is_the_same_not_found(client, shared, session):
     client.cookies.set(auth.SESSION_COOKIE, "forged")
     answers.append(client.get(url))  # forged cookie
     for email in (people["james"].email, people["outsider"].email):
-        answers.append(_sign_in(client, email).get(url))  # another patient, outside provider
-    answers.append(_sign_in(client, people["maria"].email).get("/api/attachments/999999"))
+        answers.append(sign_in(client, email).get(url))  # another patient, outside provider
+    answers.append(sign_in(client, people["maria"].email).get("/api/attachments/999999"))
     # An expired session, then a logged-out one.
     token = client.cookies.get(auth.SESSION_COOKIE)
     row = session.exec(select(AuthSession).where(
@@ -90,7 +81,7 @@ def test_every_refusal_is_the_same_not_found(client, shared, session):
     session.add(row)
     session.commit()
     answers.append(client.get(url))
-    revoked = _sign_in(client, people["maria"].email).cookies.get(auth.SESSION_COOKIE)
+    revoked = sign_in(client, people["maria"].email).cookies.get(auth.SESSION_COOKIE)
     assert client.get(url).status_code == 200
     client.post("/api/auth/logout", headers={"Origin": "http://localhost:3000"},
                 follow_redirects=False)

@@ -8,8 +8,6 @@ import json
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from sqlmodel import select
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from care_messaging.models import AuditEvent
 from care_messaging.services import attachments, auth
@@ -18,22 +16,15 @@ from care_messaging.services.message_sending import send_message
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.fhir_routes import routes as fhir_routes
-from tests.factories import PASSWORD, clinic, make_admin
+from tests.factories import clinic, make_admin
 from tests.fixtures import files
+from tests.route_client import route_client, sign_in
 
 
 @pytest.fixture
 def client(db_url):
-    return TestClient(Starlette(routes=[*auth_routes, *attachment_routes, *fhir_routes]),
-                      base_url="http://localhost:3000")
+    return route_client(auth_routes, attachment_routes, fhir_routes)
 
-
-def _sign_in(client: TestClient, email: str) -> TestClient:
-    client.cookies.clear()
-    response = client.post("/api/auth/login", data={"email": email, "password": PASSWORD},
-                           headers={"Origin": "http://localhost:3000"}, follow_redirects=False)
-    assert response.status_code == 303 and auth.SESSION_COOKIE in response.cookies
-    return client
 
 
 @pytest.fixture
@@ -55,7 +46,7 @@ def thread(session):
 def test_care_team_downloads_a_valid_bundle_with_safe_headers(client, thread, session):
     people, conversation = thread
     for who in ("lee", "patel"):
-        response = _sign_in(client, people[who].email).get(
+        response = sign_in(client, people[who].email).get(
             f"/api/conversations/{conversation.id}/fhir")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/fhir+json")
@@ -83,8 +74,8 @@ def test_every_refusal_is_the_same_not_found(client, thread, session):
     # A provider on another patient's team, the patient herself (the portal offers no
     # export), another patient, and a conversation that does not exist.
     for who in ("outsider", "maria", "james"):
-        answers.append(_sign_in(client, people[who].email).get(url))
-    answers.append(_sign_in(client, people["lee"].email).get("/api/conversations/999999/fhir"))
+        answers.append(sign_in(client, people[who].email).get(url))
+    answers.append(sign_in(client, people["lee"].email).get("/api/conversations/999999/fhir"))
     assert [a.status_code for a in answers] == [404] * 6
     assert len({a.text for a in answers}) == 1
     assert all(a.headers["cache-control"] == "no-store" for a in answers)
@@ -97,7 +88,7 @@ def test_every_refusal_is_the_same_not_found(client, thread, session):
 def test_admin_download_has_no_message_text(client, thread, session):
     _people, conversation = thread
     admin = make_admin(session)
-    response = _sign_in(client, admin.email).get(f"/api/conversations/{conversation.id}/fhir")
+    response = sign_in(client, admin.email).get(f"/api/conversations/{conversation.id}/fhir")
     assert response.status_code == 200
     body = response.json()
     assert body["meta"]["tag"][0]["code"] == "no-text"
