@@ -87,3 +87,17 @@ def clinic(session: Session) -> dict:
         "maria_patient": maria,
         "james_patient": james,
     }
+
+
+def clinic_with_two_threads(session: Session) -> tuple[dict, int, int]:
+    """``clinic`` plus a conversation of Maria's (on Lee's team) and one of James's, committed:
+    ``(people, maria's conversation id, james's conversation id)``."""
+    from care_messaging.services.conversations import create_conversation
+
+    people = clinic(session)
+    mine, _ = create_conversation(session, actor=people["maria"], patient_id=None,
+                                  reason="Test", topic="Refill", body="Out of pills")
+    other, _ = create_conversation(session, actor=people["james"], patient_id=None,
+                                   reason="Test", topic="Rash", body="Private")
+    session.commit()  # the caller's unit of work (services never commit)
+    return people, mine.id or 0, other.id or 0

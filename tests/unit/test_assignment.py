@@ -10,18 +10,12 @@ from care_messaging.models import AuditEvent, Conversation
 from care_messaging.services import assignment, conversation_list, events
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import NotFoundError, ValidationError
-from tests.factories import clinic, make_provider
+from tests.factories import clinic_with_two_threads, make_provider
 
 
 @pytest.fixture
 def setup(session):
-    p = clinic(session)
-    c, _ = conv.create_conversation(session, actor=p["maria"], patient_id=None, reason="Test",
-                                    topic="Refill", body="Out of pills")
-    other, _ = conv.create_conversation(session, actor=p["james"], patient_id=None,
-                                        reason="Test", topic="Rash", body="Private")
-    session.commit()  # the caller's unit of work (services never commit)
-    return p, c.id, other.id
+    return clinic_with_two_threads(session)
 
 
 def _audit(session, outcome: str) -> list[AuditEvent]:

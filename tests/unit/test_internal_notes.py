@@ -11,20 +11,14 @@ from care_messaging.models import AuditEvent, InternalNote, Job
 from care_messaging.services import conversation_list, events, internal_notes, message_views
 from care_messaging.services import conversations as conv
 from care_messaging.services.errors import NotFoundError, ValidationError
-from tests.factories import clinic
+from tests.factories import clinic_with_two_threads
 
 NOTE = "Likely med interaction ZEBRA-4411, call pharmacy"
 
 
 @pytest.fixture
 def setup(session):
-    p = clinic(session)
-    c, _ = conv.create_conversation(session, actor=p["maria"], patient_id=None, reason="Test",
-                                    topic="Refill", body="Out of pills")
-    other, _ = conv.create_conversation(session, actor=p["james"], patient_id=None,
-                                        reason="Test", topic="Rash", body="Private")
-    session.commit()  # the caller's unit of work (services never commit)
-    return p, c.id, other.id
+    return clinic_with_two_threads(session)
 
 
 def test_team_writes_and_reads_notes_encrypted_and_audited(session, setup):
