@@ -5,6 +5,7 @@ which lists them; every attempt audited."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from care_messaging.models import AuditEvent
@@ -14,9 +15,11 @@ from care_messaging.services.conversations import create_conversation
 from care_messaging.services.message_changes import message_history, retract_message
 from care_messaging.services.message_sending import send_message
 from care_messaging.services.message_views import list_messages
+from care_messaging.web.attachment_routes import routes as attachment_routes
+from care_messaging.web.auth_routes import routes as auth_routes
 from tests.factories import clinic
 from tests.fixtures import files
-from tests.unit.test_attachment_route import _sign_in, client  # noqa: F401 - fixture
+from tests.route_client import route_client, sign_in
 
 
 def _send_with_file(session, people, sender: str) -> tuple[int, int, int]:
@@ -35,8 +38,13 @@ def _send_with_file(session, people, sender: str) -> tuple[int, int, int]:
     return conversation.id, sent.message.id, upload.id
 
 
-def _get(client, email: str, attachment_id: int):  # noqa: F811
-    _sign_in(client, email)
+
+@pytest.fixture
+def client(db_url):
+    return route_client(auth_routes, attachment_routes)
+
+def _get(client, email: str, attachment_id: int):
+    sign_in(client, email)
     return client.get(f"/api/attachments/{attachment_id}")
 
 
@@ -48,7 +56,7 @@ def _downloads(session, user_id: int) -> list[tuple[str, str]]:
 
 
 def test_a_provider_retracts_the_patient_gets_not_found_the_team_still_opens_it(
-        client, session):  # noqa: F811
+        client, session):
     people = clinic(session)
     cid, mid, aid = _send_with_file(session, people, "lee")
     maria = people["maria"]
@@ -77,7 +85,7 @@ def test_a_provider_retracts_the_patient_gets_not_found_the_team_still_opens_it(
         (Outcome.SUCCESS, "from the record of a retracted message")]
 
 
-def test_a_patient_who_retracts_no_longer_gets_their_own_file(client, session):  # noqa: F811
+def test_a_patient_who_retracts_no_longer_gets_their_own_file(client, session):
     people = clinic(session)
     _cid, mid, aid = _send_with_file(session, people, "maria")
     retract_message(session, actor=people["maria"], message_id=mid)
