@@ -168,7 +168,17 @@
     return b;
   };
 
-  const waiting = (entry) => Date.now() - (lastTry.get(entry.cid) || entry.at) >= SLOW_MS;
+  // Once a message has gone unanswered that long it keeps saying "Not sent yet", with Retry and
+  // Delete, through the automatic resends (every 5 s, after a reconnect, after another bubble is
+  // deleted): otherwise the label would flip back to "Sending…" and the buttons vanish on each
+  // one. Only the user's own Retry shows "Sending…" again; an acknowledgement removes the bubble.
+  const unanswered = new Set();
+  const waiting = (entry) => {
+    if (unanswered.has(entry.cid)) return true;
+    const slow = Date.now() - (lastTry.get(entry.cid) || entry.at) >= SLOW_MS;
+    if (slow) unanswered.add(entry.cid);
+    return slow;
+  };
 
   const bubble = (entry, isOnline) => {
     const el = document.createElement("div");
@@ -216,6 +226,7 @@
     if (!entry) return;
     entry.state = "pending";
     entry.error = "";
+    unanswered.delete(cid);
     save(entries);
     draw(entries);
     // Pressed while offline, it is sent anyway: Reflex holds it until the socket is back.
@@ -224,6 +235,7 @@
 
   const remove = (cid) => {
     if (inflight && inflight.cid === cid) stopInflight();
+    unanswered.delete(cid);
     const entries = load().filter((e) => e.cid !== cid);
     save(entries);
     draw(entries);

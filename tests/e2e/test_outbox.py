@@ -91,6 +91,14 @@ def test_delete_and_retry_on_messages_not_sent_yet(new_context, app_server):
     second.get_by_role("button", name="Delete message").click()
     expect(bubbles).to_have_count(2)
     expect(bubbles.first.get_by_role("button", name="Retry message")).to_be_visible()
+    # The outbox keeps trying on its own (every 5 s while the socket still counts as up, and
+    # right after the delete): the bubbles keep saying so, Retry and Delete stay (they once
+    # flipped back to "Sending…" on each automatic resend and vanished for 4 s).
+    for _ in range(4):
+        lee.wait_for_timeout(1500)
+        for bubble in bubbles.all():
+            assert "Not sent yet" in bubble.inner_text()
+            expect(bubble.get_by_role("button", name="Retry message")).to_be_visible(timeout=100)
     context.set_offline(False)
     log = lee.get_by_role("log", name="Messages")
     expect(log.locator(".message-body").filter(has_text=texts[2])).to_have_count(1,
