@@ -10,6 +10,25 @@ from care_messaging.settings import get_settings
 _settings = get_settings()
 _backend_only = bool(os.environ.get("CARE_BACKEND_ONLY")) or "--backend-only" in sys.argv
 
+# Scaled out, Reflex keeps each tab's state in Redis. Chosen on purpose (bench/profiles/scaleout.md):
+# - the opportunistic lock: the worker that runs a tab's events keeps its state in memory for
+#   OPLOCK_HOLD_MS after an event and writes it back once, instead of lock + load + save + unlock
+#   in Redis for every event. Live events are applied by that same worker
+#   (realtime/forwarding.py), so the lease is rarely contended; another worker that needs the
+#   state (a reconnect elsewhere, a sign-out route) breaks the lease and waits for the write.
+#   What a killed worker had not written back is view state only (messages are in the
+#   database; the page reloads its data when the tab reconnects).
+# - lock expiry 10 s (Reflex's default): the longest event holds a tab's lock that long before
+#   another may take it; a killed worker's tabs wait at most that before reconnecting elsewhere.
+# - token expiry: a tab's state outlives its last event by the idle sign-out plus 5 minutes; past
+#   that its session has ended and the page starts over, so Redis keeps no PHI longer.
+OPLOCK_HOLD_MS = 2000
+REDIS_LOCK_EXPIRATION_MS = 10_000
+REDIS_TOKEN_EXPIRATION_S = _settings.idle_timeout_seconds + 5 * 60
+if _settings.redis_url:
+    os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
+    os.environ.setdefault("REFLEX_OPLOCK_HOLD_TIME", f"{OPLOCK_HOLD_MS}ms")
+
 config = rx.Config(
     app_name="care_messaging",
     # A clinical product phones nowhere.
@@ -19,6 +38,8 @@ config = rx.Config(
     db_url=_settings.database_url,
     redis_url=_settings.redis_url or None,
     state_manager_mode="redis" if _settings.redis_url else "memory",
+    redis_lock_expiration=REDIS_LOCK_EXPIRATION_MS,
+    redis_token_expiration=REDIS_TOKEN_EXPIRATION_S,
     cors_allowed_origins=_settings.allowed_origins,
     # One port (the default): frontend and backend both on CARE_PORT. Split (`reflex run` in
     # development, `reflex export` + a static server): the backend on CARE_BACKEND_ORIGIN's

@@ -93,6 +93,8 @@ app.register_lifespan_task(job_worker)
 # Live delivery is one consumer of the committed domain events (services/events.py).
 events.on_commit(realtime.on_domain_events)
 app.register_lifespan_task(realtime.remember_loop)
+# Scaled out, a live event is applied by the worker that holds the tab's socket.
+app.register_lifespan_task(realtime.listen_for_forwarded)
 
 
 def index() -> rx.Component:

@@ -74,6 +74,11 @@ def reflex_state_aad() -> str:
     return "reflex-state:v1"
 
 
+def live_forward_aad() -> str:
+    """A live event handed to the worker that holds a tab's socket (realtime/forwarding.py)."""
+    return "live-forward:v1"
+
+
 def new_key_text(key_id: str) -> str:
     """A fresh ``id:base64`` key entry for CARE_ENCRYPTION_KEYS or a key file."""
     return f"{key_id}:{base64.urlsafe_b64encode(os.urandom(32)).decode()}"

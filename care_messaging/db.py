@@ -132,3 +132,32 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@functools.lru_cache(maxsize=4)
+def _statement_commits(engine: Engine) -> Engine:
+    """The same engine and pool, its connections in autocommit while checked out."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def check_scope() -> Iterator[Session]:
+    """A unit of work that reads and at most writes a row that stands on its own: the session
+    check every event makes. On PostgreSQL each statement commits by itself, so a check is one
+    round trip instead of three (BEGIN, the query, COMMIT); its rare writes (the activity
+    touch, an idle session's revocation and its audit row) each commit as they are made, which
+    is what they need anyway. On SQLite a transaction costs no round trip: ``session_scope``.
+    """
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        with session_scope() as session:
+            yield session
+        return
+    with Session(_statement_commits(engine), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()  # flushes what is pending; the domain events' hooks run as usual
+        except Exception:
+            if unit_of_work.should_keep(session):  # a revoked session stays revoked
+                session.commit()
+            raise

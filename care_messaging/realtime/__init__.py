@@ -22,6 +22,7 @@ from care_messaging.realtime.connections import is_tab_connected
 from care_messaging.realtime.consumer import on_domain_events, remember_loop
 from care_messaging.realtime.delivery import (
     follow_up_own_send,
+    listen_for_forwarded,
     publish,
     publish_now,
     schedule_follow_up,
@@ -47,6 +48,7 @@ __all__ = [
     "follow_up_own_send",
     "get_registry",
     "is_tab_connected",
+    "listen_for_forwarded",
     "on_domain_events",
     "publish",
     "publish_now",

@@ -34,31 +34,46 @@ async def is_connected(app, token: str) -> bool:
     return owner is not None and await owner(token, refresh=True) is not None
 
 
-async def connected(app, tokens: list[str]) -> set[str]:
-    """Which of these tabs have an open websocket on some worker, in one Redis round trip
-    (an MGET of Reflex's socket records) instead of one per tab."""
+async def owners(app, tokens: list[str]) -> dict[str, str]:
+    """Which worker holds each of these tabs' websocket (Reflex's token-manager instance id),
+    in one Redis round trip (an MGET of Reflex's socket records) instead of one per tab.
+    Tabs with no open socket anywhere are left out."""
     manager = getattr(app.event_namespace, "_token_manager", None)
-    if manager is None:
-        return set(tokens)
-    here = {t for t in tokens if t in manager.token_to_socket}
-    elsewhere = [t for t in tokens if t not in here]
+    if manager is None:  # an unknown Reflex internals layout: deliver here rather than drop
+        return dict.fromkeys(tokens, "")
+    own = getattr(manager, "instance_id", "")
+    found = {t: own for t in tokens if t in manager.token_to_socket}
+    elsewhere = [t for t in tokens if t not in found]
     redis = getattr(manager, "redis", None)
     key = getattr(manager, "_get_redis_key", None)
     if not elsewhere or redis is None or key is None:
-        return here
+        return found
     try:
         records = await redis.mget([key(t) for t in elsewhere])
     except Exception:
         log.warning("socket records unavailable: checking tabs one by one", exc_info=True)
-        return here | {t for t in elsewhere if await is_connected(app, t)}
-    # A record naming this worker without a local socket is a leftover of a closed one
-    # (Reflex's own reading of these records, _fetch_socket_record).
-    own = getattr(manager, "instance_id", None)
-    alive = set()
+        for token in elsewhere:
+            if await is_connected(app, token):
+                found[token] = ""
+        return found
     for token, raw in zip(elsewhere, records, strict=True):
-        if raw and getattr(pickle.loads(raw), "instance_id", None) != own:
-            alive.add(token)
-    return here | alive
+        # A record naming this worker without a local socket is a leftover of a closed one
+        # (Reflex's own reading of these records, _fetch_socket_record).
+        instance = getattr(pickle.loads(raw), "instance_id", None) if raw else None
+        if instance and instance != own:
+            found[token] = instance
+    return found
+
+
+async def connected(app, tokens: list[str]) -> set[str]:
+    """Which of these tabs have an open websocket on some worker."""
+    return set(await owners(app, tokens))
+
+
+def own_instance_id() -> str:
+    """This worker's id among the app's workers ("" without a running server)."""
+    manager = getattr(app().event_namespace, "_token_manager", None)
+    return getattr(manager, "instance_id", "") if manager is not None else ""
 
 
 async def is_tab_connected(token: str) -> bool:

@@ -11,8 +11,9 @@ import time
 
 import reflex as rx
 
-from care_messaging.realtime import connections, registry
+from care_messaging.realtime import connections, forwarding, registry
 from care_messaging.realtime.live_event import LiveEvent, LiveKind
+from care_messaging.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,46 @@ def publish_now(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
 async def publish(event: LiveEvent, *, user_ids: list[int] | tuple[int, ...],
                   exclude_token: str = "") -> int:
     """Push ``event`` to every registered tab of ``user_ids``; returns how many were started
-    (one registry round trip for all the users)."""
+    (one registry round trip for all the users, one for where their sockets are).
+
+    Scaled out, a tab whose socket is on another worker gets the event through that worker
+    (``forwarding``): the worker that runs the tab's own events applies it too.
+    """
     if connections.app().event_namespace is None:
         return 0
     app = connections.app()
     targets = [t for t in await registry.get_registry().targets(list(user_ids))
                if t[1] != exclude_token]
-    connected = await connections.connected(app, [t[1] for t in targets])
+    owners = await connections.owners(app, [t[1] for t in targets])
+    here = connections.own_instance_id()
     for user_id, token, state_name in targets:
-        spawn(_deliver(user_id, token, state_name, event, connected=token in connected))
+        if token not in owners:  # no socket anywhere: forget the tab
+            spawn(_deliver(user_id, token, state_name, event, connected=False))
+    for owner, tabs in forwarding.group_by_owner(targets, owners).items():
+        if owner and owner != here and await _forward(owner, event, tabs):
+            continue
+        for user_id, token, state_name in tabs:
+            spawn(_deliver(user_id, token, state_name, event, connected=True))
     return len(targets)
+
+
+async def _forward(owner: str, event: LiveEvent, tabs: list[forwarding.Tab]) -> bool:
+    """Hand the event to the worker holding these tabs; False when that failed, and the
+    tabs are then served from here (Reflex routes the delta to their socket)."""
+    try:
+        return await forwarding.send(owner, event, tabs)
+    except Exception:
+        log.warning("forwarding a live event failed: delivering from this worker", exc_info=True)
+        return False
+
+
+def deliver_forwarded(user_id: int, token: str, state_name: str, event: LiveEvent) -> None:
+    """An event another worker forwarded for one of this worker's tabs."""
+    spawn(_deliver(user_id, token, state_name, event))
+
+
+async def listen_for_forwarded() -> None:
+    """Lifespan task, scaled out: apply the events other workers forward to this one."""
+    if not get_settings().redis_url:
+        return
+    await forwarding.listen(connections.own_instance_id, deliver_forwarded)

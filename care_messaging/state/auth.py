@@ -13,7 +13,7 @@ from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
-from care_messaging.db import session_scope
+from care_messaging.db import check_scope
 from care_messaging.navigation import LOGIN_PATH, after_sign_in, landing_for, login_url
 from care_messaging.services import auth
 from care_messaging.services import events as domain_events
@@ -44,7 +44,7 @@ def session_token_from_cookie_header(cookie_header: str) -> str | None:
 
 def _check_session(token: str | None, client_ip: str, touch: bool,
                    second_step_pending_ok: bool) -> Actor:
-    with session_scope() as session:
+    with check_scope() as session:
         return auth.resolve_session(session, token=token, client_ip=client_ip, touch=touch,
                                     second_step_pending_ok=second_step_pending_ok)
 

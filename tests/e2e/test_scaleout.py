@@ -53,10 +53,36 @@ def _maria_conversation(scaleout) -> tuple[int, str]:  # noqa: F811
         ).fetchone()
 
 
+class ChannelRecorder:
+    """Every message published on Redis channels matching ``patterns`` while it runs."""
+
+    def __init__(self, *patterns: str) -> None:
+        import redis
+
+        from tests.e2e.scaleout import REDIS_URL
+
+        self._pubsub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+        self.messages: list[tuple[str, bytes]] = []
+        self._pubsub.psubscribe(**{p: self._record for p in patterns})
+        self._thread = self._pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+
+    def _record(self, message: dict) -> None:
+        self.messages.append((message["channel"].decode(), message["data"]))
+
+    def stop(self) -> None:
+        self._thread.stop()
+        self._thread.join(5)
+        self._pubsub.close()
+
+
 def test_live_delivery_crosses_workers(browser, scaleout):  # noqa: F811
     """Dr. Lee's tab is held by worker A, Dr. Patel's by worker B; a reply still arrives live,
-    in both directions, with the conversation moving to the top of the other's list."""
+    in both directions, with the conversation moving to the top of the other's list.
+
+    The event reaches the other worker sealed on its forwarding channel and that worker applies
+    it to the tab: no delta with the text travels through Reflex's lost-and-found channel."""
     conversation_id, topic = _maria_conversation(scaleout)
+    recorder = ChannelRecorder("care:live:deliver:*", "channel:token_manager_lost_and_found_*")
     lee_ctx = browser.new_context(base_url=scaleout.url_a, viewport={"width": 1280, "height": 900})
     patel_ctx = browser.new_context(base_url=scaleout.url_b,
                                     viewport={"width": 1280, "height": 900})
@@ -83,7 +109,15 @@ def test_live_delivery_crosses_workers(browser, scaleout):  # noqa: F811
         a_port = int(scaleout.worker_a.base_url.rsplit(":", 1)[1])
         hosts = {host: port for host, port in scaleout.proxy.websocket_routes}
         assert hosts["localhost"] == a_port and hosts["127.0.0.1"] != a_port
+        forwarded = [data for channel, data in recorder.messages
+                     if channel.startswith("care:live:deliver:")]
+        assert len({c for c, _ in recorder.messages if c.startswith("care:live:deliver:")}) == 2, \
+            "each worker forwards to the other"
+        assert forwarded and not any(t.encode() in d for d in forwarded for t in (text, answer))
+        assert not any(t.encode() in d for c, d in recorder.messages
+                       if "lost_and_found" in c for t in (text, answer))
     finally:
+        recorder.stop()
         lee_ctx.close()
         patel_ctx.close()
 

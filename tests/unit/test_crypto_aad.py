@@ -16,6 +16,7 @@ def test_aad_strings_are_byte_compatible_with_what_is_stored():
     assert crypto.attachment_aad(7, 5) == "att:v2:7:5"
     assert crypto.totp_aad(42) == "totp:42"
     assert crypto.reflex_state_aad() == "reflex-state:v1"
+    assert crypto.live_forward_aad() == "live-forward:v1"
     assert crypto.note_aad(7, 5, 11) == "note:v1:7:5:11"
     assert crypto.revision_aad(7, 9, 2, 11) == "rev:v1:7:9:2:11"
     assert crypto.draft_aad(11, 7) == "draft:v1:11:7"
