@@ -24,9 +24,11 @@ from care_messaging.models.common import (
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
     __table_args__ = (
-        # Covers the list's page-id query, its count and unread sums (last_seq) without
-        # loading conversation rows: a provider's 10,000 conversations are sorted index-only.
-        Index("ix_conversations_patient_activity", "patient_id", "last_message_at", "last_seq"),
+        # Covers the list's page-id query (ordered by attention, then activity), its count and
+        # unread sums (last_seq) without loading conversation rows: a provider's 10,000
+        # conversations are sorted index-only.
+        Index("ix_conversations_patient_activity", "patient_id", "last_message_at", "last_seq",
+              "attention"),
         Index("ix_conversations_activity", "last_message_at"),
         # The list's order: raised conversations (red flag, overdue) first, then activity.
         Index("ix_conversations_attention_activity", "attention", "last_message_at"),

@@ -27,6 +27,7 @@ from care_messaging.models import (
     ReadState,
     Role,
     User,
+    table_of,
 )
 from care_messaging.services import drafts, message_revisions, triage_list
 from care_messaging.services.access import (
@@ -88,10 +89,22 @@ def _unread_expr() -> Any:
     return Conversation.last_seq - func.coalesce(ReadState.last_read_seq, 0)
 
 
+def _row_columns(reader: Any) -> tuple[Any, ...]:
+    """What a list row is built from, as plain columns (loading a page's 50 conversations and
+    patients as ORM objects cost about a fifth of the page): ``reader`` is the reader's user id,
+    a value or a bound parameter."""
+    c, p = table_of(Conversation).c, table_of(Patient).c
+    return (c.id, c.topic, c.patient_id, c.provider_user_id, c.assignee_user_id, c.status,
+            c.priority, c.category, c.medium, c.reason, c.last_message_at, c.last_seq,
+            c.last_message_id, c.reply_by_at, c.red_flag_at,
+            p.first_name, p.last_name, p.mrn,
+            _unread_expr().label("unread"), drafts.has_draft(reader).label("has_draft"))
+
+
 def _base_query(actor: Actor, *, filter_by: str, search: str) -> Any:
     unread = _unread_expr()
     query = (
-        select(Conversation, Patient, unread.label("unread"))
+        select(*_row_columns(actor.user_id))
         .join(Patient, col(Patient.id) == Conversation.patient_id)
         .outerjoin(
             ReadState,
@@ -123,7 +136,7 @@ def matches_search(like: Any) -> ColumnElement[bool]:
 class _ListStatements:
     total: SelectOfScalar[int]
     page_ids: Select[Any, datetime]  # conversation id (typed int | None), last message time
-    rows: Select[Conversation, Patient, Any]  # conversation, patient, unread count
+    rows: Select[Any]  # _row_columns
 
 
 @functools.lru_cache(maxsize=32)
@@ -163,7 +176,7 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
                                  col(Conversation.last_message_at).desc(),
                                  col(Conversation.id).desc())
         .limit(bindparam("limit")).offset(bindparam("offset")),
-        rows=select(Conversation, Patient, unread.label("unread"))
+        rows=select(*_row_columns(bindparam("user_id")))
         .join(Patient, col(Patient.id) == Conversation.patient_id)
         .outerjoin(ReadState, read_state_of_reader)
         .where(col(Conversation.id).in_(bindparam("page_ids", expanding=True))),
@@ -197,13 +210,15 @@ def list_conversations(
     if not page_ids:
         return ConversationPage(rows=[], total=int(total))
     # The ids came from the access-scoped query above; load just those rows by primary key.
-    found = {c.id: (c, p, u) for c, p, u in session.exec(
+    found: dict[int, Any] = {row.id: row for row in session.execute(
         statements.rows, params={"user_id": actor.user_id, "page_ids": page_ids}).all()}
     rows = [found[i] for i in page_ids if i in found]
     return ConversationPage(rows=_to_rows(session, rows, actor), total=int(total))
 
 
-_LAST_MESSAGES = select(Message).where(col(Message.id).in_(bindparam("ids", expanding=True)))
+# Plain rows, not ORM objects: a page reads 50 of them only to decrypt a preview.
+_LAST_MESSAGES = select(*table_of(Message).c).where(
+    col(Message.id).in_(bindparam("ids", expanding=True)))
 _USER_NAMES = select(User.id, User.display_name).where(
     col(User.id).in_(bindparam("ids", expanding=True)))
 # The active providers on each patient's care team, for conversations no provider has taken on
@@ -237,24 +252,24 @@ def _team_names(session: Session, patient_ids: list[int]) -> dict[int, str]:
 
 
 def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]:
-    last_ids = [c.last_message_id for c, _, _ in rows if c.last_message_id]
-    messages = {m.id: m for m in session.exec(_LAST_MESSAGES, params={"ids": last_ids}).all()}
-    user_ids = {c.provider_user_id for c, _, _ in rows if c.provider_user_id}
-    user_ids |= {c.assignee_user_id for c, _, _ in rows if c.assignee_user_id}
+    """The list rows from rows of ``_row_columns``."""
+    last_ids = [row.last_message_id for row in rows if row.last_message_id]
+    messages: dict[int, Any] = {m.id: m for m in session.execute(
+        _LAST_MESSAGES, params={"ids": last_ids}).all()}
+    user_ids = {row.provider_user_id for row in rows if row.provider_user_id}
+    user_ids |= {row.assignee_user_id for row in rows if row.assignee_user_id}
     user_ids |= {m.sender_user_id for m in messages.values()}
     names = dict(session.exec(_USER_NAMES, params={"ids": list(user_ids)}).all())
     # Only the patient's pages name the team (a provider's list shows patients): no query
     # on the providers' hot path.
-    teams = _team_names(session, sorted({c.patient_id for c, _, _ in rows
-                                         if not c.provider_user_id})
+    teams = _team_names(session, sorted({row.patient_id for row in rows
+                                         if not row.provider_user_id})
                         ) if actor.role == Role.PATIENT else {}
     # A retracted latest message previews as the notice, a corrected one as its new text.
     changed = message_revisions.current_texts(session, list(messages.values()))
-    drafted = drafts.drafted_conversations(session, user_id=actor.user_id,
-                                           conversation_ids=[c.id for c, _, _ in rows])
     out = []
     now = triage_list.clock()
-    for conversation, patient, unread in rows:
+    for conversation in rows:
         message = messages.get(conversation.last_message_id)
         change = changed.get(conversation.last_message_id or 0)
         preview = change.body if change else crypto.decrypt_body(message)[0] if message else ""
@@ -268,10 +283,11 @@ def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]
             ConversationRow(
                 id=conversation.id or 0,
                 topic=conversation.topic,
-                patient_id=patient.id or 0,
-                patient_name=patient.full_name,
-                patient_mrn=patient.mrn,
-                patient_initials=(patient.first_name[:1] + patient.last_name[:1]).upper(),
+                patient_id=conversation.patient_id,
+                patient_name=f"{conversation.first_name} {conversation.last_name}",
+                patient_mrn=conversation.mrn,
+                patient_initials=(conversation.first_name[:1]
+                                  + conversation.last_name[:1]).upper(),
                 provider_name=provider_name or teams.get(conversation.patient_id,
                                                          CARE_TEAM_FALLBACK),
                 status=conversation.status,
@@ -282,10 +298,10 @@ def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]
                 last_message_at=conversation.last_message_at,
                 preview=preview,
                 message_count=conversation.last_seq,
-                unread=max(0, int(unread)),
+                unread=max(0, int(conversation.unread)),
                 last_sender_user_id=message.sender_user_id if message else None,
                 last_sender_name=names.get(message.sender_user_id, "") if message else "",
-                has_draft=conversation.id in drafted,
+                has_draft=bool(conversation.has_draft),
                 assignee_user_id=conversation.assignee_user_id,
                 assignee_name=names.get(conversation.assignee_user_id, "")
                 if conversation.assignee_user_id else "",

@@ -12,9 +12,10 @@ No import of services/message_sending.py (which imports this module).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, delete
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, bindparam, delete, exists
+from sqlmodel import Session, col
 
 from care_messaging import crypto
 from care_messaging.models import Conversation, MessageDraft, table_of, utcnow
@@ -85,14 +86,11 @@ def draft_text(session: Session, *, actor: Actor, conversation_id: int) -> str:
         return ""
 
 
-def drafted_conversations(session: Session, *, user_id: int,
-                          conversation_ids: list[int]) -> set[int]:
-    """Which of these conversations hold a draft of this user (one query for a list page)."""
-    if not conversation_ids:
-        return set()
-    return set(session.exec(select(MessageDraft.conversation_id).where(
-        MessageDraft.user_id == user_id,
-        col(MessageDraft.conversation_id).in_(conversation_ids))).all())
+def has_draft(user_id: Any) -> ColumnElement[bool]:
+    """A list query's column: whether ``user_id`` (a value or a bound parameter) keeps a draft
+    in the row's conversation (one index probe per row, no query of its own)."""
+    return exists().where(MessageDraft.user_id == user_id,
+                          col(MessageDraft.conversation_id) == Conversation.id)
 
 
 _CLEAR = HotStatement(delete(table_of(MessageDraft)).where(
