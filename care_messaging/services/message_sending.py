@@ -34,7 +34,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.hot_sql import HotStatement
+from care_messaging.services.hot_sql import HotStatement, batched
 from care_messaging.services.message_views import MessageView, views_of
 from care_messaging.services.receipts import upsert_own_read_state
 from care_messaging.services.search import index_message
@@ -146,8 +146,6 @@ def _insert_message(
     message_id = _INSERT_MESSAGE.execute(session, values, by_columns=True).scalar()
     # What was stored, as a plain record: an ORM Message (never added) cost ~50 µs to build.
     message = StoredMessage(id=message_id, **values)
-    index_message(session, message_id=message.id or 0, body=text)
-    daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
     _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
     values = {"last_message_id": message.id}
     if actor.role == Role.PROVIDER:
@@ -157,27 +155,32 @@ def _insert_message(
             values["provider_user_id"] = actor.user_id
         if conversation.status == ConversationStatus.COMPLETED:
             values["status"] = ConversationStatus.ACTIVE
-    if len(values) == 1:  # the usual case: only the latest message moves
-        _SET_LAST_MESSAGE.execute(session, {"b_conversation": conversation.id,
-                                            "b_message": message.id})
-        _keep_loaded_in_step(session, conversation.id, last_message_id=message.id)
-    else:
+    if len(values) > 1:  # a provider's first reply, or one that reopens the conversation
         session.execute(
             update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
         )
-    upsert_own_read_state(session, user_id=actor.user_id,
-                          conversation_id=message.conversation_id, seq=seq, at=now)
-    drafts.clear(session, user_id=actor.user_id, conversation_id=message.conversation_id)
-    audit.record(
-        session,
-        actor=actor,
-        action=Action.MESSAGE_SEND,
-        outcome=Outcome.SUCCESS,
-        object_type="message",
-        object_id=message.id or "",
-        patient_id=conversation.patient_id,
-        detail=f"conversation={conversation.id} seq={seq} attachments={len(attachment_ids)}",
-    )
+    # The rest are writes nobody reads back: one round trip on PostgreSQL (hot_sql.batched).
+    with batched(session):
+        index_message(session, message_id=message.id or 0, body=text)
+        daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
+        if len(values) == 1:  # the usual case: only the latest message moves
+            _SET_LAST_MESSAGE.execute(session, {"b_conversation": conversation.id,
+                                                "b_message": message.id})
+        upsert_own_read_state(session, user_id=actor.user_id,
+                              conversation_id=message.conversation_id, seq=seq, at=now)
+        drafts.clear(session, user_id=actor.user_id, conversation_id=message.conversation_id)
+        audit.record(
+            session,
+            actor=actor,
+            action=Action.MESSAGE_SEND,
+            outcome=Outcome.SUCCESS,
+            object_type="message",
+            object_id=message.id or "",
+            patient_id=conversation.patient_id,
+            detail=f"conversation={conversation.id} seq={seq} attachments={len(attachment_ids)}",
+        )
+    if len(values) == 1:
+        _keep_loaded_in_step(session, conversation.id, last_message_id=message.id)
     return message
 
 
