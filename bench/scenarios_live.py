@@ -264,7 +264,8 @@ BACKLOG_GROWTH_MS = 100.0
 
 
 async def sustained(base_url: str, plan, pairs_n: int = 20,
-                    rates: tuple[int, ...] = (10, 50, 100, 150, 200, 250, 300, 400),
+                    rates: tuple[int, ...] = (10, 50, 100, 150, 200, 250, 300, 400, 500, 600,
+                                              800),
                     step_seconds: float = 5.0, server=None) -> dict:
     """Rising open-loop rates over 20 independent pairs. Each step also records how busy the
     server's process tree and this client process were (percent of one core), which tells a
