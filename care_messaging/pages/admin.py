@@ -20,6 +20,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
 from care_messaging.state.quick_reply_editor import QuickReplyEditorState
+from care_messaging.state.shared_values import no_rows
 from care_messaging.state.tab_owner import wipe_user_tabs
 from care_messaging.web import offloop
 
@@ -39,7 +40,7 @@ class AdminState(ClinicSettingsState, QuickReplyEditorState, AuthState):
     CLINIC_WIDE: ClassVar[bool] = True
     ROLE: ClassVar[str] = "admin"
 
-    rows: list[dict[str, str]] = rx.field(default_factory=list)
+    rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
     total: int = 0
     offset: int = 0
     error: str = ""
@@ -48,7 +49,7 @@ class AdminState(ClinicSettingsState, QuickReplyEditorState, AuthState):
     f_action: str = ""
     f_from: str = ""
     f_to: str = ""
-    people: list[dict[str, str]] = rx.field(default_factory=list)
+    people: list[dict[str, str]] = rx.field(default_factory=no_rows)
     notice: str = ""
 
     def _filter(self) -> AuditFilter:

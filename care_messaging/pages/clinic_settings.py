@@ -18,6 +18,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
+from care_messaging.state.shared_values import no_fields
 
 FIELDS = [("timezone", "Time zone"), ("day_start", "Working day starts"),
           ("day_end", "Working day ends"), ("working_days", "Working days"),
@@ -26,7 +27,7 @@ FIELDS = [("timezone", "Time zone"), ("day_start", "Working day starts"),
 
 
 class ClinicSettingsState(AuthState, mixin=True):
-    values: dict[str, str] = rx.field(default_factory=dict)
+    values: dict[str, str] = rx.field(default_factory=no_fields)
     settings_error: str = ""
     settings_notice: str = ""
 

@@ -39,6 +39,7 @@ from care_messaging.state.internal_notes import InternalNotesState
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.quick_reply_rows import quick_reply_rows
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_base import PAGE_SIZE, parse_id
 from care_messaging.state.thread_page import ThreadPageState
 from care_messaging.web import offloop
@@ -76,17 +77,17 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     stat_unread: int = 0
     stat_patients: int = 0
     stat_messages: int = 0
-    chart_data: list[dict[str, str | int]] = rx.field(default_factory=list)
+    chart_data: list[dict[str, str | int]] = rx.field(default_factory=no_rows)
     median_reply: str = "—"
     # Thread
     thread_status: str = ""
     thread_priority: str = ""
     # The open conversation's quick replies, filled in (components/quick_reply_menu.py).
-    quick_replies: list[dict[str, str]] = rx.field(default_factory=list)
+    quick_replies: list[dict[str, str]] = rx.field(default_factory=no_rows)
     quick_replies_json: str = "[]"
     # New Message dialog: no patient until the provider picks one (see _choose_patient).
     patient_query: str = ""
-    patient_options: list[dict[str, str]] = rx.field(default_factory=list)
+    patient_options: list[dict[str, str]] = rx.field(default_factory=no_rows)
     patient_matches_label: str = ""
     new_patient_id: str = ""
     new_patient_name: str = ""
@@ -137,7 +138,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         ThreadPageState._close_thread(self)
         self._clear_assignment()
         self._clear_notes()
-        self.quick_replies, self.quick_replies_json = [], "[]"
+        self.quick_replies, self.quick_replies_json = NO_ROWS, "[]"
 
     async def _after_live_events(self, events: list) -> None:
         """Notes (staff-only, no text in the event) reload on their own; everything else
@@ -174,11 +175,11 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         self.new_patient_id = option["id"]
         self.new_patient_name = option["name"]
         self.new_patient_detail = option["detail"]
-        self.patient_options = []
+        self.patient_options = NO_ROWS
 
     def _reset_picker(self) -> None:
         self.patient_query = ""
-        self.patient_options = []
+        self.patient_options = NO_ROWS
         self.patient_matches_label = ""
         self.new_patient_id = self.new_patient_name = self.new_patient_detail = ""
 

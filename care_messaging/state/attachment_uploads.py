@@ -22,6 +22,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import no_rows
 from care_messaging.state.thread_base import parse_id
 from care_messaging.web import offloop
 from care_messaging.web.origins import attachment_href
@@ -32,7 +33,7 @@ NO_OPEN_THREAD = "Open a conversation that is still active to attach files."
 
 class AttachmentUploadsState(AuthState, mixin=True):
     # Waiting files of every conversation this tab attached to: id, name, size, conversation.
-    pending_files: list[dict[str, str]] = rx.field(default_factory=list)
+    pending_files: list[dict[str, str]] = rx.field(default_factory=no_rows)
     upload_error: str = ""
     upload_progress: int = 0
     uploading: bool = False

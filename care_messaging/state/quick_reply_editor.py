@@ -18,6 +18,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import no_rows
 
 
 def _int(value: object) -> int | None:
@@ -31,7 +32,7 @@ class QuickReplyEditorState(AuthState, mixin=True):
     CLINIC_WIDE: ClassVar[bool] = False
     ROLE: ClassVar[str] = "provider"
 
-    qr_rows: list[dict[str, str]] = rx.field(default_factory=list)
+    qr_rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
     qr_error: str = ""
     qr_notice: str = ""
     qr_edit_id: str = ""
