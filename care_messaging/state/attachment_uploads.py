@@ -22,7 +22,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
-from care_messaging.state.shared_values import no_rows
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_base import parse_id
 from care_messaging.web import offloop
 from care_messaging.web.origins import attachment_href
@@ -43,7 +43,8 @@ class AttachmentUploadsState(AuthState, mixin=True):
         return "" if parse_id(self.open_id) is not None else NO_OPEN_THREAD
 
     def _waiting(self) -> list[dict[str, str]]:
-        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id]
+        # Mostly none: then the shared empty list, not an empty one per tab (memory per tab).
+        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id] or NO_ROWS
 
     def _attachment_ids(self) -> list[int]:
         return [int(f["id"]) for f in self._waiting()]
@@ -55,7 +56,8 @@ class AttachmentUploadsState(AuthState, mixin=True):
     @rx.var
     def open_pending_files(self) -> list[dict[str, str]]:
         """The chips to show: the open conversation's waiting files."""
-        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id]
+        # Mostly none: then the shared empty list, not an empty one per tab (memory per tab).
+        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id] or NO_ROWS
 
     @guarded(PAGE_ROLE)
     def set_upload_progress(self, actor: Actor, progress: dict):
