@@ -17,7 +17,7 @@ from care_messaging.pages.login import LoginState, login_page
 from care_messaging.pages.message_search import MessageSearchState, search_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
-from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.pages.portal_help import help_page
 from care_messaging.pages.response_times import ResponseTimesState, response_times_page
 from care_messaging.services import events
 from care_messaging.state.auth import AuthState
@@ -109,7 +109,8 @@ app.add_page(patient_profile_page, route="/patients", title="Patient · Care Mes
              on_load=PatientProfileState.load)
 app.add_page(portal_page, route="/portal", title="My messages · Care Messaging",
              on_load=PortalState.load)
-app.add_page(help_page, route="/portal/help", title="Help · Care Messaging", on_load=HelpState.load)
+app.add_page(help_page, route="/portal/help", title="Help · Care Messaging",
+             on_load=PortalState.load_help)
 app.add_page(account_page, route="/account", title="Account · Care Messaging",
              on_load=[AccountState.load, AccountState.load_quick_replies])
 app.add_page(search_page, route="/search", title="Search messages · Care Messaging",

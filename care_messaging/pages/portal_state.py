@@ -97,6 +97,11 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
 
     # ----- page load -----
     @guarded(PAGE_ROLE)
+    def load_help(self, actor: Actor):
+        """The help page (pages/portal_help.py): static text for a signed-in patient."""
+        return None
+
+    @guarded(PAGE_ROLE)
     async def load(self, actor: Actor):
         await self._begin_load(actor)
         params = self.router.url.query_parameters
