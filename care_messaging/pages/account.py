@@ -26,7 +26,8 @@ PAGE_ROLES = ("provider", "patient", "admin")
 
 
 class AccountState(QuickReplyEditorState, AuthState):
-    # The provider's own quick replies (state/quick_reply_editor.py).
+    # The provider's own quick replies (state/quick_reply_editor.py): ROLE is their handlers'
+    # PAGE_ROLE; the account handlers below name their roles themselves.
     CLINIC_WIDE: ClassVar[bool] = False
     ROLE: ClassVar[str] = "provider"
 
