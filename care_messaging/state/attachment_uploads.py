@@ -43,8 +43,7 @@ class AttachmentUploadsState(AuthState, mixin=True):
         return "" if parse_id(self.open_id) is not None else NO_OPEN_THREAD
 
     def _waiting(self) -> list[dict[str, str]]:
-        # Mostly none: then the shared empty list, not an empty one per tab (memory per tab).
-        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id] or NO_ROWS
+        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id]
 
     def _attachment_ids(self) -> list[int]:
         return [int(f["id"]) for f in self._waiting()]
