@@ -12,17 +12,15 @@ from care_messaging.components.connection import overlay as connection_overlay
 from care_messaging.jobs.in_app import job_worker
 from care_messaging.pages.account import AccountState, account_page
 from care_messaging.pages.admin import AdminState, admin_page
-from care_messaging.pages.clinic_settings import ClinicSettingsState
 from care_messaging.pages.dashboard import DashboardState, dashboard_page
 from care_messaging.pages.login import LoginState, login_page
 from care_messaging.pages.message_search import MessageSearchState, search_page
 from care_messaging.pages.patient_profile import PatientProfileState, patient_profile_page
 from care_messaging.pages.portal import PortalState, portal_page
-from care_messaging.pages.portal_help import HelpState, help_page
+from care_messaging.pages.portal_help import help_page
 from care_messaging.pages.response_times import ResponseTimesState, response_times_page
 from care_messaging.services import events
 from care_messaging.state.auth import AuthState
-from care_messaging.state.quick_reply_editor import ClinicQuickRepliesState, MyQuickRepliesState
 from care_messaging.state.restore import RestoreViewOnHydrate
 from care_messaging.state.sealed_redis import seal_redis_states
 from care_messaging.state.tab_owner import TabOwnerMiddleware, sweep_ended_sessions
@@ -111,14 +109,14 @@ app.add_page(patient_profile_page, route="/patients", title="Patient · Care Mes
              on_load=PatientProfileState.load)
 app.add_page(portal_page, route="/portal", title="My messages · Care Messaging",
              on_load=PortalState.load)
-app.add_page(help_page, route="/portal/help", title="Help · Care Messaging", on_load=HelpState.load)
+app.add_page(help_page, route="/portal/help", title="Help · Care Messaging",
+             on_load=PortalState.load_help)
 app.add_page(account_page, route="/account", title="Account · Care Messaging",
-             on_load=[AccountState.load, MyQuickRepliesState.load_quick_replies])
+             on_load=[AccountState.load, AccountState.load_quick_replies])
 app.add_page(search_page, route="/search", title="Search messages · Care Messaging",
              on_load=MessageSearchState.load)
 app.add_page(admin_page, route="/admin", title="Audit log · Care Messaging",
-             on_load=[AdminState.load, ClinicSettingsState.load_settings,
-                      ClinicQuickRepliesState.load_quick_replies])
+             on_load=[AdminState.load, AdminState.load_settings, AdminState.load_quick_replies])
 app.add_page(response_times_page, route="/response-times",
              title="Response times · Care Messaging", on_load=ResponseTimesState.load)
 

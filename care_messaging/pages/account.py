@@ -3,6 +3,8 @@ team members and administrators)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
@@ -16,14 +18,19 @@ from care_messaging.services.auth import totp_required_for
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
-from care_messaging.state.quick_reply_editor import MyQuickRepliesState
+from care_messaging.state.quick_reply_editor import QuickReplyEditorState
 
 ROLES = ("provider", "admin")  # two-step sign-in
 EMAIL_ROLES = ("provider", "patient")
 PAGE_ROLES = ("provider", "patient", "admin")
 
 
-class AccountState(AuthState):
+class AccountState(QuickReplyEditorState, AuthState):
+    # The provider's own quick replies (state/quick_reply_editor.py): ROLE is their handlers'
+    # PAGE_ROLE; the account handlers below name their roles themselves.
+    CLINIC_WIDE: ClassVar[bool] = False
+    ROLE: ClassVar[str] = "provider"
+
     totp_on: bool = False
     required: bool = False
     # Shown once while enrolling, so the user can type it into an authenticator app.
@@ -158,7 +165,7 @@ def account_page() -> rx.Component:
             rx.cond(S.gets_email, _notification_section()),
             rx.cond(S.can_use_totp, _security_section()),
             rx.cond(S.home == "/dashboard", quick_reply_editor(
-                MyQuickRepliesState, heading="My quick replies",
+                S, heading="My quick replies",
                 intro="Only you see these, beside the clinic's, under the reply box.")),
             rx.link(rx.cond(S.home == "/admin", "Back to the audit log", "Back to messages"),
                     href=S.home),

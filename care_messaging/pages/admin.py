@@ -3,12 +3,14 @@ beyond identifiers already in the audit trail."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
 from care_messaging.components.local_time import local_time
 from care_messaging.db import session_scope
-from care_messaging.pages.clinic_settings import clinic_settings_section
+from care_messaging.pages.clinic_settings import ClinicSettingsState, clinic_settings_section
 from care_messaging.presenters.provider import when
 from care_messaging.services import audit_log, users
 from care_messaging.services.actors import Actor
@@ -17,6 +19,8 @@ from care_messaging.services.audit_log import AuditFilter, parse_day
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
+from care_messaging.state.quick_reply_editor import QuickReplyEditorState
+from care_messaging.state.shared_values import no_rows
 from care_messaging.state.tab_owner import wipe_user_tabs
 from care_messaging.web import offloop
 
@@ -31,8 +35,12 @@ def _int(value: object) -> int | None:
         return None
 
 
-class AdminState(AuthState):
-    rows: list[dict[str, str]] = rx.field(default_factory=list)
+class AdminState(ClinicSettingsState, QuickReplyEditorState, AuthState):
+    # The reply-by settings and the clinic-wide quick replies (pages/clinic_settings.py).
+    CLINIC_WIDE: ClassVar[bool] = True
+    ROLE: ClassVar[str] = "admin"
+
+    rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
     total: int = 0
     offset: int = 0
     error: str = ""
@@ -41,7 +49,7 @@ class AdminState(AuthState):
     f_action: str = ""
     f_from: str = ""
     f_to: str = ""
-    people: list[dict[str, str]] = rx.field(default_factory=list)
+    people: list[dict[str, str]] = rx.field(default_factory=no_rows)
     notice: str = ""
 
     def _filter(self) -> AuditFilter:
@@ -245,7 +253,7 @@ def admin_page() -> rx.Component:
             rx.heading("Accounts", size="5", as_="h2"),
             rx.cond(S.notice != "", rx.callout(S.notice, role="status")),
             rx.box(_users_table(), overflow_x="auto", width="100%"),
-            clinic_settings_section(),
+            clinic_settings_section(S),
             padding="1em", spacing="3", width="100%",
         ),
         user_name=S.user_name,

@@ -1,6 +1,10 @@
 """The admin page's care-team section: reply-by times (per priority, working hours and days,
 time zone) and the clinic-wide quick replies. Thin handlers over services/reply_by.py and
-services/quick_replies.py (which check the role and audit)."""
+services/quick_replies.py (which check the role and audit).
+
+Mixins of ``AdminState`` (pages/admin.py) rather than states of their own: Reflex builds every
+state class of the app for every tab, so each extra class costs every open tab its instance
+and bookkeeping (bench/profiles/memory.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
-from care_messaging.state.quick_reply_editor import ClinicQuickRepliesState
+from care_messaging.state.shared_values import no_fields
 
 FIELDS = [("timezone", "Time zone"), ("day_start", "Working day starts"),
           ("day_end", "Working day ends"), ("working_days", "Working days"),
@@ -22,8 +26,8 @@ FIELDS = [("timezone", "Time zone"), ("day_start", "Working day starts"),
             for p in Priority]]
 
 
-class ClinicSettingsState(AuthState):
-    values: dict[str, str] = rx.field(default_factory=dict)
+class ClinicSettingsState(AuthState, mixin=True):
+    values: dict[str, str] = rx.field(default_factory=no_fields)
     settings_error: str = ""
     settings_notice: str = ""
 
@@ -50,8 +54,8 @@ class ClinicSettingsState(AuthState):
         return None
 
 
-def clinic_settings_section() -> rx.Component:
-    S = ClinicSettingsState
+def clinic_settings_section(S) -> rx.Component:
+    """``S``: the admin page's state (``ClinicSettingsState`` and ``QuickReplyEditorState``)."""
     return rx.vstack(
         rx.heading("Reply-by times", size="5", as_="h2"),
         rx.text("Each patient message expects a reply by this time; past it, the conversation "
@@ -70,7 +74,7 @@ def clinic_settings_section() -> rx.Component:
             ),
             on_submit=S.save_settings, reset_on_submit=False, width="100%",
         ),
-        quick_reply_editor(ClinicQuickRepliesState, heading="Clinic quick replies",
+        quick_reply_editor(S, heading="Clinic quick replies",
                            intro="Every provider can insert these into a reply."),
         width="100%", spacing="3",
     )

@@ -11,6 +11,7 @@ from the browser is re-checked by a service, which raises the same NotFoundError
 from __future__ import annotations
 
 import functools
+from datetime import date
 from typing import ClassVar
 
 import reflex as rx
@@ -18,6 +19,7 @@ import reflex as rx
 from care_messaging import realtime
 from care_messaging.db import session_scope
 from care_messaging.presenters.provider import (
+    SidebarRow,
     conversation_row,
     patient_option,
     sidebar_row,
@@ -28,6 +30,7 @@ from care_messaging.services import patients as patient_service
 from care_messaging.services import stats as stats_service
 from care_messaging.services.access import access_patient
 from care_messaging.services.actors import Actor
+from care_messaging.services.conversation_list import ConversationRow
 from care_messaging.services.errors import ServiceError
 from care_messaging.services.patients import PatientMatch
 from care_messaging.state import figure_cache
@@ -39,6 +42,7 @@ from care_messaging.state.internal_notes import InternalNotesState
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
 from care_messaging.state.quick_reply_rows import quick_reply_rows
+from care_messaging.state.shared_values import NO_ROWS, no_rows, shared_rows
 from care_messaging.state.thread_base import PAGE_SIZE, parse_id
 from care_messaging.state.thread_page import ThreadPageState
 from care_messaging.web import offloop
@@ -63,6 +67,21 @@ def chart_bar(day: str, messages: int, peak: int) -> dict[str, str | int]:
     return {"label": bar_label(day, messages), "pct": round(100 * messages / peak)}
 
 
+@functools.lru_cache(maxsize=256)
+def chart_bars(days: tuple[tuple[date, int], ...]) -> list[dict[str, str | int]]:
+    """The chart's bars for (day, messages) pairs: tabs showing the same chart share the list
+    itself too, not only its bars (a ``SharedRows``: never changed in place)."""
+    peak = max((messages for _, messages in days), default=0) or 1
+    return shared_rows(chart_bar(day_label(day), messages, peak) for day, messages in days)
+
+
+@functools.lru_cache(maxsize=256)
+def sidebar_rows(rows: tuple[ConversationRow, ...]) -> list[SidebarRow]:
+    """A page of sidebar rows: tabs showing equal pages (one provider's tabs) share the list
+    as well as its rows (a ``SharedRows``: every update assigns a new list)."""
+    return shared_rows(sidebar_row(r) for r in rows)
+
+
 class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState,
                      MessageJumpState, MessageChangesState, ThreadPageState, AuthState):
     ROLE: ClassVar[str] = "provider"
@@ -76,17 +95,17 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
     stat_unread: int = 0
     stat_patients: int = 0
     stat_messages: int = 0
-    chart_data: list[dict[str, str | int]] = rx.field(default_factory=list)
+    chart_data: list[dict[str, str | int]] = rx.field(default_factory=no_rows)
     median_reply: str = "—"
     # Thread
     thread_status: str = ""
     thread_priority: str = ""
     # The open conversation's quick replies, filled in (components/quick_reply_menu.py).
-    quick_replies: list[dict[str, str]] = rx.field(default_factory=list)
+    quick_replies: list[dict[str, str]] = rx.field(default_factory=no_rows)
     quick_replies_json: str = "[]"
     # New Message dialog: no patient until the provider picks one (see _choose_patient).
     patient_query: str = ""
-    patient_options: list[dict[str, str]] = rx.field(default_factory=list)
+    patient_options: list[dict[str, str]] = rx.field(default_factory=no_rows)
     patient_matches_label: str = ""
     new_patient_id: str = ""
     new_patient_name: str = ""
@@ -109,7 +128,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
                 session, actor=actor, kind="dashboard", rows=len(page.rows),
                 patient_ids=(r.patient_id for r in page.rows), filter_by=self.filter_by,
                 searched=bool(self.search.strip()))
-        self._set_changed(conversations=[sidebar_row(r) for r in page.rows],
+        self._set_changed(conversations=sidebar_rows(tuple(page.rows)),
                           total_rows=page.total, list_loaded=True,
                           stat_total=counts.total_conversations,
                           stat_unread=counts.unread_messages,
@@ -137,7 +156,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         ThreadPageState._close_thread(self)
         self._clear_assignment()
         self._clear_notes()
-        self.quick_replies, self.quick_replies_json = [], "[]"
+        self.quick_replies, self.quick_replies_json = NO_ROWS, "[]"
 
     async def _after_live_events(self, events: list) -> None:
         """Notes (staff-only, no text in the event) reload on their own; everything else
@@ -152,8 +171,7 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
 
     def _load_analytics(self, session, actor: Actor) -> None:
         per_day = stats_service.messages_per_day(session, actor=actor)
-        peak = max((d.messages for d in per_day), default=0) or 1
-        self.chart_data = [chart_bar(day_label(d.day), d.messages, peak) for d in per_day]
+        self.chart_data = chart_bars(tuple((d.day, d.messages) for d in per_day))
         self.median_reply = stats_service.format_duration(
             stats_service.median_first_reply_seconds(session, actor=actor))
 
@@ -174,11 +192,11 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         self.new_patient_id = option["id"]
         self.new_patient_name = option["name"]
         self.new_patient_detail = option["detail"]
-        self.patient_options = []
+        self.patient_options = NO_ROWS
 
     def _reset_picker(self) -> None:
         self.patient_query = ""
-        self.patient_options = []
+        self.patient_options = NO_ROWS
         self.patient_matches_label = ""
         self.new_patient_id = self.new_patient_name = self.new_patient_detail = ""
 

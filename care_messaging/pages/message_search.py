@@ -25,11 +25,12 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.message_search import MAX_QUERY_CHARS, find_messages
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 
 
 class MessageSearchState(AuthState):
     query: str = ""
-    results: list[dict[str, str]] = rx.field(default_factory=list)
+    results: list[dict[str, str]] = rx.field(default_factory=no_rows)
     searched: bool = False
     nav_unread: int = 0
 
@@ -37,7 +38,7 @@ class MessageSearchState(AuthState):
         with session_scope() as session:
             self.nav_unread = conversation_list.unread_total(session, actor=actor)
             if not self.query.strip():
-                self.results, self.searched = [], False
+                self.results, self.searched = NO_ROWS, False
                 return
             found = find_messages(session, actor=actor, query=self.query)
         page = landing_for(actor.role)

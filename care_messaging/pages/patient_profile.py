@@ -19,12 +19,13 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
+from care_messaging.state.shared_values import no_fields, no_rows
 
 
 class PatientProfileState(AuthState):
     error: str = ""
-    patient: dict[str, str] = rx.field(default_factory=dict)
-    conversations: list[dict[str, str]] = rx.field(default_factory=list)
+    patient: dict[str, str] = rx.field(default_factory=no_fields)
+    conversations: list[dict[str, str]] = rx.field(default_factory=no_rows)
     total: int = 0
     nav_unread: int = 0
 

@@ -1,13 +1,14 @@
-"""Help for patients: what the messages mean and how to use secure messaging well."""
+"""Help for patients: what the messages mean and how to use secure messaging well.
+
+No state of its own (Reflex would build it for every tab): the page's load is the portal
+state's ``load_help``, the patient-only guard."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from care_messaging.components.layout import app_shell, nav_link
-from care_messaging.services.actors import Actor
 from care_messaging.state.auth import AuthState
-from care_messaging.state.guarded import guarded
 
 MESSAGE_TYPES = [
     ("Test results", "Lab results, imaging reports, or other test outcomes"),
@@ -37,12 +38,6 @@ STATUSES = [
 ]
 
 
-class HelpState(AuthState):
-    @guarded("patient")
-    def load(self, actor: Actor):
-        return None
-
-
 def _definition_list(items: list[tuple[str, str]]) -> rx.Component:
     return rx.el.dl(
         *[rx.fragment(rx.el.dt(rx.text(term, weight="bold")),
@@ -68,6 +63,6 @@ def help_page() -> rx.Component:
             rx.link("Back to messages", href="/portal"),
             max_width="760px", margin_x="auto", padding="1em", spacing="3",
         ),
-        user_name=HelpState.user_name,
+        user_name=AuthState.user_name,
         nav=[nav_link("Messages", "/portal"), nav_link("Help", "/portal/help")],
     )

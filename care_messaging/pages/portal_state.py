@@ -24,6 +24,7 @@ from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.message_changes import MessageChangesState
 from care_messaging.state.message_jump import MessageJumpState
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_page import ThreadPageState
 from care_messaging.web import offloop
 
@@ -39,7 +40,7 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
 
     # Chat
     read_only: bool = False
-    viewers: list[dict[str, str]] = rx.field(default_factory=list)
+    viewers: list[dict[str, str]] = rx.field(default_factory=no_rows)
     # "Your care team usually replies within 2 business days." (services/reply_by.py)
     reply_promise: str = ""
     # Files waiting to be sent: state/attachment_uploads.py
@@ -64,7 +65,7 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
     def _close_thread(self) -> None:
         ThreadPageState._close_thread(self)
         self.read_only = False
-        self.viewers = []
+        self.viewers = NO_ROWS
         self.reply_promise = ""
 
     def _set_header(self, session, actor: Actor, conversation) -> None:
@@ -95,6 +96,11 @@ class PortalState(AttachmentUploadsState, MessageJumpState, MessageChangesState,
         return {"patient_id": None}  # always the signed-in patient's own
 
     # ----- page load -----
+    @guarded(PAGE_ROLE)
+    def load_help(self, actor: Actor):
+        """The help page (pages/portal_help.py): static text for a signed-in patient."""
+        return None
+
     @guarded(PAGE_ROLE)
     async def load(self, actor: Actor):
         await self._begin_load(actor)

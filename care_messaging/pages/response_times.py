@@ -15,6 +15,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.services.stats import format_duration
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import guarded
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 
 
 def _share(value: float | None) -> str:
@@ -32,8 +33,8 @@ def _rows(buckets: list[response_times.Bucket]) -> list[dict[str, str]]:
 
 
 class ResponseTimesState(AuthState):
-    provider_rows: list[dict[str, str]] = rx.field(default_factory=list)
-    week_rows: list[dict[str, str]] = rx.field(default_factory=list)
+    provider_rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
+    week_rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
     overdue_now: int = 0
     waiting: int = 0
     rt_error: str = ""
@@ -47,7 +48,7 @@ class ResponseTimesState(AuthState):
             try:
                 report = response_times.compute(session, actor=actor)
             except ServiceError:
-                self.provider_rows, self.week_rows = [], []
+                self.provider_rows, self.week_rows = NO_ROWS, NO_ROWS
                 self.rt_error = "This page is for clinic leads."
                 return None
         self.provider_rows = _rows(report.providers)

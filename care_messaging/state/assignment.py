@@ -18,6 +18,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_base import parse_id
 
 UNASSIGNED_LABEL = "Unassigned: nobody on the care team has taken this yet"
@@ -28,7 +29,7 @@ class AssignmentState(AuthState, mixin=True):
     assignee_id: str = ""
     handling_label: str = ""
     # The patient's care team (who it can be assigned to): user id and name.
-    team_options: list[dict[str, str]] = rx.field(default_factory=list)
+    team_options: list[dict[str, str]] = rx.field(default_factory=no_rows)
     assign_error: str = ""
     assigned_to_me: bool = False
 
@@ -50,7 +51,7 @@ class AssignmentState(AuthState, mixin=True):
     def _clear_assignment(self) -> None:
         self.assignee_id = self.handling_label = self.assign_error = ""
         self.assigned_to_me = False
-        self.team_options = []
+        self.team_options = NO_ROWS
 
     def _change_assignment(self, actor: Actor, to_user_id: int | None) -> None:
         """Assign the open conversation (``None``: release), as the provider saw it."""

@@ -22,6 +22,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.settings import get_settings
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_base import parse_id
 from care_messaging.web import offloop
 from care_messaging.web.origins import attachment_href
@@ -32,7 +33,7 @@ NO_OPEN_THREAD = "Open a conversation that is still active to attach files."
 
 class AttachmentUploadsState(AuthState, mixin=True):
     # Waiting files of every conversation this tab attached to: id, name, size, conversation.
-    pending_files: list[dict[str, str]] = rx.field(default_factory=list)
+    pending_files: list[dict[str, str]] = rx.field(default_factory=no_rows)
     upload_error: str = ""
     upload_progress: int = 0
     uploading: bool = False
@@ -54,7 +55,8 @@ class AttachmentUploadsState(AuthState, mixin=True):
     @rx.var
     def open_pending_files(self) -> list[dict[str, str]]:
         """The chips to show: the open conversation's waiting files."""
-        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id]
+        # Mostly none: then the shared empty list, not an empty one per tab (memory per tab).
+        return [f for f in self.pending_files if f.get("conversation_id") == self.open_id] or NO_ROWS
 
     @guarded(PAGE_ROLE)
     def set_upload_progress(self, actor: Actor, progress: dict):

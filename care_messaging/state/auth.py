@@ -23,6 +23,7 @@ from care_messaging.services.errors import (
     SessionEndedError,
     SessionInvalidError,
 )
+from care_messaging.state.shared_values import shared_text
 from care_messaging.web import offloop
 
 ACCOUNT_PATH = "/account"
@@ -139,9 +140,9 @@ class AuthState(rx.State):
     def _remember(self, actor: Actor) -> None:
         # Only on a change: an assigned var rides in the event's delta even when equal.
         if self.user_name != actor.display_name:
-            self.user_name = actor.display_name
+            self.user_name = shared_text(actor.display_name)
         if self.user_role != actor.role:
-            self.user_role = actor.role
+            self.user_role = shared_text(actor.role)
         if not self.signed_in:
             self.signed_in = True
         if self.clinic_lead != actor.is_lead:

@@ -18,11 +18,12 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_base import parse_id
 
 
 class InternalNotesState(AuthState, mixin=True):
-    notes: list[dict[str, str]] = rx.field(default_factory=list)
+    notes: list[dict[str, str]] = rx.field(default_factory=no_rows)
     note_error: str = ""
 
     def _load_notes(self, session, actor: Actor, conversation_id: int) -> None:
@@ -30,7 +31,7 @@ class InternalNotesState(AuthState, mixin=True):
             session, actor=actor, conversation_id=conversation_id)]
 
     def _clear_notes(self) -> None:
-        self.notes = []
+        self.notes = NO_ROWS
         self.note_error = ""
 
     def _notes_live(self, actor: Actor, events: list) -> None:

@@ -21,6 +21,7 @@ from care_messaging.services.errors import ServiceError
 from care_messaging.services.message_sending import MAX_BODY_CHARS
 from care_messaging.services.message_views import MessageView
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import NO_ROWS, no_rows
 from care_messaging.state.thread_base import parse_id
 from care_messaging.state.thread_page import ThreadPageState
 from care_messaging.web.origins import attachment_href
@@ -33,9 +34,9 @@ class MessageChangesState(ThreadPageState, mixin=True):
     change_error: str = ""
     # A provider's view of one message's history: original, corrections, retraction.
     history_open: bool = False
-    history_rows: list[dict[str, str]] = rx.field(default_factory=list)
+    history_rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
     # The original's files (name, href), still open to providers after a retraction.
-    history_files: list[dict[str, str]] = rx.field(default_factory=list)
+    history_files: list[dict[str, str]] = rx.field(default_factory=no_rows)
     # The signed-in user's server-kept draft of the open conversation, and which conversation
     # it belongs to: assets/drafts.js puts it in an empty reply box. Emptied with the tab's
     # whole state on sign-out (state/tab_owner.py).
@@ -57,7 +58,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
 
     def _on_open(self, session, actor: Actor, conversation) -> None:
         self.change_id = self.change_text = self.change_error = ""
-        self.history_open, self.history_rows, self.history_files = False, [], []
+        self.history_open, self.history_rows, self.history_files = False, NO_ROWS, NO_ROWS
         self.draft = drafts.draft_text(session, actor=actor, conversation_id=conversation.id)
         self.draft_for = str(conversation.id)
 
@@ -123,7 +124,7 @@ class MessageChangesState(ThreadPageState, mixin=True):
 
     @rx.event
     def close_history(self):
-        self.history_open, self.history_rows, self.history_files = False, [], []
+        self.history_open, self.history_rows, self.history_files = False, NO_ROWS, NO_ROWS
 
     # ----- drafts -----
     @guarded(PAGE_ROLE)

@@ -1,6 +1,10 @@
 """Managing quick replies: the admin's clinic-wide ones (admin page) and a provider's own
 (account page). Thin handlers over services/quick_replies.py, which checks who may change
-which and audits every change."""
+which and audits every change.
+
+A mixin of the page states themselves (``AccountState``, ``AdminState``), not a state of its
+own: Reflex builds every state class of the app for every tab, so each extra class costs
+every open tab its instance and bookkeeping (bench/profiles/memory.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import AuthState
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import no_rows
 
 
 def _int(value: object) -> int | None:
@@ -27,7 +32,7 @@ class QuickReplyEditorState(AuthState, mixin=True):
     CLINIC_WIDE: ClassVar[bool] = False
     ROLE: ClassVar[str] = "provider"
 
-    qr_rows: list[dict[str, str]] = rx.field(default_factory=list)
+    qr_rows: list[dict[str, str]] = rx.field(default_factory=no_rows)
     qr_error: str = ""
     qr_notice: str = ""
     qr_edit_id: str = ""
@@ -86,16 +91,3 @@ class QuickReplyEditorState(AuthState, mixin=True):
         self._qr_reload(actor)
         return None
 
-
-class MyQuickRepliesState(QuickReplyEditorState, AuthState):
-    """A provider's own quick replies (account page)."""
-
-    CLINIC_WIDE: ClassVar[bool] = False
-    ROLE: ClassVar[str] = "provider"
-
-
-class ClinicQuickRepliesState(QuickReplyEditorState, AuthState):
-    """The clinic-wide quick replies (admin page)."""
-
-    CLINIC_WIDE: ClassVar[bool] = True
-    ROLE: ClassVar[str] = "admin"

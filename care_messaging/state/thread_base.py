@@ -20,6 +20,7 @@ from care_messaging.services import message_views, receipts
 from care_messaging.services.actors import Actor
 from care_messaging.state import thread_window
 from care_messaging.state.auth import AuthState
+from care_messaging.state.shared_values import NO_FIELDS, NO_ROWS, no_fields, no_rows
 
 PAGE_SIZE = 30
 MAX_LIST_ROWS = 300
@@ -53,7 +54,7 @@ class ThreadBaseState(AuthState, mixin=True):
     EMPTY_SEND_ERROR: ClassVar[str] = "Write a message before sending."
 
     # List
-    conversations: list[dict[str, str]] = rx.field(default_factory=list)
+    conversations: list[dict[str, str]] = rx.field(default_factory=no_rows)
     total_rows: int = 0
     # False until the first list has been loaded for this tab: the page shows "Loading" (or
     # the rows served with the page), not "No conversations", while it boots.
@@ -63,10 +64,10 @@ class ThreadBaseState(AuthState, mixin=True):
     # Open thread: settled rows and the tail of new ones (see state/thread_window.py)
     open_id: str = ""
     thread_error: str = ""
-    header: dict[str, str] = rx.field(default_factory=dict)
-    messages: list[dict[str, str]] = rx.field(default_factory=list)
-    recent: list[dict[str, str]] = rx.field(default_factory=list)
-    thread_attachments: list[dict[str, str]] = rx.field(default_factory=list)
+    header: dict[str, str] = rx.field(default_factory=no_fields)
+    messages: list[dict[str, str]] = rx.field(default_factory=no_rows)
+    recent: list[dict[str, str]] = rx.field(default_factory=no_rows)
+    thread_attachments: list[dict[str, str]] = rx.field(default_factory=no_rows)
     has_older: bool = False
     # True while an older page is on its way (the button shows it, the log is aria-busy).
     loading_older: bool = False
@@ -171,10 +172,10 @@ class ThreadBaseState(AuthState, mixin=True):
 
     def _close_thread(self) -> None:
         self.open_id = ""
-        self.header = {}
-        self.messages = []
-        self.recent = []
-        self.thread_attachments = []
+        self.header = NO_FIELDS
+        self.messages = NO_ROWS
+        self.recent = NO_ROWS
+        self.thread_attachments = NO_ROWS
         self.has_older = self.loading_older = False
         self.typing_label = ""
         self._oldest_seq = self._newest_seq = 0

@@ -13,6 +13,7 @@ from care_messaging.services.access import access_conversation
 from care_messaging.services.actors import Actor
 from care_messaging.services.errors import ServiceError
 from care_messaging.state.auth import live_actor
+from care_messaging.state.shared_values import shared_text
 from care_messaging.state.thread_base import ThreadBaseState, header_key, parse_id
 from care_messaging.web import offloop
 
@@ -27,7 +28,7 @@ class ThreadLiveState(ThreadBaseState, mixin=True):
                                 client_token=self.router.session.client_token,
                                 state_cls=type(self))
         self.thread_error = self.send_error = self.new_error = ""
-        self.outbox_owner = outbox_owner(actor.user_id)
+        self.outbox_owner = shared_text(outbox_owner(actor.user_id))
 
     async def _live_actor(self) -> Actor | None:
         actor = await live_actor(self)

@@ -15,6 +15,7 @@ from care_messaging.services.actors import Actor
 from care_messaging.services.errors import NotFoundError, ServiceError
 from care_messaging.state.auth import resolve_actor
 from care_messaging.state.guarded import PAGE_ROLE, guarded
+from care_messaging.state.shared_values import NO_ROWS, shared_text
 from care_messaging.state.thread_base import (
     MAX_LIST_ROWS,
     PAGE_SIZE,
@@ -42,7 +43,7 @@ class ThreadReadingState(ThreadBaseState, mixin=True):
         self.open_id = str(conversation_id)
         self.typing_label = ""
         self.messages = [message_row(v, actor) for v in views]
-        self.recent = []
+        self.recent = NO_ROWS
         self.thread_attachments = attachment_rows(views)
         self._oldest_seq = views[0].seq if views else 0
         self._newest_seq = views[-1].seq if views else 0
@@ -79,7 +80,7 @@ class ThreadReadingState(ThreadBaseState, mixin=True):
         actor = await resolve_actor(self, touch=False)
         if actor is None or actor.role != self.ROLE or actor.must_enroll_totp:
             return
-        self.outbox_owner = outbox_owner(actor.user_id)
+        self.outbox_owner = shared_text(outbox_owner(actor.user_id))
         requested = parse_id(self.router.url.query_parameters.get("c"))
 
         def rebuild() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 from reflex.istate.data import RouterData
+from reflex.state import _resolve_delta
 
 from care_messaging.services import auth as auth_service
 
@@ -31,6 +32,18 @@ def make_state(state_cls: type[rx.State], *, token: str | None = None, cookie: s
     for part in state_cls.get_full_name().split(".")[1:]:
         state = state.substates[part]
     return state
+
+
+async def hydrate(state: Any) -> Any:
+    """What a tab's connection does before the page's load (``State.hydrate_and_load``): the
+    full snapshot of its tree, ``dict()``, which stores every var of every state. Returns the
+    root of the tree."""
+    root = state
+    while root.parent_state is not None:
+        root = root.parent_state
+    await _resolve_delta(root.dict())
+    root._clean()
+    return root
 
 
 async def call(state: Any, handler: str, *args: Any) -> list[Any]:

@@ -292,8 +292,10 @@ async def test_tabs_showing_the_same_rows_share_them_and_a_change_is_their_own(s
         await call(tab, "load")
     first, second = (tab.get_value("conversations") for tab in tabs)
     assert first == second and all(a is b for a, b in zip(first, second, strict=True))
+    assert first is second  # the page's list too, not only its rows
     bars = [tab.get_value("chart_data") for tab in tabs]
     assert bars[0] and all(a is b for a, b in zip(*bars, strict=True))
+    assert bars[0] is bars[1]
 
     sending.send_message(session, actor=p["maria"], conversation_id=mine, body="Still out",
                          client_msg_id="still-out")
@@ -301,4 +303,5 @@ async def test_tabs_showing_the_same_rows_share_them_and_a_change_is_their_own(s
     await call(tabs[0], "load")
     moved = tabs[0].get_value("conversations")[0]
     assert moved["preview"].endswith("Still out") and moved is not second[0]
+    assert tabs[1].get_value("conversations") is second
     assert tabs[1].get_value("conversations")[0]["preview"].endswith("Out of pills")

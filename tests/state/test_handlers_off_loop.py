@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import event
 
 from care_messaging import db, realtime
+from care_messaging.pages.account import AccountState
 from care_messaging.pages.admin import AdminState
 from care_messaging.pages.dashboard import DashboardState
 from care_messaging.pages.portal import PortalState
 from care_messaging.pages.response_times import ResponseTimesState
 from care_messaging.services import conversations as conv
 from care_messaging.services.message_sending import send_message
-from care_messaging.state.quick_reply_editor import MyQuickRepliesState
 from care_messaging.web import offloop
 from tests.factories import PASSWORD, clinic, make_admin
 from tests.state.helpers import call, deliver, make_state, sign_in_token
@@ -65,7 +65,7 @@ async def test_no_handler_or_live_step_takes_a_connection_on_the_loop(session, s
     maria_token = sign_in_token(session, p["maria"].email, PASSWORD)
     lee = make_state(DashboardState, token=lee_token, path="/dashboard", query=f"c={cid}")
     maria = make_state(PortalState, token=maria_token, path="/portal", query=f"c={cid}")
-    replies = make_state(MyQuickRepliesState, token=lee_token, path="/quick-replies")
+    replies = make_state(AccountState, token=lee_token, path="/account")
     leads = make_state(ResponseTimesState, token=lee_token, path="/response-times")
     session.commit()
     loop_thread = threading.get_ident()
