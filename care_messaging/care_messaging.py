@@ -24,6 +24,7 @@ from care_messaging.state.auth import AuthState
 from care_messaging.state.restore import RestoreViewOnHydrate
 from care_messaging.state.sealed_redis import seal_redis_states
 from care_messaging.state.tab_owner import TabOwnerMiddleware, sweep_ended_sessions
+from care_messaging.web import offloop
 from care_messaging.web.attachment_routes import routes as attachment_routes
 from care_messaging.web.auth_routes import routes as auth_routes
 from care_messaging.web.fhir_routes import routes as fhir_routes
@@ -77,6 +78,8 @@ def freeze_startup_heap() -> None:
 
 
 app.register_lifespan_task(freeze_startup_heap)
+# On PostgreSQL database work runs in threads: the loop must get the GIL back promptly.
+app.register_lifespan_task(offloop.shorten_gil_switch)
 # Scaled out, tab states (PHI, the session cookie in the request headers) live in Redis:
 # sealed there under the app's key.
 seal_redis_states(app)

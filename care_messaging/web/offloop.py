@@ -30,6 +30,7 @@ import fcntl
 import functools
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -157,6 +158,21 @@ async def run_work(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run file crypto or a database check in the work pool."""
     return await to_thread.run_sync(functools.partial(fn, *args, **kwargs),
                                     limiter=work_limiter())
+
+
+# How often a thread holding the GIL is asked to let another run. CPython's default is 5 ms:
+# with database work in the pool, the loop thread (every websocket) waits up to that long for
+# a pool thread that is busy in Python (SQLAlchemy, psycopg's result handling) each time it has
+# something to do, and a message crosses the loop several times. At 0.5 ms, in the scale-out
+# bench (two workers, 20 pairs): 200 msg/s went from p50 90 ms / p99 493 ms to 5 / 32 ms at
+# the same CPU, and 250 msg/s passes (bench/profiles/scaleout.md).
+POOL_SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+def shorten_gil_switch() -> None:
+    """Lifespan task: with database work in threads (PostgreSQL), switch threads sooner."""
+    if not db_inline():
+        sys.setswitchinterval(POOL_SWITCH_INTERVAL_SECONDS)
 
 
 def db_inline() -> bool:
