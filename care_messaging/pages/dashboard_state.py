@@ -158,13 +158,14 @@ class DashboardState(AssignmentState, InternalNotesState, AttachmentUploadsState
         self._clear_notes()
         self.quick_replies, self.quick_replies_json = NO_ROWS, "[]"
 
-    async def _after_live_events(self, events: list) -> None:
+    async def _after_live_events(self, events: list,
+                                 read_up_to: dict[int, int] | None = None) -> None:
         """Notes (staff-only, no text in the event) reload on their own; everything else
         follows the shared thread page."""
         notes = [e for e in events if e.kind == realtime.LiveKind.NOTE]
         others = [e for e in events if e.kind != realtime.LiveKind.NOTE]
         if others:
-            await ThreadPageState._after_live_events(self, others)
+            await ThreadPageState._after_live_events(self, others, read_up_to)
         actor = await self._live_actor() if notes else None
         if actor is not None:
             await offloop.run_db(self._notes_live, actor, notes)
