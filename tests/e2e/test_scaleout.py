@@ -164,6 +164,25 @@ def test_tab_reused_on_another_worker_starts_empty_and_redis_holds_no_phi(scaleo
     assert values, "no state of the tab in Redis: the check below would prove nothing"
     assert not any(n.encode() in v for n in names for v in values)
     assert not any(b"care_session" in v for v in values)
+def test_sign_out_on_another_worker_empties_a_tab_held_in_memory(scaleout):  # noqa: F811
+    """Dr. Lee's tab is on worker A, which keeps its state in memory between events (Reflex's
+    opportunistic lock); his sign-out is handled by worker B. B must take the tab's lock from A
+    (A writes the state back first) and empty it: a hydrate on A's socket finds nothing."""
+    from tests.security.test_tab_reuse import (
+        _hydrate_after_sign_out,
+        _plant_thread,
+        run_async,
+    )
+
+    conversation_id, body = _plant_thread(scaleout.worker_a)
+    frames = run_async(_hydrate_after_sign_out(
+        scaleout.url_a, conversation_id, body,
+        sign_out_url=f"http://127.0.0.1:{scaleout.worker_b_port}"))
+    joined = "\n".join(frames)
+    assert frames, "no hydrate answer: the check below would prove nothing"
+    assert body not in joined and "Dr. Jordan Lee" not in joined
+
+
 def test_a_worker_killed_mid_burst_loses_no_message(browser, scaleout):  # noqa: F811
     """Maria's tab is held by worker B; B is killed (SIGKILL to its process group) while she
     writes. Her tab reconnects through the proxy to worker A, and her outbox sends what was

@@ -160,9 +160,11 @@ def test_tab_whose_cookie_names_another_user_starts_empty(app_server):
     assert leaked == []
 
 
-async def _hydrate_after_sign_out(base_url: str, conversation_id: int, body: str) -> list[str]:
+async def _hydrate_after_sign_out(base_url: str, conversation_id: int, body: str,
+                                  sign_out_url: str = "") -> list[str]:
     """The tab's socket stays open (it still presents the old cookie) while its session is
-    signed out elsewhere; a hydrate on that socket must find nothing left to send."""
+    signed out elsewhere (``sign_out_url``: another server of the app); a hydrate on that
+    socket must find nothing left to send."""
     dashboard = state_full_name(DASHBOARD)
     cookie = login(base_url, PROVIDER, DEMO_PASSWORD)
     tab = ReflexClient(base_url, cookie=cookie, path="/dashboard")
@@ -170,7 +172,7 @@ async def _hydrate_after_sign_out(base_url: str, conversation_id: int, body: str
     await _until(lambda: tab.var(dashboard, "conversations"))
     await tab.emit(f"{dashboard}.open_conversation", {"conversation_id": conversation_id})
     await _until(lambda: body in json.dumps(tab.var(dashboard, "messages")))
-    await asyncio.to_thread(_logout, base_url, cookie)
+    await asyncio.to_thread(_logout, sign_out_url or base_url, cookie)
     frames: list[str] = []
     tab.on_update = lambda u: frames.append(json.dumps(u.delta))
     await tab.emit(HYDRATE, {})
