@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
@@ -140,6 +142,16 @@ class _Result:
         count: int = self._cursor.rowcount
         self._cursor.close()
         return count
+
+
+def keep_loaded_in_step(session: Session, model: type, key: Any, **values: Any) -> None:
+    """Hot statements do not touch an object this session has loaded (a caller such as
+    create_conversation holds its Conversation): bring its attributes in step without a
+    query, as an ORM-enabled UPDATE would."""
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
 
 
 @contextmanager

@@ -12,8 +12,6 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from care_messaging import crypto
@@ -34,7 +32,7 @@ from care_messaging.services.access import (
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.hot_sql import HotStatement, batched
+from care_messaging.services.hot_sql import HotStatement, batched, keep_loaded_in_step
 from care_messaging.services.message_views import MessageView, views_of
 from care_messaging.services.receipts import upsert_own_read_state
 from care_messaging.services.search import index_message
@@ -113,12 +111,7 @@ _SET_LAST_MESSAGE = HotStatement(
 
 
 def _keep_loaded_in_step(session: Session, conversation_id: int, **values: Any) -> None:
-    """Prepared statements do not touch a Conversation this session has loaded (a caller such
-    as create_conversation holds one): bring its attributes in step without a query."""
-    loaded = session.identity_map.get(identity_key(Conversation, conversation_id))
-    if loaded is not None:
-        for name, value in values.items():
-            set_committed_value(loaded, name, value)
+    keep_loaded_in_step(session, Conversation, conversation_id, **values)
 
 
 def _insert_message(

@@ -24,7 +24,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, null, or_, update
 from sqlmodel import Session, col, select
 
 from care_messaging import jobs
@@ -37,10 +37,12 @@ from care_messaging.models import (
     Provider,
     Role,
     User,
+    table_of,
     utcnow,
 )
 from care_messaging.services import audit, events, mail, red_flags, reply_by, triage_list
 from care_messaging.services.audit import Outcome
+from care_messaging.services.hot_sql import HotStatement, keep_loaded_in_step
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +67,32 @@ def on_message_events(session: Session, batch: list[events.DomainEvent]) -> None
             _patient_wrote(session, event)
 
 
+# They run with every message (in the send's commit): prebuilt (services/hot_sql.py), as
+# building and compiling them per call cost more than running them.
+_conversations = table_of(Conversation).c
+_ANSWERED = HotStatement(
+    update(table_of(Conversation))
+    .where(_conversations.id == bindparam("b_id"),
+           or_(_conversations.reply_by_at.is_not(None), _conversations.attention != 0))
+    .values(reply_by_at=null(), escalated_at=null(), attention=0))
+_TRIAGE_STATE = HotStatement(select(_conversations.priority, _conversations.reply_by_at)
+                             .where(_conversations.id == bindparam("b_id")))
+_SET_REPLY_BY = HotStatement(update(table_of(Conversation))
+                             .where(_conversations.id == bindparam("b_id"))
+                             .values(reply_by_at=bindparam("b_due")))
+
+
 def _answered(session: Session, conversation_id: int) -> None:
     # One statement that changes nothing on the usual reply (nothing pending): no read first.
-    session.execute(
-        update(Conversation)
-        .where(col(Conversation.id) == conversation_id,
-               or_(col(Conversation.reply_by_at).is_not(None), col(Conversation.attention) != 0))
-        .values(reply_by_at=None, escalated_at=None, attention=0))
+    if _ANSWERED.execute(session, {"b_id": conversation_id}).rowcount:
+        keep_loaded_in_step(session, Conversation, conversation_id, reply_by_at=None,
+                            escalated_at=None, attention=0)
 
 
 def _patient_wrote(session: Session, event: events.DomainEvent) -> None:
     view = event.message
     received = _aware(view.created_at) or utcnow()
-    row = session.exec(select(Conversation.priority, Conversation.reply_by_at)
-                       .where(Conversation.id == event.conversation_id)).first()
+    row = _TRIAGE_STATE.execute(session, {"b_id": event.conversation_id}).first()
     if row is None:
         return
     priority, current = row[0], _aware(row[1])
@@ -92,8 +106,8 @@ def _patient_wrote(session: Session, event: events.DomainEvent) -> None:
     due = reply_by.reply_by(received, priority, reply_by.load(session))
     if current is not None and current <= due:
         return  # an earlier unanswered message already sets the time
-    session.execute(update(Conversation).where(col(Conversation.id) == event.conversation_id)
-                    .values(reply_by_at=due))
+    _SET_REPLY_BY.execute(session, {"b_id": event.conversation_id, "b_due": due})
+    keep_loaded_in_step(session, Conversation, event.conversation_id, reply_by_at=due)
     _schedule(session, event.conversation_id, due)
 
 
