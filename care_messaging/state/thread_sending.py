@@ -6,6 +6,7 @@ conversation comes with each message and is re-checked like any id from the brow
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -27,6 +28,7 @@ from care_messaging.state.guarded import PAGE_ROLE, guarded
 from care_messaging.state.thread_base import ThreadBaseState, parse_id
 from care_messaging.web import offloop
 
+log = logging.getLogger(__name__)
 TYPING_EVERY_SECONDS = 2.0
 
 
@@ -94,6 +96,7 @@ class ThreadSendingState(ThreadBaseState, mixin=True):
             self._ack(outbox.failed(client_id, str(error)))
             return
         except Exception:  # database unavailable etc.: the outbox keeps it and tries again
+            log.exception("storing a message failed; the tab's outbox sends it again")
             self._ack(outbox.try_again(client_id))
             return
         if attachment_ids:
