@@ -234,14 +234,22 @@ EXPLAINED_IN = {
     "browser_list_load": "bench/profiles/browser.md",
     "browser_thread_open": "bench/profiles/browser.md",
 }
+# The scale-out path's own profile (PostgreSQL + Redis, several workers).
+EXPLAINED_IN_SCALEOUT = {
+    "delivery_latency": "bench/profiles/scaleout.md",
+    "sustained_sends": "bench/profiles/scaleout.md",
+    "cpu_per_message": "bench/profiles/scaleout.md",
+    "login_storm": "bench/profiles/loop.md",
+}
 
 
 def attach_profiles(doc: dict) -> None:
     """Every missed scenario names the profile that shows why."""
     for backend in ("sqlite", "scaleout"):
+        explained = {**EXPLAINED_IN, **(EXPLAINED_IN_SCALEOUT if backend == "scaleout" else {})}
         for name, rec in doc.get(backend, {}).get("scenarios", {}).items():
-            if rec.get("met") is False and not rec.get("profile") and name in EXPLAINED_IN:
-                rec["profile"] = EXPLAINED_IN[name]
+            if rec.get("met") is False and not rec.get("profile") and name in explained:
+                rec["profile"] = explained[name]
 
 
 def cpu_probe_seconds() -> float:
