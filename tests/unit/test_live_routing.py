@@ -1,0 +1,86 @@
+"""Where ``realtime.publish`` applies a live event: this worker's tabs here, another worker's
+tabs through that worker (forwarding), and here again when the forward fails, so no tab
+misses an event because a worker is gone or Redis hiccups; a tab with no socket anywhere is
+forgotten. Reflex's app and token manager are stand-ins here (no server runs); the real
+two-worker path is tests/e2e/test_scaleout.py."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from care_messaging.realtime import connections, delivery, forwarding, registry
+from care_messaging.realtime.live_event import LiveEvent, LiveKind
+
+HERE, THERE, GONE = "worker-here", "worker-there", "worker-gone"
+
+
+class _Registry:
+    def __init__(self, tabs):
+        self.tabs = tabs
+        self.unregistered: list[str] = []
+
+    async def targets(self, user_ids):
+        return [t for t in self.tabs if t[0] in user_ids]
+
+    async def unregister(self, client_token):
+        self.unregistered.append(client_token)
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    tabs = [(1, "local-tab", "s"), (2, "remote-tab", "s"), (2, "gone-worker-tab", "s"),
+            (3, "closed-tab", "s")]
+    owners = {"local-tab": HERE, "remote-tab": THERE, "gone-worker-tab": GONE}
+    fake_registry = _Registry(tabs)
+    app = SimpleNamespace(event_namespace=SimpleNamespace(
+        _token_manager=SimpleNamespace(instance_id=HERE, token_to_socket={"local-tab": 1})))
+    monkeypatch.setattr(connections, "app", lambda: app)
+    monkeypatch.setattr(registry, "get_registry", lambda: fake_registry)
+
+    async def owners_of(_app, tokens):
+        return {t: owners[t] for t in tokens if t in owners}
+
+    monkeypatch.setattr(connections, "owners", owners_of)
+    here: list[tuple[str, bool | None]] = []
+
+    async def deliver_here(user_id, token, state_name, event, *, connected=None):
+        here.append((token, connected))
+        if connected is False:
+            await fake_registry.unregister(token)
+
+    monkeypatch.setattr(delivery, "_deliver", deliver_here)
+    forwarded: list[tuple[str, list]] = []
+    return SimpleNamespace(here=here, forwarded=forwarded, registry=fake_registry)
+
+
+async def _publish(routed, monkeypatch, send) -> None:
+    monkeypatch.setattr(forwarding, "send", send)
+    event = LiveEvent(kind=LiveKind.MESSAGE, conversation_id=7, seq=3, actor_user_id=9)
+    assert await delivery.publish(event, user_ids=[1, 2, 3]) == 4
+    await asyncio.sleep(0)  # the spawned deliveries run
+    await asyncio.sleep(0)
+
+
+async def test_each_tab_is_served_by_the_worker_holding_its_socket(routed, monkeypatch):
+    async def send(instance_id, event, tabs):
+        routed.forwarded.append((instance_id, [t[1] for t in tabs]))
+        return instance_id == THERE  # nobody listens for the worker that is gone
+
+    await _publish(routed, monkeypatch, send)
+    assert sorted(routed.forwarded) == [(GONE, ["gone-worker-tab"]), (THERE, ["remote-tab"])]
+    # Here: our own tab, the tab whose worker did not answer (Reflex routes its delta), and
+    # the closed tab only to be forgotten.
+    assert sorted(routed.here) == [("closed-tab", False), ("gone-worker-tab", True),
+                                   ("local-tab", True)]
+    assert routed.registry.unregistered == ["closed-tab"]
+
+
+async def test_a_forward_that_fails_is_served_here(routed, monkeypatch):
+    async def send(instance_id, event, tabs):
+        raise ConnectionError("Redis went away")
+
+    await _publish(routed, monkeypatch, send)
+    assert ("remote-tab", True) in routed.here and ("gone-worker-tab", True) in routed.here
