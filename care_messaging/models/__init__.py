@@ -47,6 +47,7 @@ from care_messaging.models.people import (
     Patient,
     Provider,
     User,
+    patient_name,
 )
 from care_messaging.models.security import (
     AuditEvent,
@@ -84,6 +85,7 @@ __all__ = [
     "User",
     "id_of",
     "message_fts",
+    "patient_name",
     "table_of",
     "utcnow",
 ]

@@ -45,7 +45,12 @@ class Patient(SQLModel, table=True):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+        return patient_name(self.first_name, self.last_name)
+
+
+def patient_name(first_name: str, last_name: str) -> str:
+    """How a patient is named everywhere (also for list rows read as plain columns)."""
+    return f"{first_name} {last_name}"
 
 
 class Provider(SQLModel, table=True):

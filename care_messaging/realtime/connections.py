@@ -65,11 +65,6 @@ async def owners(app, tokens: list[str]) -> dict[str, str]:
     return found
 
 
-async def connected(app, tokens: list[str]) -> set[str]:
-    """Which of these tabs have an open websocket on some worker."""
-    return set(await owners(app, tokens))
-
-
 def own_instance_id() -> str:
     """This worker's id among the app's workers ("" without a running server)."""
     manager = getattr(app().event_namespace, "_token_manager", None)

@@ -27,6 +27,7 @@ from care_messaging.models import (
     ReadState,
     Role,
     User,
+    patient_name,
     table_of,
 )
 from care_messaging.services import drafts, message_revisions, triage_list
@@ -284,7 +285,7 @@ def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]
                 id=conversation.id or 0,
                 topic=conversation.topic,
                 patient_id=conversation.patient_id,
-                patient_name=f"{conversation.first_name} {conversation.last_name}",
+                patient_name=patient_name(conversation.first_name, conversation.last_name),
                 patient_mrn=conversation.mrn,
                 patient_initials=(conversation.first_name[:1]
                                   + conversation.last_name[:1]).upper(),

@@ -110,10 +110,6 @@ _SET_LAST_MESSAGE = HotStatement(
 )
 
 
-def _keep_loaded_in_step(session: Session, conversation_id: int, **values: Any) -> None:
-    keep_loaded_in_step(session, Conversation, conversation_id, **values)
-
-
 def _insert_message(
     session: Session,
     *,
@@ -128,7 +124,7 @@ def _insert_message(
     # UPDATE ... RETURNING takes the row's write lock first, so concurrent senders serialise
     # and every message gets the next number with no gap (a rollback undoes the increment).
     seq = _NEXT_SEQ.execute(session, {"conversation_id": conversation.id, "now": now}).scalar()
-    _keep_loaded_in_step(session, conversation.id, last_seq=seq, last_message_at=now)
+    keep_loaded_in_step(session, Conversation, conversation.id, last_seq=seq, last_message_at=now)
     ciphertext, key_id = crypto.encrypt_text(
         text, aad=crypto.message_aad(conversation.id or 0, seq, actor.user_id))
     values: dict[str, Any] = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
@@ -173,7 +169,7 @@ def _insert_message(
             detail=f"conversation={conversation.id} seq={seq} attachments={len(attachment_ids)}",
         )
     if len(values) == 1:
-        _keep_loaded_in_step(session, conversation.id, last_message_id=message.id)
+        keep_loaded_in_step(session, Conversation, conversation.id, last_message_id=message.id)
     return message
 
 

@@ -125,13 +125,14 @@ class ThreadLiveState(ThreadBaseState, mixin=True):
 
 
 def _not_yet_read(user_id: int, events: list, read_up_to: dict[int, int]) -> bool:
-    return any(_incoming(user_id, e) and read_up_to.get(e.conversation_id, 0) < e.seq
-               for e in events)
+    return any(_incoming_unread(user_id, e, read_up_to) for e in events)
 
 
-def _incoming(user_id: int, event) -> bool:
+def _incoming_unread(user_id: int, event, read_up_to: dict[int, int]) -> bool:
+    """A message of someone else that the follow-up did not just mark read."""
     return bool(event.kind == realtime.LiveKind.MESSAGE and event.seq
-                and event.actor_user_id != user_id)
+                and event.actor_user_id != user_id
+                and read_up_to.get(event.conversation_id, 0) < event.seq)
 
 
 def record_deliveries(user_id: int, events: list, read_up_to: dict[int, int] | None = None) -> None:
@@ -143,7 +144,7 @@ def record_deliveries(user_id: int, events: list, read_up_to: dict[int, int] | N
     read_up_to = read_up_to or {}
     newest: dict[int, object] = {}
     for event in events:
-        incoming = _incoming(user_id, event) and read_up_to.get(event.conversation_id, 0) < event.seq
+        incoming = _incoming_unread(user_id, event, read_up_to)
         known = newest.get(event.conversation_id)
         if incoming and (known is None or event.seq > known.seq):
             newest[event.conversation_id] = event
