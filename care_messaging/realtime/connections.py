@@ -56,7 +56,31 @@ async def owners(app, tokens: list[str]) -> dict[str, str]:
             if await is_connected(app, token):
                 found[token] = ""
         return found
-    for token, raw in zip(elsewhere, records, strict=True):
+    found.update(owners_from_records(app, dict(zip(elsewhere, records, strict=True))))
+    return found
+
+
+def socket_record_prefix(app) -> str:
+    """The prefix of Reflex's socket-record keys in Redis ("" when not scaled out, or with
+    an unknown Reflex internals layout: then ``owners`` looks the tabs up)."""
+    manager = getattr(app.event_namespace, "_token_manager", None)
+    if getattr(manager, "redis", None) is None:
+        return ""
+    prefix = getattr(manager, "_token_socket_record_prefix", "")
+    return prefix if isinstance(prefix, str) else ""
+
+
+def owners_from_records(app, records: dict[str, bytes | None]) -> dict[str, str]:
+    """``owners`` from tabs' socket records already read (token -> the record's bytes, empty
+    or None for none). Tabs with no open socket anywhere are left out."""
+    manager = getattr(app.event_namespace, "_token_manager", None)
+    own = getattr(manager, "instance_id", "")
+    local = getattr(manager, "token_to_socket", {})
+    found: dict[str, str] = {}
+    for token, raw in records.items():
+        if token in local:
+            found[token] = own
+            continue
         # A record naming this worker without a local socket is a leftover of a closed one
         # (Reflex's own reading of these records, _fetch_socket_record).
         instance = getattr(pickle.loads(raw), "instance_id", None) if raw else None

@@ -49,12 +49,33 @@ class MemoryRegistry:
         return out
 
 
+# A live event's audience in one round trip: every tab of the users and, for each, the socket
+# record Reflex keeps for it (which worker holds its websocket). Run as a script: the records'
+# keys are only known once the tabs are, and a second round trip per event cost the worker
+# about as much CPU as the lookup itself. A missing record comes back as "" (a nil would end
+# the Lua array). Needs one Redis, not Redis Cluster (as Reflex's state manager does): the
+# records' keys are computed inside the script.
+_TABS_AND_SOCKETS = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local tabs = redis.call('HGETALL', key)
+  for j = 1, #tabs, 2 do
+    out[#out + 1] = tostring(i)
+    out[#out + 1] = tabs[j]
+    out[#out + 1] = tabs[j + 1]
+    out[#out + 1] = redis.call('GET', ARGV[1] .. tabs[j]) or ''
+  end
+end
+return out
+"""
+
+
 class RedisRegistry:
     """Tabs of every worker, in Redis hashes ``care:live:user:<id>`` (token -> state name).
 
     On ``redis.asyncio``: the loop that carries every websocket never waits for Redis. Each
-    call is one round trip (a pipeline), whatever the number of users: an event's audience is
-    looked up at once, not user by user.
+    call is one round trip (a pipeline or a script), whatever the number of users: an event's
+    audience is looked up at once, not user by user.
     """
 
     def __init__(self, url: str) -> None:
@@ -62,6 +83,9 @@ class RedisRegistry:
 
         # Any: redis-py types its sync and async clients' answers as one union.
         self._redis: Any = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        # Socket records are pickles (bytes): read through a client that leaves them as such.
+        self._raw: Any = redis.asyncio.Redis.from_url(url)
+        self._tabs_and_sockets = self._raw.register_script(_TABS_AND_SOCKETS)
 
     @staticmethod
     def _key(user_id: int) -> str:
@@ -96,6 +120,18 @@ class RedisRegistry:
         return [(user_id, token, state_name)
                 for user_id, tabs in zip(users, found, strict=True)
                 for token, state_name in tabs.items()]
+
+    async def targets_with_sockets(self, user_ids: list[int], record_prefix: str
+                                   ) -> list[tuple[int, str, str, bytes]]:
+        """``targets`` and each tab's socket record (Reflex's key ``record_prefix + token``;
+        b"" when it has none), in one round trip."""
+        users = sorted(set(user_ids))
+        if not users:
+            return []
+        flat = await self._tabs_and_sockets(keys=[self._key(u) for u in users],
+                                            args=[record_prefix])
+        return [(users[int(flat[i]) - 1], flat[i + 1].decode(), flat[i + 2].decode(),
+                 flat[i + 3]) for i in range(0, len(flat), 4)]
 
 
 _registry: Registry | None = None

@@ -84,3 +84,65 @@ async def test_a_forward_that_fails_is_served_here(routed, monkeypatch):
 
     await _publish(routed, monkeypatch, send)
     assert ("remote-tab", True) in routed.here and ("gone-worker-tab", True) in routed.here
+
+
+async def test_an_events_audience_and_their_sockets_come_in_one_round_trip(monkeypatch):
+    """Scaled out, ``publish`` finds the users' tabs (the registry's hashes) and the worker
+    holding each tab's socket (Reflex's socket records) in one Redis round trip, with the same
+    answer as the two separate lookups: this worker's tabs, another worker's, a record naming
+    this worker with no socket here (a leftover: left out), and a tab with no record."""
+    import pickle
+    import uuid
+
+    from reflex.utils.token_manager import SocketRecord
+
+    from tests.unit.test_realtime import REDIS_URL, require_redis
+
+    require_redis()
+    reg = registry.RedisRegistry(REDIS_URL)
+    prefix = f"test_socket_record_{uuid.uuid4().hex}_"
+    users = [10**12 + uuid.uuid4().int % 10**12 for _ in range(3)]
+    tabs = {name: f"tab-{uuid.uuid4().hex}" for name in ("here", "there", "stale", "closed")}
+    try:
+        await reg.register(users[0], tabs["here"], "state.a")
+        await reg.register(users[1], tabs["there"], "state.b")
+        await reg.register(users[1], tabs["stale"], "state.b")
+        await reg.register(users[1], tabs["closed"], "state.c")
+        for name, instance in (("here", HERE), ("there", THERE), ("stale", HERE)):
+            await reg._raw.set(prefix + tabs[name],
+                               pickle.dumps(SocketRecord(instance_id=instance, sid="s")))
+        manager = SimpleNamespace(instance_id=HERE, token_to_socket={tabs["here"]: 1},
+                                  redis=reg._raw, _token_socket_record_prefix=prefix,
+                                  _get_redis_key=lambda token: prefix + token)
+        app = SimpleNamespace(event_namespace=SimpleNamespace(_token_manager=manager))
+        monkeypatch.setattr(registry, "get_registry", lambda: reg)
+        await delivery._audience(app, users)  # the first call loads the script into Redis
+        # What goes on the wire, counted where redis-py writes it.
+        from redis.asyncio.connection import AbstractConnection
+
+        sent: list[object] = []
+        real_send = AbstractConnection.send_packed_command
+
+        async def counted(connection, command, *args, **kwargs):
+            sent.append(command)
+            return await real_send(connection, command, *args, **kwargs)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+        found, owners = await delivery._audience(app, users)
+        assert len(sent) == 1  # one command on the wire: the script
+        monkeypatch.undo()
+        by_token = {token: (user, state) for user, token, state in found}
+        assert by_token == {tabs["here"]: (users[0], "state.a"),
+                            tabs["there"]: (users[1], "state.b"),
+                            tabs["stale"]: (users[1], "state.b"),
+                            tabs["closed"]: (users[1], "state.c")}
+        assert owners == {tabs["here"]: HERE, tabs["there"]: THERE}
+        # The same answer as the registry's hashes and an MGET of the records.
+        assert sorted(found) == sorted(await reg.targets(users))
+        assert owners == await connections.owners(app, list(by_token))
+    finally:
+        keys = ([reg._key(u) for u in users] + [f"care:live:token:{t}" for t in tabs.values()]
+                + [prefix + t for t in tabs.values()])
+        await reg._raw.delete(*keys)
+        await reg._raw.aclose()
+        await reg._redis.aclose()
