@@ -106,6 +106,21 @@ async def test_a_gap_is_read_from_the_database(session):
     assert [m["body"] for m in thread(state)] == ["Since Monday", "Missed one", "Second"]
 
 
+async def test_an_event_shown_already_costs_no_query(session):
+    """A follow-up that ran first showed the message with the ones before it (under load its
+    event can arrive after that): nothing is read and nothing is shown twice."""
+    people, conversation, state = await _lee_reading_marias_thread(session)
+    first = _send(session, people["maria"], conversation.id, "First")
+    second = _send(session, people["maria"], conversation.id, "Second")
+    await state._apply_live_event(_message_event(second, people["maria"]))  # a gap: read
+    with Statements() as statements:
+        needs_follow_up = await state._apply_live_event(_message_event(first, people["maria"]))
+        await state._apply_live_event(_message_event(first, people["maria"], carry=False))
+    assert statements.seen == []
+    assert needs_follow_up
+    assert [m["body"] for m in thread(state)] == ["Since Monday", "First", "Second"]
+
+
 async def test_an_event_without_the_message_still_shows_it(session):
     people, conversation, state = await _lee_reading_marias_thread(session)
     result = _send(session, people["maria"], conversation.id, "From another worker")
