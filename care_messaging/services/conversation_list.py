@@ -90,29 +90,77 @@ def _unread_expr() -> Any:
     return Conversation.last_seq - func.coalesce(ReadState.last_read_seq, 0)
 
 
+# A row's latest message, who wrote it, and who is handling the conversation (the assignee,
+# else the provider who first answered), joined into the rows' own statement: reading them
+# apart cost two more round trips per list page, and a live burst refreshes the list of every
+# tab that follows it.
+_latest = table_of(Message).alias("latest")
+_latest_sender = table_of(User).alias("latest_sender")
+_handler = table_of(User).alias("handler")
+
+
 def _row_columns(reader: Any) -> tuple[Any, ...]:
     """What a list row is built from, as plain columns (loading a page's 50 conversations and
     patients as ORM objects cost about a fifth of the page): ``reader`` is the reader's user id,
-    a value or a bound parameter."""
+    a value or a bound parameter. The statement must join ``_with_latest``."""
     c, p = table_of(Conversation).c, table_of(Patient).c
     return (c.id, c.topic, c.patient_id, c.provider_user_id, c.assignee_user_id, c.status,
             c.priority, c.category, c.medium, c.reason, c.last_message_at, c.last_seq,
             c.last_message_id, c.reply_by_at, c.red_flag_at,
             p.first_name, p.last_name, p.mrn,
-            _unread_expr().label("unread"), drafts.has_draft(reader).label("has_draft"))
+            _unread_expr().label("unread"), drafts.has_draft(reader).label("has_draft"),
+            _latest.c.conversation_id.label("latest_conversation_id"),
+            _latest.c.sender_user_id.label("latest_sender_user_id"),
+            _latest.c.seq.label("latest_seq"), _latest.c.body_ct.label("latest_body_ct"),
+            _latest.c.key_id.label("latest_key_id"),
+            _latest.c.retracted_at.label("latest_retracted_at"),
+            _latest.c.corrected_at.label("latest_corrected_at"),
+            _latest_sender.c.display_name.label("latest_sender_name"),
+            _handler.c.display_name.label("handler_name"))
+
+
+def _with_latest(query: Any) -> Any:
+    """``query`` (on conversations) joined to what ``_row_columns`` reads beside them."""
+    c = table_of(Conversation).c
+    return (query.outerjoin(_latest, _latest.c.id == c.last_message_id)
+            .outerjoin(_latest_sender, _latest_sender.c.id == _latest.c.sender_user_id)
+            .outerjoin(_handler,
+                       _handler.c.id == func.coalesce(c.assignee_user_id, c.provider_user_id)))
+
+
+@dataclass(frozen=True)
+class _LatestMessage:
+    """A row's latest message, as ``crypto.decrypt_body`` and ``message_revisions`` read it."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    sender_user_id: int
+    body_ct: bytes
+    key_id: str
+    retracted_at: datetime | None
+    corrected_at: datetime | None
+
+
+def _latest_of(row: Any) -> _LatestMessage | None:
+    if not row.last_message_id or row.latest_seq is None:
+        return None
+    return _LatestMessage(row.last_message_id, row.latest_conversation_id, row.latest_seq,
+                          row.latest_sender_user_id,
+                          row.latest_body_ct, row.latest_key_id, row.latest_retracted_at,
+                          row.latest_corrected_at)
 
 
 def _base_query(actor: Actor, *, filter_by: str, search: str) -> Any:
     unread = _unread_expr()
-    query = (
+    query = _with_latest(
         select(*_row_columns(actor.user_id))
         .join(Patient, col(Patient.id) == Conversation.patient_id)
         .outerjoin(
             ReadState,
             (col(ReadState.conversation_id) == Conversation.id) & (ReadState.user_id == actor.user_id),
         )
-        .where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
-    )
+    ).where(col(Conversation.patient_id).in_(visible_patient_ids(actor)))
     if filter_by == "unread":
         query = query.where(unread > 0)
     elif filter_by == "read":
@@ -177,9 +225,9 @@ def _list_statements(scope: str, filter_by: str, searching: bool) -> _ListStatem
                                  col(Conversation.last_message_at).desc(),
                                  col(Conversation.id).desc())
         .limit(bindparam("limit")).offset(bindparam("offset")),
-        rows=select(*_row_columns(bindparam("user_id")))
-        .join(Patient, col(Patient.id) == Conversation.patient_id)
-        .outerjoin(ReadState, read_state_of_reader)
+        rows=_with_latest(select(*_row_columns(bindparam("user_id")))
+                          .join(Patient, col(Patient.id) == Conversation.patient_id)
+                          .outerjoin(ReadState, read_state_of_reader))
         .where(col(Conversation.id).in_(bindparam("page_ids", expanding=True))),
     )
 
@@ -217,11 +265,6 @@ def list_conversations(
     return ConversationPage(rows=_to_rows(session, rows, actor), total=int(total))
 
 
-# Plain rows, not ORM objects: a page reads 50 of them only to decrypt a preview.
-_LAST_MESSAGES = select(*table_of(Message).c).where(
-    col(Message.id).in_(bindparam("ids", expanding=True)))
-_USER_NAMES = select(User.id, User.display_name).where(
-    col(User.id).in_(bindparam("ids", expanding=True)))
 # The active providers on each patient's care team, for conversations no provider has taken on
 # yet (a patient started them): the patient sees who will answer, by name.
 _TEAM_NAMES = (
@@ -254,13 +297,7 @@ def _team_names(session: Session, patient_ids: list[int]) -> dict[int, str]:
 
 def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]:
     """The list rows from rows of ``_row_columns``."""
-    last_ids = [row.last_message_id for row in rows if row.last_message_id]
-    messages: dict[int, Any] = {m.id: m for m in session.execute(
-        _LAST_MESSAGES, params={"ids": last_ids}).all()}
-    user_ids = {row.provider_user_id for row in rows if row.provider_user_id}
-    user_ids |= {row.assignee_user_id for row in rows if row.assignee_user_id}
-    user_ids |= {m.sender_user_id for m in messages.values()}
-    names = dict(session.exec(_USER_NAMES, params={"ids": list(user_ids)}).all())
+    messages = {m.id: m for m in (_latest_of(row) for row in rows) if m is not None}
     # Only the patient's pages name the team (a provider's list shows patients): no query
     # on the providers' hot path.
     teams = _team_names(session, sorted({row.patient_id for row in rows
@@ -277,9 +314,7 @@ def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
         # Whoever is handling it is who the conversation is with, for the patient too.
-        provider_name = (names.get(conversation.assignee_user_id or conversation.provider_user_id)
-                         if conversation.assignee_user_id or conversation.provider_user_id
-                         else None)
+        provider_name = conversation.handler_name
         out.append(
             ConversationRow(
                 id=conversation.id or 0,
@@ -301,10 +336,11 @@ def _to_rows(session: Session, rows: Any, actor: Actor) -> list[ConversationRow]
                 message_count=conversation.last_seq,
                 unread=max(0, int(conversation.unread)),
                 last_sender_user_id=message.sender_user_id if message else None,
-                last_sender_name=names.get(message.sender_user_id, "") if message else "",
+                last_sender_name=(conversation.latest_sender_name or "") if message else "",
                 has_draft=bool(conversation.has_draft),
                 assignee_user_id=conversation.assignee_user_id,
-                assignee_name=names.get(conversation.assignee_user_id, "")
+                # The handler is the assignee whenever there is one.
+                assignee_name=(conversation.handler_name or "")
                 if conversation.assignee_user_id else "",
                 **triage_list.row_marks(conversation, now),
             )

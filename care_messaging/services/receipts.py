@@ -145,11 +145,12 @@ class Receipt:
 def receipt_for(session: Session, *, actor: Actor, conversation: Conversation) -> Receipt:
     """Receipts from the *other side*: the patient for providers, the care team for patients."""
     if actor.role == Role.PROVIDER:
-        patient_user = session.exec(
-            select(Patient.user_id).where(Patient.id == conversation.patient_id)
-        ).first()
-        query = select(ReadState).where(
-            ReadState.conversation_id == conversation.id, ReadState.user_id == patient_user
+        # The patient's read state, found through the patient in the same statement.
+        query = (
+            select(ReadState)
+            .join(Patient, col(Patient.user_id) == ReadState.user_id)
+            .where(ReadState.conversation_id == conversation.id,
+                   Patient.id == conversation.patient_id)
         )
     else:
         query = (

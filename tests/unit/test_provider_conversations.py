@@ -148,3 +148,34 @@ def test_statements_built_once_are_still_scoped_to_each_caller(session, data):
     assert (cards.total_conversations, cards.unique_patients, cards.unread_messages) == (1, 1, 1)
     cards = stats.dashboard_counts(session, actor=p["lee"])
     assert (cards.total_conversations, cards.unique_patients, cards.total_messages) == (3, 2, 4)
+
+
+def test_a_list_page_and_a_receipt_cost_few_statements(session, data):
+    """Every tab that follows a live burst refreshes its list and its receipts: on PostgreSQL
+    each statement is a round trip. A page is its count, its ids and its rows (the latest
+    message, who wrote it and who handles it come in the rows' statement); a provider's
+    receipt is one statement."""
+    from sqlalchemy import event
+
+    from care_messaging import db
+
+    p, ids = data
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    engine = db.get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = conversation_list.list_conversations(session, actor=p["lee"], limit=50)
+        listed = len(seen)
+        conversation = access_conversation(session, actor=p["lee"], conversation_id=ids["aisha"])
+        seen.clear()
+        receipts.receipt_for(session, actor=p["lee"], conversation=conversation)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert listed == 3 and len(seen) == 1
+    by_topic = {r.topic: r for r in page.rows}
+    assert (by_topic["Blood pressure"].preview, by_topic["Blood pressure"].last_sender_name,
+            by_topic["Blood pressure"].provider_name) == ("Colleague note", "Dr. Patel", "Dr. Lee")
