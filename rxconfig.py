@@ -17,14 +17,12 @@ _backend_only = bool(os.environ.get("CARE_BACKEND_ONLY")) or "--backend-only" in
 #   (realtime/forwarding.py), so the lease is rarely contended; another worker that needs the
 #   state (a reconnect elsewhere, a sign-out route) breaks the lease and waits for the write.
 #   What a killed worker had not written back is view state only (messages are in the
-#   database; the page reloads its data when the tab reconnects). 5 s, not 2: each lease
-#   ends in a write-back and the next event's lock + load, about a millisecond of a worker's CPU
-#   per active tab and lease; half the lock expiry below is left for that write-back to land.
+#   database; the page reloads its data when the tab reconnects).
 # - lock expiry 10 s (Reflex's default): the longest event holds a tab's lock that long before
 #   another may take it; a killed worker's tabs wait at most that before reconnecting elsewhere.
 # - token expiry: a tab's state outlives its last event by the idle sign-out plus 5 minutes; past
 #   that its session has ended and the page starts over, so Redis keeps no PHI longer.
-OPLOCK_HOLD_MS = 5000
+OPLOCK_HOLD_MS = 2000
 REDIS_LOCK_EXPIRATION_MS = 10_000
 REDIS_TOKEN_EXPIRATION_S = _settings.idle_timeout_seconds + 5 * 60
 if _settings.redis_url:
