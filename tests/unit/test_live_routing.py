@@ -146,3 +146,11 @@ async def test_an_events_audience_and_their_sockets_come_in_one_round_trip(monke
         await reg._raw.delete(*keys)
         await reg._raw.aclose()
         await reg._redis.aclose()
+
+
+def test_redis_replies_are_parsed_in_c():
+    """The live path and Reflex's state manager read every Redis reply through redis-py's
+    parser: hiredis's C parser (pyproject.toml), not the pure-Python one."""
+    from redis.asyncio.connection import DefaultParser
+
+    assert DefaultParser.__name__ == "_AsyncHiredisParser"
