@@ -243,15 +243,14 @@ def resolve_session(
     if not token:
         raise SessionInvalidError("Please sign in.")
     found = _session_with_user(session, token)
-    if found is None or found.handoff_hash is not None:
-        raise SessionInvalidError("Please sign in.")
-    if found.revoked_at is not None:
-        raise SessionEndedError("Please sign in.", reason=_revoked_reason(session, found.id))
     now = utcnow()
-    settings = get_settings()
-    idle_limit = found.last_seen_at + timedelta(seconds=settings.idle_timeout_seconds)
-    if now >= found.expires_at or now >= idle_limit:
-        reason = "absolute" if now >= found.expires_at else "idle"
+    refusal = _refusal(found, now)
+    if refusal == _UNKNOWN:
+        raise SessionInvalidError("Please sign in.")
+    if refusal == _REVOKED:
+        raise SessionEndedError("Please sign in.", reason=_revoked_reason(session, found.id))
+    if refusal in _TIMED_OUT:
+        reason = refusal
         row = session.get(AuthSession, found.id)
         if row is None:  # deleted since the read above (its account was removed)
             raise SessionInvalidError("Please sign in.")
@@ -260,12 +259,40 @@ def resolve_session(
         unit_of_work.keep_on_error(session)  # the session stays revoked, the timeout recorded
         raise SessionEndedError("Your session has expired. Please sign in again.",
                                 reason=reason)
-    if not found.is_active:
-        raise SessionEndedError("Please sign in.", reason="disabled")
+    if refusal == _DISABLED:
+        raise SessionEndedError("Please sign in.", reason=_DISABLED)
+    if _touch_due(found, now, touch):
+        session.execute(_TOUCH, {"b_id": found.id, "b_now": now})
+    return _actor_of(found, client_ip, second_step_pending_ok)
+
+
+_UNKNOWN, _REVOKED, _DISABLED = "unknown", "revoked", "disabled"
+_TIMED_OUT = ("absolute", "idle")
+
+
+def _refusal(found: Any, now: datetime) -> str:
+    """Why a session row (``_SESSION_WITH_USER``) is no valid session now, "" when it is:
+    unknown (no row, or a sign-in handoff not yet exchanged), revoked, timed out ("absolute"
+    past its lifetime, "idle" past the idle limit) or its account disabled, in that order."""
+    if found is None or found.handoff_hash is not None:
+        return _UNKNOWN
+    if found.revoked_at is not None:
+        return _REVOKED
+    if now >= found.expires_at:
+        return "absolute"
+    if now >= found.last_seen_at + timedelta(seconds=get_settings().idle_timeout_seconds):
+        return "idle"
+    return "" if found.is_active else _DISABLED
+
+
+def _touch_due(found: Any, now: datetime, touch: bool) -> bool:
     # Activity moves the idle clock, at most every TOUCH_INTERVAL: one write per half minute
     # instead of one per event (the idle limit is minutes, so the precision is enough).
-    if touch and now - found.last_seen_at >= TOUCH_INTERVAL:
-        session.execute(_TOUCH, {"b_id": found.id, "b_now": now})
+    return touch and now - found.last_seen_at >= TOUCH_INTERVAL
+
+
+def _actor_of(found: Any, client_ip: str, second_step_pending_ok: bool) -> Actor:
+    """The Actor of a valid session's row (raises while a required second step is owed)."""
     actor = Actor(
         user_id=found.user_id,
         role=found.role,
@@ -282,6 +309,24 @@ def resolve_session(
     if actor.must_enroll_totp and not second_step_pending_ok:
         raise SecondStepPendingError("Set up two-step sign-in to continue.")
     return actor
+
+
+async def resolve_session_on_loop(*, token: str | None, client_ip: str = "", touch: bool = True,
+                                  second_step_pending_ok: bool = False) -> Actor | None:
+    """``resolve_session`` for the usual case, awaited on the event loop (PostgreSQL:
+    db_on_loop): the Actor when the session is valid and nothing needs writing, None when
+    ``resolve_session`` must decide (no or unknown token, ended or revoked, an activity touch
+    due: it raises or writes). The same rules: the row, ``_refusal``, ``_touch_due`` and
+    ``_actor_of`` are resolve_session's own."""
+    from care_messaging import db_on_loop
+
+    if not token:
+        return None
+    found = await db_on_loop.first(_SESSION_WITH_USER, {"token_hash": hash_token(token)})
+    now = utcnow()
+    if _refusal(found, now) or _touch_due(found, now, touch):
+        return None
+    return _actor_of(found, client_ip, second_step_pending_ok)
 
 
 def _revoked_reason(session: Session, session_id: int) -> str:

@@ -72,6 +72,20 @@ class HotStatement:
         self._cache[(dialect.name, keys)] = found
         return found
 
+    def bound(self, dialect: Dialect, params: dict[str, Any] | None = None, *,
+              by_columns: bool = False) -> tuple[_Compiled, Any]:
+        """The statement's SQL for ``dialect`` and ``params`` bound as the DBAPI takes them
+        (through the column types' bind processors)."""
+        params = params or {}
+        compiled = self._compiled(dialect, frozenset(params) if by_columns else None)
+        values = {**compiled.defaults, **params}
+        for name, process in compiled.bind.items():
+            if name in values:
+                values[name] = process(values[name])
+        bound = (tuple(values[name] for name in compiled.positions)
+                 if compiled.positions is not None else values)
+        return compiled, bound
+
     def execute(self, session: Session, params: dict[str, Any] | None = None, *,
                 by_columns: bool = False) -> _Result:
         """Run once; returns the DBAPI cursor. ``by_columns``: an INSERT compiled for exactly
@@ -80,18 +94,11 @@ class HotStatement:
             session.flush()
         connection = session.connection()
         dialect = connection.dialect
-        params = params or {}
-        compiled = self._compiled(dialect, frozenset(params) if by_columns else None)
-        values = {**compiled.defaults, **params}
-        for name, process in compiled.bind.items():
-            if name in values:
-                values[name] = process(values[name])
+        compiled, bound = self.bound(dialect, params, by_columns=by_columns)
         driver_connection = connection.connection.driver_connection
         # A connection the session has checked out of the pool always holds its DBAPI one.
         assert driver_connection is not None
         cursor = driver_connection.cursor()
-        bound = (tuple(values[name] for name in compiled.positions)
-                 if compiled.positions is not None else values)
         try:
             cursor.execute(compiled.sql, bound)
         except dialect.loaded_dbapi.Error as error:
@@ -112,11 +119,7 @@ class _Result:
         self._row = row
 
     def _convert(self, row: Iterable[Any] | None) -> tuple[Any, ...] | None:
-        if row is None:
-            return None
-        values = [p(v) if p is not None else v
-                  for p, v in zip(self._processors, row, strict=True)]
-        return self._row(*values) if self._row is not None else tuple(values)
+        return converted(self._processors, self._row, row)
 
     def first(self) -> tuple[Any, ...] | None:
         try:
@@ -142,6 +145,15 @@ class _Result:
         count: int = self._cursor.rowcount
         self._cursor.close()
         return count
+
+
+def converted(processors: tuple[Processor, ...], row_type: type | None,
+              row: Iterable[Any] | None) -> tuple[Any, ...] | None:
+    """A DBAPI row through the columns' result processors, as a named tuple."""
+    if row is None:
+        return None
+    values = [p(v) if p is not None else v for p, v in zip(processors, row, strict=True)]
+    return row_type(*values) if row_type is not None else tuple(values)
 
 
 def keep_loaded_in_step(session: Session, model: type, key: Any, **values: Any) -> None:

@@ -8,11 +8,13 @@ Handlers never take a user, role or patient id from the browser.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
+from care_messaging import db_on_loop
 from care_messaging.db import check_scope
 from care_messaging.navigation import LOGIN_PATH, after_sign_in, landing_for, login_url
 from care_messaging.services import auth
@@ -27,6 +29,7 @@ from care_messaging.state.shared_values import shared_text
 from care_messaging.web import offloop
 
 ACCOUNT_PATH = "/account"
+log = logging.getLogger(__name__)
 
 
 # Every event parses its tab's cookie header; a tab's header is the same string each time.
@@ -53,8 +56,24 @@ def _check_session(token: str | None, client_ip: str, touch: bool,
 async def _resolve(state: rx.State, *, touch: bool, second_step_pending_ok: bool) -> Actor:
     router = state.router  # assembled anew on each access
     token = session_token_from_cookie_header(router.headers.cookie)
-    # Every event checks its session: a round trip on PostgreSQL, so off the loop there.
-    return await offloop.run_db(_check_session, token, router.session.client_ip, touch,
+    client_ip = router.session.client_ip
+    # Every event checks its session: a round trip on PostgreSQL. The usual case (a valid
+    # session, nothing to write) is awaited on the loop with psycopg's async API, at a third
+    # of the CPU of a hop to the database threads (care_messaging/db_on_loop.py); the rest
+    # (refusals, revocations, the activity touch) goes through resolve_session there.
+    if token and db_on_loop.available():
+        try:
+            actor = await auth.resolve_session_on_loop(
+                token=token, client_ip=client_ip, touch=touch,
+                second_step_pending_ok=second_step_pending_ok)
+        except (SessionInvalidError, SecondStepPendingError):
+            raise
+        except Exception:  # the async connection failed: the pool's path decides
+            log.warning("session check on the loop failed; checking in the pool", exc_info=True)
+            actor = None
+        if actor is not None:
+            return actor
+    return await offloop.run_db(_check_session, token, client_ip, touch,
                                 second_step_pending_ok)
 
 

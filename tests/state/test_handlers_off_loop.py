@@ -1,7 +1,9 @@
 """With a database server (PostgreSQL: every statement a network round trip), no handler and
 no live delivery step takes a database connection on the event loop's thread: the guard's
 session check and the handler bodies run in offloop's bounded pool (``@guarded`` puts plain
-bodies there; async ones put their own database work there).
+bodies there; async ones put their own database work there). On PostgreSQL the usual session
+check is awaited on the loop with psycopg's async API instead, which never blocks it
+(tests/unit/test_session_on_loop.py); here, on SQLite, it takes the pool's path.
 
 Run here against SQLite with ``offloop.db_inline`` answering as it does for PostgreSQL, and
 every connection checkout of the engine recorded with its thread. The features added after
