@@ -7,17 +7,22 @@ async connection it costs ~150 µs (bench/profiles/scaleout.md). The loop never 
 network wait is an ``await``. Multi-statement work (a send, a follow-up) stays in the pool: the
 services are synchronous, and one hop for a whole transaction is cheap beside its statements.
 
-The pool is psycopg's own (``psycopg_pool``), one per event loop (a server worker has one; the
-in-process test clients start their own), in autocommit: a read needs no transaction.
+The connections: a few autocommit ``AsyncConnection``s per event loop (a server worker has one
+loop; the in-process test clients start their own), kept idle between reads, at most
+``POOL_SIZE`` in use. Not ``psycopg_pool``: its background tasks (filling, checking, reconnecting)
+outlive the short event loops of the in-process test clients and kept their shutdown waiting;
+one statement per use needs none of them. A connection that errs is closed, not kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
+import psycopg
 
 from care_messaging.db import get_engine
 from care_messaging.services.hot_sql import HotStatement, converted
@@ -25,10 +30,17 @@ from care_messaging.services.hot_sql import HotStatement, converted
 POOL_SIZE = 4
 CONNECT_WAIT_SECONDS = 2.0
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncConnectionPool]]
-_pools = weakref.WeakKeyDictionary()
-_opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
-_opening = weakref.WeakKeyDictionary()
+
+class _Connections:
+    """Idle connections of one event loop to one database, and the slots in use."""
+
+    def __init__(self) -> None:
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.slots = asyncio.Semaphore(POOL_SIZE)
+
+
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Connections]]
+_per_loop = weakref.WeakKeyDictionary()
 
 
 def available() -> bool:
@@ -36,23 +48,29 @@ def available() -> bool:
     return get_engine().dialect.name == "postgresql"
 
 
-async def _pool(conninfo: str) -> AsyncConnectionPool:
-    loop = asyncio.get_running_loop()
-    per_loop = _pools.setdefault(loop, {})
-    pool = per_loop.get(conninfo)
-    if pool is not None:
-        return pool
-    async with _opening.setdefault(loop, asyncio.Lock()):
-        pool = per_loop.get(conninfo)
-        if pool is None:
-            # A connection not had within CONNECT_WAIT_SECONDS fails the read, and the
-            # caller falls back to the database pool's path (which meets the same server).
-            pool = AsyncConnectionPool(conninfo, min_size=1, max_size=POOL_SIZE,
-                                       kwargs={"autocommit": True}, open=False,
-                                       name="care-on-loop", timeout=CONNECT_WAIT_SECONDS)
-            await pool.open(wait=False)
-            per_loop[conninfo] = pool
-    return pool
+@asynccontextmanager
+async def _connection(conninfo: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    found = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    connections = found.get(conninfo) or found.setdefault(conninfo, _Connections())
+    async with connections.slots:
+        connection = (connections.idle.pop() if connections.idle else await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(conninfo, autocommit=True), CONNECT_WAIT_SECONDS))
+        try:
+            yield connection
+        except BaseException:
+            await connection.close()  # its state is unknown after an error
+            raise
+        if connection.closed or connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            await connection.close()
+        else:
+            connections.idle.append(connection)
+
+
+async def close_idle() -> None:
+    """Close this event loop's idle connections (a loop that ends: the tests' clients)."""
+    for connections in _per_loop.get(asyncio.get_running_loop(), {}).values():
+        while connections.idle:
+            await connections.idle.pop().close()
 
 
 async def first(statement: HotStatement, params: dict[str, Any]) -> Any:
@@ -61,7 +79,7 @@ async def first(statement: HotStatement, params: dict[str, Any]) -> Any:
     engine = get_engine()
     compiled, bound = statement.bound(engine.dialect, params)
     conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    async with (await _pool(conninfo)).connection() as connection:
+    async with _connection(conninfo) as connection:
         cursor = await connection.execute(compiled.sql, bound)
         row = await cursor.fetchone()
     return converted(compiled.result, compiled.row, row)

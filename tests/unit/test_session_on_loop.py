@@ -23,6 +23,15 @@ from tests.unit.test_auth import _sign_in
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 
 
+@pytest.fixture(autouse=True)
+async def _close_connections():
+    """Each test runs on its own event loop: its idle connections end with it."""
+    yield
+    from care_messaging import db_on_loop
+
+    await db_on_loop.close_idle()
+
+
 def _signed_in(engine) -> str:
     with Session(engine, expire_on_commit=False) as session:
         user, _provider = make_provider(session, "Dr. Loop")
