@@ -41,23 +41,24 @@ async def owners(app, tokens: list[str]) -> dict[str, str]:
     manager = getattr(app.event_namespace, "_token_manager", None)
     if manager is None:  # an unknown Reflex internals layout: deliver here rather than drop
         return dict.fromkeys(tokens, "")
-    own = getattr(manager, "instance_id", "")
-    found = {t: own for t in tokens if t in manager.token_to_socket}
-    elsewhere = [t for t in tokens if t not in found]
+    # This worker's own tabs need no record (owners_from_records finds them locally).
+    records: dict[str, bytes | None] = dict.fromkeys(tokens)
+    elsewhere = [t for t in tokens if t not in manager.token_to_socket]
     redis = getattr(manager, "redis", None)
     key = getattr(manager, "_get_redis_key", None)
-    if not elsewhere or redis is None or key is None:
-        return found
-    try:
-        records = await redis.mget([key(t) for t in elsewhere])
-    except Exception:
-        log.warning("socket records unavailable: checking tabs one by one", exc_info=True)
-        for token in elsewhere:
-            if await is_connected(app, token):
-                found[token] = ""
-        return found
-    found.update(owners_from_records(app, dict(zip(elsewhere, records, strict=True))))
-    return found
+    if elsewhere and redis is not None and key is not None:
+        try:
+            records.update(zip(elsewhere, await redis.mget([key(t) for t in elsewhere]),
+                               strict=True))
+        except Exception:
+            log.warning("socket records unavailable: checking tabs one by one", exc_info=True)
+            found = owners_from_records(app, dict.fromkeys(
+                t for t in tokens if t in manager.token_to_socket))
+            for token in elsewhere:
+                if await is_connected(app, token):
+                    found[token] = ""
+            return found
+    return owners_from_records(app, records)
 
 
 def socket_record_prefix(app) -> str:

@@ -19,9 +19,10 @@ from tests.unit.test_auth import _sign_in
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 
 
-def _signed_in(engine) -> str:
+def _signed_in(engine, name: str = "Dr. Check") -> str:
+    """A provider called ``name``, signed in: the session token."""
     with Session(engine, expire_on_commit=False) as session:
-        user, _provider = make_provider(session, "Dr. Check")
+        user, _provider = make_provider(session, name)
         session.commit()
         token = _sign_in(session, user.email)
         session.commit()

@@ -18,8 +18,7 @@ from care_messaging.services.errors import SecondStepPendingError, SessionEndedE
 from care_messaging.settings import get_settings
 from care_messaging.state import auth as state_auth
 from care_messaging.web import offloop
-from tests.factories import make_provider
-from tests.unit.test_auth import _sign_in
+from tests.unit.test_check_scope import _signed_in as signed_in
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 
 
@@ -33,12 +32,7 @@ async def _close_connections():
 
 
 def _signed_in(engine) -> str:
-    with Session(engine, expire_on_commit=False) as session:
-        user, _provider = make_provider(session, "Dr. Loop")
-        session.commit()
-        token = _sign_in(session, user.email)
-        session.commit()
-        return token
+    return signed_in(engine, "Dr. Loop")
 
 
 def _change(engine, token: str, change) -> None:
