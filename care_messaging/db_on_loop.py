@@ -54,7 +54,8 @@ async def _connection(conninfo: str) -> AsyncIterator[psycopg.AsyncConnection[An
     connections = found.get(conninfo) or found.setdefault(conninfo, _Connections())
     async with connections.slots:
         connection = (connections.idle.pop() if connections.idle else await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(conninfo, autocommit=True), CONNECT_WAIT_SECONDS))
+            psycopg.AsyncConnection.connect(
+                conninfo, autocommit=True, cursor_factory=psycopg.AsyncRawCursor), CONNECT_WAIT_SECONDS))
         try:
             yield connection
         except BaseException:

@@ -8,7 +8,7 @@ caller's work is abandoned, and commits nothing the caller holds.
 
 from __future__ import annotations
 
-from typing import Any, Literal, overload
+from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, union_all
 from sqlalchemy import select as sa_select
@@ -27,7 +27,7 @@ from care_messaging.services import audit
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import NotFoundError
-from care_messaging.services.hot_sql import HotStatement
+from care_messaging.services.hot_sql import HotStatement, together
 
 INVALID_CONVERSATION = "Conversation not found."
 INVALID_PATIENT = "Patient not found."
@@ -102,48 +102,64 @@ def access_patient(
 
 
 _conversation_columns = table_of(Conversation).c
-# SQLAlchemy's select: SQLModel's is typed for at most four columns.
-_CONVERSATION_FOR_SEND = HotStatement(sa_select(
-    _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
-    _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
-).where(_conversation_columns.id == bindparam("b_id")))
 
 
-@overload
-def access_conversation(session: Session, *, actor: Actor, conversation_id: int,
-                        action: str = ..., for_send: Literal[False] = ...) -> Conversation: ...
-@overload
-def access_conversation(session: Session, *, actor: Actor, conversation_id: int,
-                        action: str = ..., for_send: Literal[True]) -> Any: ...
 def access_conversation(
     session: Session, *, actor: Actor, conversation_id: int, action: str = Action.ACCESS,
-    for_send: bool = False,
-) -> Any:
-    """Load a conversation the actor may see, or raise NotFoundError (audited as denied).
+) -> Conversation:
+    """Load a conversation the actor may see, or raise NotFoundError (audited as denied)."""
+    found = (session.get(Conversation, conversation_id)
+             if isinstance(conversation_id, int) else None)
+    checked: Conversation = _checked(session, actor, conversation_id, action, found)
+    return checked
 
-    ``for_send``: the same check and the same denial, but only the columns a send needs, as a
-    row rather than an ORM object (it runs with every message).
-    """
-    found: Any  # an ORM Conversation, or a row of the send's columns
-    if not isinstance(conversation_id, int):
-        found = None
-    elif for_send:
-        found = _CONVERSATION_FOR_SEND.execute(session, {"b_id": conversation_id}).first()
-    else:
-        found = session.get(Conversation, conversation_id)
+
+def _checked(session: Session, actor: Actor, conversation_id: object, action: str,
+             found: Any) -> Any:
+    """The one check every conversation access makes: it exists and the actor may see its
+    patient; otherwise a denial is audited and it is not found."""
     if found is None or not can_see_patient(session, actor, found.patient_id):
         _deny(session, actor, "conversation", conversation_id, action)
         raise NotFoundError(INVALID_CONVERSATION)
     return found
 
 
-_PARTICIPANTS = HotStatement(union_all(
-    select(Provider.user_id)
-    .join(CareTeamMember, col(CareTeamMember.provider_id) == Provider.id)
-    .join(User, col(User.id) == Provider.user_id)
-    .where(CareTeamMember.patient_id == bindparam("patient_id"), User.is_active),
-    select(Patient.user_id).where(Patient.id == bindparam("patient_id")),
-))
+# What a send reads, built once (it runs with every message). SQLAlchemy's select: SQLModel's
+# is typed for at most four columns.
+_CONVERSATION_FOR_SEND = HotStatement(sa_select(
+    _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
+    _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
+).where(_conversation_columns.id == bindparam("b_id")))
+
+
+def _participants(patient_id: Any) -> Any:
+    """The patient's user and every active provider user on their care team."""
+    return union_all(
+        select(Provider.user_id)
+        .join(CareTeamMember, col(CareTeamMember.provider_id) == Provider.id)
+        .join(User, col(User.id) == Provider.user_id)
+        .where(CareTeamMember.patient_id == patient_id, User.is_active),
+        select(Patient.user_id).where(Patient.id == patient_id),
+    )
+
+
+_PARTICIPANTS = HotStatement(_participants(bindparam("patient_id")))
+_PARTICIPANTS_OF_CONVERSATION = HotStatement(_participants(
+    sa_select(_conversation_columns.patient_id)
+    .where(_conversation_columns.id == bindparam("b_id")).scalar_subquery()))
+
+
+def access_for_send(session: Session, *, actor: Actor,
+                    conversation_id: int) -> tuple[Any, tuple[int, ...]]:
+    """``access_conversation``'s check for a send, and who takes part (the live event's
+    audience): the columns a send needs as a row, and the participants' user ids, read in one
+    round trip with the transaction's start on PostgreSQL (they run with every message)."""
+    if not isinstance(conversation_id, int):
+        return _checked(session, actor, conversation_id, Action.ACCESS, None), ()
+    rows, people = together(session, (_CONVERSATION_FOR_SEND, {"b_id": conversation_id}),
+                            (_PARTICIPANTS_OF_CONVERSATION, {"b_id": conversation_id}))
+    found = _checked(session, actor, conversation_id, Action.ACCESS, rows[0] if rows else None)
+    return found, tuple(row[0] for row in people)
 
 
 def participant_user_ids(session: Session, patient_id: int) -> list[int]:

@@ -5,6 +5,13 @@ index, counters, audit row; the session check every event makes) cost more in SQ
 per-execution machinery (execution context, cache lookup, result metadata, the ORM session's
 execute path) than in the database: ~60-90 µs each on a loaded server, against ~10 µs here.
 
+On PostgreSQL each statement is also a network round trip through psycopg's Python layer, the
+largest share of what a message costs a scaled-out worker (bench/profiles/scaleout.md). There
+the statements are compiled with ``$n`` placeholders and run on one reused ``RawCursor`` per
+connection (no placeholder conversion, no cursor built per statement), and the connection a
+transaction holds is looked up once per transaction rather than through the session per
+statement: ~25 µs of the ~80 µs a statement cost the worker.
+
 A ``HotStatement`` wraps a SQLAlchemy Core statement, compiled once per dialect (and, for an
 INSERT, per set of columns given). Each call binds the values through the column types' own
 bind processors (so a datetime is stored exactly as SQLAlchemy stores it), runs on the
@@ -15,14 +22,18 @@ pending is flushed first, as ``Session.execute`` would.
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+import psycopg
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import ClauseElement
@@ -42,6 +53,22 @@ class _Compiled:
     row: type | None  # rows come back as named tuples (``row.patient_id``)
 
 
+_dollar_dialects: weakref.WeakKeyDictionary[Dialect, Dialect] = weakref.WeakKeyDictionary()
+
+
+def _compiling_dialect(dialect: Dialect) -> Dialect:
+    """The dialect the statements compile with: on PostgreSQL a copy that writes ``$1, $2``
+    (what a ``RawCursor`` sends as is), otherwise the dialect itself."""
+    if dialect.name != "postgresql":
+        return dialect
+    found = _dollar_dialects.get(dialect)
+    if found is None:
+        found = copy.copy(dialect)  # the server's version and settings read at connect
+        found.paramstyle, found.positional = "numeric_dollar", True
+        _dollar_dialects[dialect] = found
+    return found
+
+
 class HotStatement:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
@@ -52,7 +79,8 @@ class HotStatement:
         if found is not None:
             return found
         compiled = self.statement.compile(
-            dialect=dialect, column_keys=sorted(keys) if keys is not None else None)
+            dialect=_compiling_dialect(dialect),
+            column_keys=sorted(keys) if keys is not None else None)
         # A SELECT/INSERT/UPDATE/DELETE always compiles with the dialect's SQLCompiler (the
         # binds and their order live there); only DDL would not, and no HotStatement is DDL.
         assert isinstance(compiled, SQLCompiler)
@@ -75,7 +103,8 @@ class HotStatement:
     def bound(self, dialect: Dialect, params: dict[str, Any] | None = None, *,
               by_columns: bool = False) -> tuple[_Compiled, Any]:
         """The statement's SQL for ``dialect`` and ``params`` bound as the DBAPI takes them
-        (through the column types' bind processors)."""
+        (through the column types' bind processors). On PostgreSQL the SQL has ``$n``
+        placeholders and runs on a ``RawCursor`` (``psycopg.AsyncRawCursor`` on the loop)."""
         params = params or {}
         compiled = self._compiled(dialect, frozenset(params) if by_columns else None)
         values = {**compiled.defaults, **params}
@@ -92,22 +121,72 @@ class HotStatement:
         the columns in ``params`` (a table-wide INSERT names every column otherwise)."""
         if session.new or session.dirty or session.deleted:
             session.flush()
-        connection = session.connection()
+        connection = _transaction_connection(session)
         dialect = connection.dialect
         compiled, bound = self.bound(dialect, params, by_columns=by_columns)
         driver_connection = connection.connection.driver_connection
         # A connection the session has checked out of the pool always holds its DBAPI one.
         assert driver_connection is not None
-        cursor = driver_connection.cursor()
+        cursor = _cursor(driver_connection)
         try:
             cursor.execute(compiled.sql, bound)
         except dialect.loaded_dbapi.Error as error:
-            cursor.close()
+            if not isinstance(cursor, _HotCursor):
+                cursor.close()
             # The same exception classes as Session.execute raises (IntegrityError for a
             # duplicate key, which callers catch), with the statement for the log.
             raise DBAPIError.instance(compiled.sql, bound, error, dialect.loaded_dbapi.Error,
                                       dialect=dialect) from error
         return _Result(cursor, compiled.result, compiled.row)
+
+
+# The connection each session transaction holds, found once per transaction (through the
+# session, every statement paid SQLAlchemy's bind lookup and state checks: ~10 µs).
+_connections: weakref.WeakKeyDictionary[SessionTransaction, Connection]
+_connections = weakref.WeakKeyDictionary()
+
+
+def _transaction_connection(session: Session) -> Connection:
+    transaction = session.get_transaction()
+    if transaction is not None and transaction.is_active:
+        found = _connections.get(transaction)
+        if found is not None and not found.closed:
+            return found
+    connection = session.connection()
+    transaction = session.get_transaction()
+    if transaction is not None:
+        _connections[transaction] = connection
+    return connection
+
+
+class _HotCursor(psycopg.RawCursor[Any]):
+    """The one cursor a PostgreSQL connection runs its hot statements on. ``generation``
+    counts its executions: a result read after the cursor ran another statement would be
+    that statement's rows, so it is refused instead (``_Result``)."""
+
+    __slots__ = ("generation",)
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self.generation = getattr(self, "generation", 0) + 1
+        return super().execute(*args, **kwargs)
+
+
+_cursors: weakref.WeakKeyDictionary[Any, _HotCursor] = weakref.WeakKeyDictionary()
+
+
+def _cursor(driver_connection: Any) -> Any:
+    """psycopg: the connection's one reused raw cursor (building a cursor per statement cost
+    ~10 µs); SQLite's cursors are C objects, one per statement as before."""
+    if not isinstance(driver_connection, psycopg.Connection):
+        return driver_connection.cursor()
+    found = _cursors.get(driver_connection)
+    if found is None or found.closed:
+        found = _cursors[driver_connection] = _HotCursor(driver_connection)
+    return found
+
+
+class StaleResult(RuntimeError):
+    """A hot statement's rows read after its connection ran another hot statement."""
 
 
 class _Result:
@@ -117,21 +196,31 @@ class _Result:
         self._cursor = cursor
         self._processors = processors
         self._row = row
+        self._generation = getattr(cursor, "generation", None)
 
     def _convert(self, row: Iterable[Any] | None) -> tuple[Any, ...] | None:
         return converted(self._processors, self._row, row)
 
+    def _open(self) -> Any:
+        if self._generation is not None and self._cursor.generation != self._generation:
+            raise StaleResult("read a hot statement's result before running the next one")
+        return self._cursor
+
+    def _done(self) -> None:
+        if self._generation is None:  # SQLite: a cursor of its own; psycopg's is reused
+            self._cursor.close()
+
     def first(self) -> tuple[Any, ...] | None:
         try:
-            return self._convert(self._cursor.fetchone())
+            return self._convert(self._open().fetchone())
         finally:
-            self._cursor.close()
+            self._done()
 
     def all(self) -> list[tuple[Any, ...]]:
         try:
-            return [self._convert(row) or () for row in self._cursor.fetchall()]
+            return [self._convert(row) or () for row in self._open().fetchall()]
         finally:
-            self._cursor.close()
+            self._done()
 
     def scalar(self) -> Any:
         row = self.first()
@@ -142,8 +231,10 @@ class _Result:
 
     @property
     def rowcount(self) -> int:
-        count: int = self._cursor.rowcount
-        self._cursor.close()
+        try:
+            count: int = self._open().rowcount
+        finally:
+            self._done()
         return count
 
 
@@ -164,6 +255,36 @@ def keep_loaded_in_step(session: Session, model: type, key: Any, **values: Any) 
     if loaded is not None:
         for name, value in values.items():
             set_committed_value(loaded, name, value)
+
+
+def together(session: Session,
+             *reads: tuple[HotStatement, dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
+    """Run reads that do not depend on each other and return each one's rows: on PostgreSQL
+    in one round trip (psycopg's pipeline mode), together with the transaction's BEGIN when
+    they are its first statements (psycopg sends BEGIN as an exchange of its own otherwise).
+    Elsewhere (SQLite, in-process) one by one."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    connection = _transaction_connection(session)
+    dialect = connection.dialect
+    driver_connection = connection.connection.driver_connection
+    if not isinstance(driver_connection, psycopg.Connection):
+        return [statement.execute(session, params).all() for statement, params in reads]
+    calls = [statement.bound(dialect, params) for statement, params in reads]
+    # A cursor per read: the results of all of them are read after the one exchange.
+    cursors = [psycopg.RawCursor(driver_connection) for _ in calls]
+    try:
+        with driver_connection.pipeline():
+            for cursor, (compiled, bound) in zip(cursors, calls, strict=True):
+                cursor.execute(compiled.sql, bound)
+        return [[converted(compiled.result, compiled.row, row) or () for row in cursor.fetchall()]
+                for cursor, (compiled, _) in zip(cursors, calls, strict=True)]
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance("; ".join(compiled.sql for compiled, _ in calls), None, error,
+                                  dialect.loaded_dbapi.Error, dialect=dialect) from error
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 @contextmanager

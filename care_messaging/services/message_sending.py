@@ -25,10 +25,7 @@ from care_messaging.models import (
     utcnow,
 )
 from care_messaging.services import audit, daily_counts, drafts, events
-from care_messaging.services.access import (
-    access_conversation,
-    participant_user_ids,
-)
+from care_messaging.services.access import access_for_send
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import ValidationError
@@ -114,7 +111,7 @@ def _insert_message(
     session: Session,
     *,
     actor: Actor,
-    conversation: Row[Any],  # access_conversation(for_send=True): id, patient_id, status, reply fields
+    conversation: Row[Any],  # access_for_send: id, patient_id, status, reply fields
     text: str,
     client_msg_id: str,
     attachment_ids: list[int],
@@ -209,9 +206,8 @@ def send_message(
     client_msg_id = _validate_client_id(client_msg_id)
     ids = [int(i) for i in attachment_ids]
     text = validate_body(body, has_attachments=bool(ids))
-    conversation = access_conversation(session, actor=actor, conversation_id=conversation_id,
-                                       for_send=True)
-    participants = tuple(participant_user_ids(session, conversation.patient_id))
+    conversation, participants = access_for_send(session, actor=actor,
+                                                 conversation_id=conversation_id)
     patient_id = conversation.patient_id
     if actor.role not in (Role.PATIENT, Role.PROVIDER):
         raise ValidationError("Only patients and their care team can send messages.")

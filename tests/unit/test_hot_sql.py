@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from care_messaging import db
 from care_messaging.models import AuditEvent, AuthSession, User
-from care_messaging.services.hot_sql import HotStatement
+from care_messaging.services.hot_sql import HotStatement, StaleResult, together
 from tests.factories import clinic
 from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 
@@ -74,3 +74,33 @@ def test_hot_statements_on_sqlite(db_url):
 
 def test_hot_statements_on_postgresql(pg_engine):  # noqa: F811
     _check(pg_engine)
+
+
+def _two_reads(engine) -> None:
+    """``together``: reads that do not depend on each other give the rows each would give
+    alone; and a result read after its connection ran the next statement is refused."""
+    with Session(engine, expire_on_commit=False) as session:
+        people = clinic(session)
+        session.commit()
+        ids = {"b_one": people["maria"].user_id, "b_two": people["lee"].user_id}
+        one = HotStatement(select(User.id, User.email).where(User.id == bindparam("b_one")))
+        two = HotStatement(select(User.id, User.role).where(User.id == bindparam("b_two")))
+        alone = [one.execute(session, ids).all(), two.execute(session, ids).all()]
+        assert together(session, (one, ids), (two, ids)) == alone
+        assert alone[0][0].email == people["maria"].email and alone[1][0].role == "provider"
+        assert together(session, (one, {"b_one": -1})) == [[]]
+        first = one.execute(session, ids)
+        two.execute(session, ids).all()
+        if engine.dialect.name == "postgresql":  # one reused cursor per connection there
+            with pytest.raises(StaleResult):
+                first.first()
+        else:  # a cursor per statement on SQLite: still its own rows
+            assert first.first().email == people["maria"].email
+
+
+def test_reads_together_on_sqlite(db_url):
+    _two_reads(db.get_engine())
+
+
+def test_reads_together_on_postgresql(pg_engine):  # noqa: F811
+    _two_reads(pg_engine)
