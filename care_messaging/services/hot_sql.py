@@ -247,6 +247,30 @@ def converted(processors: tuple[Processor, ...], row_type: type | None,
     return row_type(*values) if row_type is not None else tuple(values)
 
 
+# Values of a row this transaction has locked and read back (``note``), for a later step of
+# the same transaction that would otherwise read them again (``take_note``).
+_notes: weakref.WeakKeyDictionary[SessionTransaction, dict[tuple[Any, ...], tuple[Any, ...]]]
+_notes = weakref.WeakKeyDictionary()
+
+
+def note(session: Session, model: type, key: Any, columns: tuple[str, ...],
+         values: tuple[Any, ...]) -> None:
+    """Remember ``columns`` of a row as this transaction read them from a statement that
+    locked it (an UPDATE ... RETURNING): nobody else can change them before the commit."""
+    transaction = session.get_transaction()
+    if transaction is not None:
+        _notes.setdefault(transaction, {})[(model, key, columns)] = values
+
+
+def take_note(session: Session, model: type, key: Any,
+              columns: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The values ``note`` remembered in this transaction, once: whoever takes them may write
+    the row, so a second reader in the same transaction reads the row again."""
+    transaction = session.get_transaction()
+    found = _notes.get(transaction) if transaction is not None else None
+    return found.pop((model, key, columns), None) if found else None
+
+
 def keep_loaded_in_step(session: Session, model: type, key: Any, **values: Any) -> None:
     """Hot statements do not touch an object this session has loaded (a caller such as
     create_conversation holds its Conversation): bring its attributes in step without a

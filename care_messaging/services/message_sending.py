@@ -29,10 +29,11 @@ from care_messaging.services.access import access_for_send
 from care_messaging.services.actors import Actor
 from care_messaging.services.audit import Action, Outcome
 from care_messaging.services.errors import ValidationError
-from care_messaging.services.hot_sql import HotStatement, batched, keep_loaded_in_step
+from care_messaging.services.hot_sql import HotStatement, batched, keep_loaded_in_step, note
 from care_messaging.services.message_views import MessageView, views_of
 from care_messaging.services.receipts import upsert_own_read_state
 from care_messaging.services.search import index_message
+from care_messaging.services.triage import TRIAGE_COLUMNS
 
 MAX_BODY_CHARS = 5000
 MAX_CLIENT_ID_CHARS = 64
@@ -97,7 +98,7 @@ _NEXT_SEQ = HotStatement(
     update(table_of(Conversation))
     .where(_conversations.id == bindparam("conversation_id"))
     .values(last_seq=_conversations.last_seq + 1, last_message_at=bindparam("now"))
-    .returning(_conversations.last_seq)
+    .returning(_conversations.last_seq, *(_conversations[c] for c in TRIAGE_COLUMNS))
 )
 _INSERT_MESSAGE = HotStatement(insert(table_of(Message)).returning(table_of(Message).c.id))
 _SET_LAST_MESSAGE = HotStatement(
@@ -120,8 +121,14 @@ def _insert_message(
     now = utcnow()
     # UPDATE ... RETURNING takes the row's write lock first, so concurrent senders serialise
     # and every message gets the next number with no gap (a rollback undoes the increment).
-    seq = _NEXT_SEQ.execute(session, {"conversation_id": conversation.id, "now": now}).scalar()
+    row = _NEXT_SEQ.execute(session, {"conversation_id": conversation.id, "now": now}).first()
+    assert row is not None  # access_for_send found the conversation in this transaction
+    seq = row[0]
     keep_loaded_in_step(session, Conversation, conversation.id, last_seq=seq, last_message_at=now)
+    # The locked row's triage state comes back with the number: the triage consumer, which runs
+    # before this transaction commits, takes it instead of reading it again (one round trip
+    # fewer per message on PostgreSQL).
+    note(session, Conversation, conversation.id, TRIAGE_COLUMNS, tuple(row[1:]))
     ciphertext, key_id = crypto.encrypt_text(
         text, aad=crypto.message_aad(conversation.id or 0, seq, actor.user_id))
     values: dict[str, Any] = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,

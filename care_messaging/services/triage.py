@@ -42,7 +42,7 @@ from care_messaging.models import (
 )
 from care_messaging.services import audit, events, mail, red_flags, reply_by, triage_list
 from care_messaging.services.audit import Outcome
-from care_messaging.services.hot_sql import HotStatement, keep_loaded_in_step
+from care_messaging.services.hot_sql import HotStatement, keep_loaded_in_step, take_note
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,11 @@ _ANSWERED = HotStatement(
     .where(_conversations.id == bindparam("b_id"),
            or_(_conversations.reply_by_at.is_not(None), _conversations.attention != 0))
     .values(reply_by_at=null(), escalated_at=null(), attention=0))
-_TRIAGE_STATE = HotStatement(select(_conversations.priority, _conversations.reply_by_at)
+# What triage reads of a conversation when its patient writes. The send's sequence-number
+# update returns these columns of the row it locked (services/message_sending.py) and notes
+# them for this transaction; only without that note are they read here.
+TRIAGE_COLUMNS = ("priority", "reply_by_at")
+_TRIAGE_STATE = HotStatement(select(*(_conversations[c] for c in TRIAGE_COLUMNS))
                              .where(_conversations.id == bindparam("b_id")))
 _SET_REPLY_BY = HotStatement(update(table_of(Conversation))
                              .where(_conversations.id == bindparam("b_id"))
@@ -92,7 +96,8 @@ def _answered(session: Session, conversation_id: int) -> None:
 def _patient_wrote(session: Session, event: events.DomainEvent) -> None:
     view = event.message
     received = _aware(view.created_at) or utcnow()
-    row = _TRIAGE_STATE.execute(session, {"b_id": event.conversation_id}).first()
+    row = (take_note(session, Conversation, event.conversation_id, TRIAGE_COLUMNS)
+           or _TRIAGE_STATE.execute(session, {"b_id": event.conversation_id}).first())
     if row is None:
         return
     priority, current = row[0], _aware(row[1])

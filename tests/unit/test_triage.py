@@ -251,3 +251,30 @@ def test_an_escalation_job_run_before_the_time_waits_again_until_it(session, mon
     _due_now(session)
     Runner(db.get_engine(), lease_seconds=60).run_until_idle()
     assert _escalation_jobs(session, conversation.id) == []
+
+
+def test_the_sends_noted_triage_state_is_taken_once(session):
+    """The send's sequence update notes the locked row's priority and reply-by time for its
+    transaction; triage takes the note instead of reading, a second reader in the same
+    transaction reads the row again, and no note outlives its transaction."""
+    from care_messaging.services import hot_sql
+    from care_messaging.services.triage import TRIAGE_COLUMNS
+    from tests.unit.test_messages import _conversation
+
+    people = clinic(session)
+    cid = _conversation(session, people)
+    session.get(Conversation, cid)  # in a transaction
+    hot_sql.note(session, Conversation, cid, TRIAGE_COLUMNS, ("urgent", None))
+    assert hot_sql.take_note(session, Conversation, cid, TRIAGE_COLUMNS) == ("urgent", None)
+    assert hot_sql.take_note(session, Conversation, cid, TRIAGE_COLUMNS) is None
+    hot_sql.note(session, Conversation, cid, TRIAGE_COLUMNS, ("urgent", None))
+    session.commit()
+    session.get(Conversation, cid)  # the next transaction
+    assert hot_sql.take_note(session, Conversation, cid, TRIAGE_COLUMNS) is None
+    # A patient's send: triage set the reply-by time from the noted state (routine priority).
+    message_at = utcnow()
+    send_message(session, actor=people["maria"], conversation_id=cid, body="A question",
+                 client_msg_id="noted-1")
+    session.commit()
+    due = session.get(Conversation, cid).reply_by_at
+    assert due is not None and due.replace(tzinfo=UTC) >= message_at
