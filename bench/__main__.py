@@ -12,7 +12,8 @@ Options:
   --messages N      data set size (default 1,000,000)
   --pg-url URL      server for --scaleout (default postgresql://postgres@127.0.0.1:5432/test;
                     the bench creates its own database ``care_bench_v<KEY>_<n>`` there)
-  --redis-url URL   default redis://127.0.0.1:6379
+  --redis-url URL   default redis://127.0.0.1:6379/12, a database of the bench's own: it is
+                    emptied before each server starts (bench/server.py: empty_redis)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
     return parser.parse_args(argv)
 

@@ -42,6 +42,23 @@ def _wait(url: str, timeout: float, process: subprocess.Popen) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def empty_redis(url: str) -> None:
+    """Empty the bench's Redis database before a server starts on it, as a SQLite server
+    starts with empty memory. What earlier servers left there (tab states, the live registry,
+    the index of signed-in sessions) would otherwise be worked on by the new server: its sweep
+    every 30 s empties the tabs of sessions that have since ended (loads every state of the
+    tab, resets it, writes it back), seconds of CPU landing in whichever measurement was
+    running (seen: 2.5 s of CPU in one sweep, 30 s into a server, after a day of bench runs
+    had left 16,000 keys in the database)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 class Server:
     def __init__(self, *, database_url: str, key_text: str, data_dir: Path,
                  frontend: bool = False, redis_url: str | None = None,
@@ -61,6 +78,7 @@ class Server:
             "REFLEX_TELEMETRY_ENABLED": "false",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         })
+        self.redis_url = redis_url
         if redis_url:
             env["REFLEX_REDIS_URL"] = redis_url
         self.server_kind = os.environ.get("BENCH_ASGI_SERVER", "uvicorn")
@@ -72,6 +90,8 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 480) -> Server:
+        if self.redis_url:
+            empty_redis(self.redis_url)
         if self.frontend:
             cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
                    "--loglevel", "warning"]

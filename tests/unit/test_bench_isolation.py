@@ -1,0 +1,47 @@
+"""Each server the bench starts on Redis begins with an empty database: what an earlier server
+left there (tab states, the live registry, the index of signed-in sessions) would be swept by
+the new one's 30-second task, seconds of CPU inside whichever scenario was being measured.
+Against the real Redis on 127.0.0.1 (a database of the tests' own)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_realtime import REDIS_URL, require_redis
+
+# Emptied by the test: not the database the realtime tests use.
+BENCH_TEST_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+
+
+def test_a_bench_server_starts_on_an_empty_redis_database(monkeypatch, tmp_path: Path):
+    require_redis()
+    import redis
+
+    from bench import server as bench_server
+
+    client = redis.Redis.from_url(BENCH_TEST_REDIS_URL)
+    client.set("left-by-an-earlier-server", b"tab state")
+    seen: list[int] = []
+
+    def no_process(*_args, **_kwargs):  # what the server would find in Redis when it starts
+        seen.append(client.dbsize())
+        raise RuntimeError("not starting a server in this test")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    server = bench_server.Server(database_url="sqlite://", key_text="k", data_dir=tmp_path,
+                                 redis_url=BENCH_TEST_REDIS_URL)
+    with pytest.raises(RuntimeError):
+        server.start()
+    assert seen == [0]
+    client.close()
+
+
+def test_the_bench_uses_a_redis_database_of_its_own():
+    from urllib.parse import urlparse
+
+    from bench.__main__ import _args
+
+    assert urlparse(_args(["run"]).redis_url).path.strip("/") not in ("", "0")
