@@ -1,7 +1,8 @@
-"""Each server the bench starts on Redis begins with an empty database: what an earlier server
-left there (tab states, the live registry, the index of signed-in sessions) would be swept by
-the new one's 30-second task, seconds of CPU inside whichever scenario was being measured.
-Against the real Redis on 127.0.0.1 (a database of the tests' own)."""
+"""The bench measures what it means to. Each server it starts on Redis begins with an empty
+database: what an earlier server left there (tab states, the live registry, the index of
+signed-in sessions) would be swept by the new one's 30-second task, seconds of CPU inside
+whichever scenario was being measured. Against the real Redis on 127.0.0.1 (a database of the
+tests' own). And a send's instructions are counted under callgrind (``bench.instructions``)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,16 @@ def test_the_bench_uses_a_redis_database_of_its_own():
     from bench.__main__ import _args
 
     assert urlparse(_args(["run"]).redis_url).path.strip("/") not in ("", "0")
+
+
+def test_instructions_per_send_are_counted_under_callgrind():
+    """``python -m bench.instructions``: a send's user-space instructions, counted (not timed)
+    so that a change of a few percent shows on a noisy VM."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed (Debian's package): bench.instructions needs it")
+    from bench import instructions
+
+    per_send = instructions.count("sqlite", 20, "")
+    assert 500_000 < per_send < 20_000_000, per_send
