@@ -62,10 +62,15 @@ def visible_patient_ids_bound(scope: str) -> Select[Any]:  # one column, patient
 # Statements on every message's path are built once (building them per call cost about as
 # much as running them); the values are bound at execution.
 # They run on the DBAPI cursor (services/hot_sql.py).
-_ON_CARE_TEAM = HotStatement(select(exists().where(
-    col(CareTeamMember.patient_id) == bindparam("patient_id"),
-    col(CareTeamMember.provider_id) == bindparam("provider_id"),
-)))
+def _on_care_team(patient_id: Any) -> Any:
+    """Whether the provider (``provider_id``) is on the care team of ``patient_id``."""
+    return select(exists().where(
+        col(CareTeamMember.patient_id) == patient_id,
+        col(CareTeamMember.provider_id) == bindparam("provider_id"),
+    ))
+
+
+_ON_CARE_TEAM = HotStatement(_on_care_team(bindparam("patient_id")))
 
 
 def can_see_patient(session: Session, actor: Actor, patient_id: int) -> bool:
@@ -115,21 +120,17 @@ def access_conversation(
 
 
 def _checked(session: Session, actor: Actor, conversation_id: object, action: str,
-             found: Any) -> Any:
+             found: Any, on_care_team: bool | None = None) -> Any:
     """The one check every conversation access makes: it exists and the actor may see its
-    patient; otherwise a denial is audited and it is not found."""
-    if found is None or not can_see_patient(session, actor, found.patient_id):
+    patient; otherwise a denial is audited and it is not found. ``on_care_team``: a
+    provider's care-team membership already read with the row (``access_for_send``)."""
+    visible = (found is not None and (
+        can_see_patient(session, actor, found.patient_id) if on_care_team is None
+        else on_care_team))
+    if not visible:
         _deny(session, actor, "conversation", conversation_id, action)
         raise NotFoundError(INVALID_CONVERSATION)
     return found
-
-
-# What a send reads, built once (it runs with every message). SQLAlchemy's select: SQLModel's
-# is typed for at most four columns.
-_CONVERSATION_FOR_SEND = HotStatement(sa_select(
-    _conversation_columns.id, _conversation_columns.patient_id, _conversation_columns.status,
-    _conversation_columns.first_provider_reply_at, _conversation_columns.provider_user_id,
-).where(_conversation_columns.id == bindparam("b_id")))
 
 
 def _participants(patient_id: Any) -> Any:
@@ -149,16 +150,31 @@ _PARTICIPANTS_OF_CONVERSATION = HotStatement(_participants(
     .where(_conversation_columns.id == bindparam("b_id")).scalar_subquery()))
 
 
-def access_for_send(session: Session, *, actor: Actor,
-                    conversation_id: int) -> tuple[Any, tuple[int, ...]]:
+_PROVIDER_ON_CARE_TEAM_OF_CONVERSATION = HotStatement(_on_care_team(
+    sa_select(_conversation_columns.patient_id)
+    .where(_conversation_columns.id == bindparam("b_id")).scalar_subquery()))
+
+
+def access_for_send(session: Session, *, actor: Actor, conversation_id: int,
+                    read: HotStatement) -> tuple[Any, tuple[int, ...]]:
     """``access_conversation``'s check for a send, and who takes part (the live event's
-    audience): the columns a send needs as a row, and the participants' user ids, read in one
-    round trip with the transaction's start on PostgreSQL (they run with every message)."""
+    audience). ``read`` is the send's own read of the conversation row (its columns, its
+    lock; a ``b_id`` parameter, ``patient_id`` among its columns): it travels in one round
+    trip with the participants, a provider's care-team membership and the transaction's
+    start on PostgreSQL (they run with every message). Returns the row and the participants'
+    user ids."""
     if not isinstance(conversation_id, int):
         return _checked(session, actor, conversation_id, Action.ACCESS, None), ()
-    rows, people = together(session, (_CONVERSATION_FOR_SEND, {"b_id": conversation_id}),
-                            (_PARTICIPANTS_OF_CONVERSATION, {"b_id": conversation_id}))
-    found = _checked(session, actor, conversation_id, Action.ACCESS, rows[0] if rows else None)
+    reads: list[tuple[HotStatement, dict[str, Any]]] = [
+        (read, {"b_id": conversation_id}),
+        (_PARTICIPANTS_OF_CONVERSATION, {"b_id": conversation_id})]
+    provider = actor.role == Role.PROVIDER and actor.provider_id is not None
+    if provider:
+        reads.append((_PROVIDER_ON_CARE_TEAM_OF_CONVERSATION,
+                      {"b_id": conversation_id, "provider_id": actor.provider_id}))
+    rows, people, *team = together(session, *reads)
+    found = _checked(session, actor, conversation_id, Action.ACCESS, rows[0] if rows else None,
+                     on_care_team=bool(team[0][0][0]) if provider else None)
     return found, tuple(row[0] for row in people)
 
 

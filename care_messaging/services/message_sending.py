@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, literal_column, null, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -92,19 +93,50 @@ def _existing(session: Session, sender_user_id: int, client_msg_id: str) -> Mess
 
 # The statements every send runs, built once and on the tables (plain Core): building
 # expressions per call, and the ORM's bulk paths, cost about as much as executing them.
-_conversations = table_of(Conversation).c
 # They run on the DBAPI cursor (services/hot_sql.py).
+_conversations = table_of(Conversation).c
+_messages = table_of(Message)
+_SEND_COLUMNS = (
+    _conversations.id, _conversations.patient_id, _conversations.status,
+    _conversations.first_provider_reply_at, _conversations.provider_user_id,
+)
+# The send's read of its conversation (with the access check: access_for_send). On PostgreSQL
+# it locks the row (FOR UPDATE): concurrent senders to one conversation queue here, so the
+# next sequence number is the read one plus one; and it takes the message's id from the
+# table's sequence. Every write of the send then travels in one batch (``_insert_message``):
+# four round trips per send instead of six. SQLite's transaction only starts at the first
+# write (pysqlite), so a read there locks nothing: the number comes from the UPDATE below,
+# and the id from the INSERT (both in-process, nothing to save).
+_SEND_READ = {
+    "postgresql": HotStatement(
+        sa_select(*_SEND_COLUMNS, _conversations.last_seq,
+                  *(_conversations[c] for c in TRIAGE_COLUMNS),
+                  func.nextval(literal_column(f"'{_messages.name}_id_seq'::regclass"))
+                  .label("message_id"))
+        .where(_conversations.id == bindparam("b_id")).with_for_update()),
+    "sqlite": HotStatement(sa_select(*_SEND_COLUMNS, null().label("message_id"))
+                           .where(_conversations.id == bindparam("b_id"))),
+}
 _NEXT_SEQ = HotStatement(
     update(table_of(Conversation))
     .where(_conversations.id == bindparam("conversation_id"))
     .values(last_seq=_conversations.last_seq + 1, last_message_at=bindparam("now"))
     .returning(_conversations.last_seq, *(_conversations[c] for c in TRIAGE_COLUMNS))
 )
-_INSERT_MESSAGE = HotStatement(insert(table_of(Message)).returning(table_of(Message).c.id))
+_INSERT_MESSAGE = HotStatement(insert(_messages).returning(_messages.c.id))
+_INSERT_MESSAGE_WITH_ID = HotStatement(insert(_messages))
 _SET_LAST_MESSAGE = HotStatement(
     update(table_of(Conversation))
     .where(_conversations.id == bindparam("b_conversation"))
     .values(last_message_id=bindparam("b_message"))
+)
+# PostgreSQL, the row locked by the send's read: the number, the time and the latest message
+# in one write, in the send's batch.
+_SET_LATEST = HotStatement(
+    update(table_of(Conversation))
+    .where(_conversations.id == bindparam("b_conversation"))
+    .values(last_seq=bindparam("b_seq"), last_message_at=bindparam("b_now"),
+            last_message_id=bindparam("b_message"))
 )
 
 
@@ -112,53 +144,65 @@ def _insert_message(
     session: Session,
     *,
     actor: Actor,
-    conversation: Row[Any],  # access_for_send: id, patient_id, status, reply fields
+    conversation: Row[Any],  # _SEND_READ's columns (the dialect's)
     text: str,
     client_msg_id: str,
     attachment_ids: list[int],
 ) -> StoredMessage:
     """Assign the next sequence number atomically and store the encrypted message."""
     now = utcnow()
-    # UPDATE ... RETURNING takes the row's write lock first, so concurrent senders serialise
-    # and every message gets the next number with no gap (a rollback undoes the increment).
-    row = _NEXT_SEQ.execute(session, {"conversation_id": conversation.id, "now": now}).first()
-    assert row is not None  # access_for_send found the conversation in this transaction
-    seq = row[0]
+    message_id = conversation.message_id  # allocated by the read on PostgreSQL, else None
+    if message_id is not None:
+        # The read locked the row (FOR UPDATE) in this transaction: nobody else can take a
+        # number before the commit, so the next one is ours, gap-free.
+        seq = conversation.last_seq + 1
+        triage_state = tuple(getattr(conversation, c) for c in TRIAGE_COLUMNS)
+    else:
+        # UPDATE ... RETURNING takes the row's write lock first, so concurrent senders
+        # serialise and every message gets the next number with no gap (a rollback undoes the
+        # increment).
+        row = _NEXT_SEQ.execute(session, {"conversation_id": conversation.id, "now": now}).first()
+        assert row is not None  # access_for_send found the conversation in this transaction
+        seq, triage_state = row[0], tuple(row[1:])
     keep_loaded_in_step(session, Conversation, conversation.id, last_seq=seq, last_message_at=now)
-    # The locked row's triage state comes back with the number: the triage consumer, which runs
-    # before this transaction commits, takes it instead of reading it again (one round trip
-    # fewer per message on PostgreSQL).
-    note(session, Conversation, conversation.id, TRIAGE_COLUMNS, tuple(row[1:]))
+    # The locked row's triage state, read with the lock: the triage consumer, which runs before
+    # this transaction commits, takes it instead of reading the row again.
+    note(session, Conversation, conversation.id, TRIAGE_COLUMNS, triage_state)
     ciphertext, key_id = crypto.encrypt_text(
         text, aad=crypto.message_aad(conversation.id or 0, seq, actor.user_id))
     values: dict[str, Any] = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
               "seq": seq, "client_msg_id": client_msg_id, "body_ct": ciphertext,
               "key_id": key_id, "created_at": now}
-    # A Core INSERT ... RETURNING: the ORM's unit of work costs more than the statement here.
-    # The duplicate-client-id check is this statement's unique constraint (send_message).
-    message_id = _INSERT_MESSAGE.execute(session, values, by_columns=True).scalar()
+    if message_id is None:
+        # A Core INSERT ... RETURNING: the ORM's unit of work costs more than the statement.
+        # The duplicate-client-id check is this statement's unique constraint (send_message).
+        message_id = _INSERT_MESSAGE.execute(session, values, by_columns=True).scalar()
+        allocated = False
+    else:
+        allocated = True
     # What was stored, as a plain record: an ORM Message (never added) cost ~50 µs to build.
     message = StoredMessage(id=message_id, **values)
-    _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
-    values = {"last_message_id": message.id}
+    changes: dict[str, Any] = {}
     if actor.role == Role.PROVIDER:
         if conversation.first_provider_reply_at is None:
-            values["first_provider_reply_at"] = now
+            changes["first_provider_reply_at"] = now
         if conversation.provider_user_id is None:
-            values["provider_user_id"] = actor.user_id
+            changes["provider_user_id"] = actor.user_id
         if conversation.status == ConversationStatus.COMPLETED:
-            values["status"] = ConversationStatus.ACTIVE
-    if len(values) > 1:  # a provider's first reply, or one that reopens the conversation
-        session.execute(
-            update(Conversation).where(col(Conversation.id) == conversation.id).values(**values)
-        )
-    # The rest are writes nobody reads back: one round trip on PostgreSQL (hot_sql.batched).
+            changes["status"] = ConversationStatus.ACTIVE
+    # The writes nobody reads back: one round trip on PostgreSQL (hot_sql.batched), the row's
+    # number and the message itself among them when the read allocated the id.
     with batched(session):
-        index_message(session, message_id=message.id or 0, body=text)
-        daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
-        if len(values) == 1:  # the usual case: only the latest message moves
+        if allocated:
+            _INSERT_MESSAGE_WITH_ID.execute(session, {"id": message_id, **values},
+                                            by_columns=True)
+            _SET_LATEST.execute(session, {"b_conversation": conversation.id, "b_seq": seq,
+                                          "b_now": now, "b_message": message_id})
+        else:
             _SET_LAST_MESSAGE.execute(session, {"b_conversation": conversation.id,
-                                                "b_message": message.id})
+                                                "b_message": message_id})
+        index_message(session, message_id=message_id, body=text)
+        daily_counts.count_message(session, patient_id=conversation.patient_id, at=now)
         upsert_own_read_state(session, user_id=actor.user_id,
                               conversation_id=message.conversation_id, seq=seq, at=now)
         drafts.clear(session, user_id=actor.user_id, conversation_id=message.conversation_id)
@@ -168,12 +212,16 @@ def _insert_message(
             action=Action.MESSAGE_SEND,
             outcome=Outcome.SUCCESS,
             object_type="message",
-            object_id=message.id or "",
+            object_id=message_id,
             patient_id=conversation.patient_id,
             detail=f"conversation={conversation.id} seq={seq} attachments={len(attachment_ids)}",
         )
-    if len(values) == 1:
-        keep_loaded_in_step(session, Conversation, conversation.id, last_message_id=message.id)
+    keep_loaded_in_step(session, Conversation, conversation.id, last_message_id=message_id)
+    if changes:  # a provider's first reply, or one that reopens the conversation
+        session.execute(
+            update(Conversation).where(col(Conversation.id) == conversation.id).values(**changes)
+        )
+    _attach(session, actor=actor, conversation=conversation, message=message, ids=attachment_ids)
     return message
 
 
@@ -213,8 +261,9 @@ def send_message(
     client_msg_id = _validate_client_id(client_msg_id)
     ids = [int(i) for i in attachment_ids]
     text = validate_body(body, has_attachments=bool(ids))
+    read = _SEND_READ[session.get_bind().dialect.name]
     conversation, participants = access_for_send(session, actor=actor,
-                                                 conversation_id=conversation_id)
+                                                 conversation_id=conversation_id, read=read)
     patient_id = conversation.patient_id
     if actor.role not in (Role.PATIENT, Role.PROVIDER):
         raise ValidationError("Only patients and their care team can send messages.")

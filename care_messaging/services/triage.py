@@ -75,10 +75,11 @@ _ANSWERED = HotStatement(
     .where(_conversations.id == bindparam("b_id"),
            or_(_conversations.reply_by_at.is_not(None), _conversations.attention != 0))
     .values(reply_by_at=null(), escalated_at=null(), attention=0))
-# What triage reads of a conversation when its patient writes. The send's sequence-number
-# update returns these columns of the row it locked (services/message_sending.py) and notes
-# them for this transaction; only without that note are they read here.
-TRIAGE_COLUMNS = ("priority", "reply_by_at")
+# What triage reads of a conversation when a message is sent. The send reads these columns
+# of the row it locks (its read on PostgreSQL, its sequence-number update on SQLite:
+# services/message_sending.py) and notes them for this transaction; only without that note
+# are they read here (a patient's message) or written blind (a provider's reply).
+TRIAGE_COLUMNS = ("priority", "reply_by_at", "attention")
 _TRIAGE_STATE = HotStatement(select(*(_conversations[c] for c in TRIAGE_COLUMNS))
                              .where(_conversations.id == bindparam("b_id")))
 _SET_REPLY_BY = HotStatement(update(table_of(Conversation))
@@ -87,6 +88,9 @@ _SET_REPLY_BY = HotStatement(update(table_of(Conversation))
 
 
 def _answered(session: Session, conversation_id: int) -> None:
+    noted = take_note(session, Conversation, conversation_id, TRIAGE_COLUMNS)
+    if noted is not None and noted[1] is None and not noted[2]:
+        return  # the send locked the row and read it: nothing pending to clear (_ANSWERED's test)
     # One statement that changes nothing on the usual reply (nothing pending): no read first.
     if _ANSWERED.execute(session, {"b_id": conversation_id}).rowcount:
         keep_loaded_in_step(session, Conversation, conversation_id, reply_by_at=None,
