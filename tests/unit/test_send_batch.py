@@ -139,3 +139,42 @@ def test_an_error_in_the_batch_undoes_the_whole_send(pg_engine, monkeypatch):  #
         session.commit()
     with Session(pg_engine) as session:
         assert session.exec(select(func.count()).select_from(Message)).one() == before
+
+
+def test_a_send_with_a_file_and_a_repeat_on_postgresql(pg_engine):  # noqa: F811
+    """The batched send on PostgreSQL: a file attaches to the message whose id the read took
+    (after the batch), a foreign attachment undoes everything, and the same client id sent
+    again (its INSERT fails inside the batch) answers with the stored message."""
+    from care_messaging.models import Attachment
+    from care_messaging.services import attachments
+    from care_messaging.services.errors import ValidationError
+    from tests.fixtures import files
+
+    with Session(pg_engine, expire_on_commit=False) as session:
+        people = clinic(session)
+        session.commit()
+        cid = _conversation(session, people)
+        stored = attachments.store_upload(session, actor=people["maria"], conversation_id=cid,
+                                          filename="rash.png", data=files.png())
+        foreign = attachments.store_upload(session, actor=people["lee"], conversation_id=cid,
+                                           filename="labs.pdf", data=files.pdf())
+        session.commit()
+    with Session(pg_engine) as session, pytest.raises(ValidationError):
+        send_message(session, actor=people["maria"], conversation_id=cid, body="Mine?",
+                     client_msg_id="not-mine", attachment_ids=[foreign.id])
+    with Session(pg_engine) as session:
+        assert session.get(Conversation, cid).last_seq == 1  # nothing of it was kept
+    with Session(pg_engine, expire_on_commit=False) as session:
+        sent = send_message(session, actor=people["maria"], conversation_id=cid, body="Photo",
+                            client_msg_id="with-file", attachment_ids=[stored.id])
+        session.commit()
+    assert sent.created and [a.id for a in sent.message.attachments] == [stored.id]
+    with Session(pg_engine, expire_on_commit=False) as session:
+        again = send_message(session, actor=people["maria"], conversation_id=cid, body="Photo",
+                             client_msg_id="with-file", attachment_ids=[stored.id])
+        session.commit()
+    assert not again.created and again.message.id == sent.message.id
+    with Session(pg_engine) as session:
+        assert session.get(Attachment, stored.id).message_id == sent.message.id
+        conversation = session.get(Conversation, cid)
+        assert conversation.last_seq == 2 and conversation.last_message_id == sent.message.id
