@@ -17,6 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from sqlmodel import select
 
@@ -287,13 +288,19 @@ async def sustained(base_url: str, plan, pairs_n: int = 20,
             sent[index] = (next(p for p in pairs if id(p) == pid), at)
 
         wall, client_cpu = time.perf_counter(), time.process_time()
-        server_cpu = server.cpu_seconds() if server else 0.0
+        server_cpu = server.cpu_seconds_by_process() if server else {}
         await _open_loop(pairs, rate, total, record, first=offset)
-        busy = {"client_cpu_pct": round(100 * (time.process_time() - client_cpu)
-                                        / (time.perf_counter() - wall))}
+        elapsed = time.perf_counter() - wall
+        busy: dict[str, Any] = {"client_cpu_pct": round(100 * (time.process_time() - client_cpu)
+                                                        / elapsed)}
         if server:
-            busy["server_cpu_pct"] = round(100 * (server.cpu_seconds() - server_cpu)
-                                           / (time.perf_counter() - wall))
+            after = server.cpu_seconds_by_process()
+            used = {pid: seconds - server_cpu.get(pid, 0.0) for pid, seconds in after.items()}
+            busy["server_cpu_pct"] = round(100 * sum(used.values()) / elapsed)
+            # Each process that worked (the workers; a supervisor idles): an uneven split
+            # saturates one worker while the other has room.
+            busy["worker_cpu_pct"] = sorted((round(100 * s / elapsed) for s in used.values()
+                                             if s > 0.05 * elapsed), reverse=True)
         await asyncio.sleep(2)
         timed = sorted((t, (p.arrived[i] - t) * 1000) for i, (p, t) in sent.items()
                        if i in p.arrived)
@@ -305,8 +312,13 @@ async def sustained(base_url: str, plan, pairs_n: int = 20,
         growth = (summary(lat[half:])["p50"] - summary(lat[:half])["p50"]) if half else 0.0
         backlog = growth > BACKLOG_GROWTH_MS
         ok = bool(lat) and lost == 0 and s["p99"] < 500 and not backlog
+        # When in the step the slowest were sent (seconds after its first send): a tail that
+        # clusters at one instant is a stall (a sweep, a checkpoint), one spread out is load.
+        start = timed[0][0] if timed else 0.0
+        slowest = sorted(((ms, round(t - start, 2)) for t, ms in timed), reverse=True)[:5]
         steps.append({"rate": rate, "sent": total, "delivered": len(lat), **s, **busy,
-                      "p50_growth_ms": round(growth, 1), "backlog": backlog, "ok": ok})
+                      "p50_growth_ms": round(growth, 1), "backlog": backlog, "ok": ok,
+                      "slowest_sent_at_s": [at for _, at in slowest]})
         offset += total
         if not ok:
             break

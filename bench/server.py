@@ -146,15 +146,20 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server's process tree so far (from /proc)."""
+        return sum(self.cpu_seconds_by_process().values())
+
+    def cpu_seconds_by_process(self) -> dict[int, float]:
+        """User + system CPU time so far of each process of the server's tree (from /proc):
+        with several workers, how evenly the load falls on them."""
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
+        found: dict[int, float] = {}
         for pid in self.pids():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return found
 
     def rss_kb(self) -> int:
         """Resident memory of the server's process tree, in KiB (VmRSS from /proc)."""

@@ -59,3 +59,36 @@ def test_instructions_per_send_are_counted_under_callgrind():
 
     per_send = instructions.count("sqlite", 20, "")
     assert 500_000 < per_send < 20_000_000, per_send
+
+
+def test_a_servers_cpu_is_reported_per_process(tmp_path: Path):
+    """The sustained steps report each worker's share (``worker_cpu_pct``): a parent that
+    idles and a child that spins are told apart, and the total is their sum."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from bench import server as bench_server
+
+    server = bench_server.Server(database_url="sqlite://", key_text="k", data_dir=tmp_path)
+    spin = ("import time\nend = time.process_time() + 0.5\n"
+            "while time.process_time() < end: pass\ntime.sleep(30)")
+    server.process = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])"],
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            by_process = server.cpu_seconds_by_process()
+            children = {pid: s for pid, s in by_process.items() if pid != server.process.pid}
+            if (children and max(children.values()) >= 0.45) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(children) == 1 and max(children.values()) >= 0.45
+        assert by_process[server.process.pid] < 0.3
+        assert abs(server.cpu_seconds() - sum(server.cpu_seconds_by_process().values())) < 0.05
+    finally:
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
