@@ -152,7 +152,8 @@ def _insert_message(
     """Assign the next sequence number atomically and store the encrypted message."""
     now = utcnow()
     message_id = conversation.message_id  # allocated by the read on PostgreSQL, else None
-    if message_id is not None:
+    allocated = message_id is not None
+    if allocated:
         # The read locked the row (FOR UPDATE) in this transaction: nobody else can take a
         # number before the commit, so the next one is ours, gap-free.
         seq = conversation.last_seq + 1
@@ -173,13 +174,10 @@ def _insert_message(
     values: dict[str, Any] = {"conversation_id": conversation.id or 0, "sender_user_id": actor.user_id,
               "seq": seq, "client_msg_id": client_msg_id, "body_ct": ciphertext,
               "key_id": key_id, "created_at": now}
-    if message_id is None:
+    if not allocated:
         # A Core INSERT ... RETURNING: the ORM's unit of work costs more than the statement.
         # The duplicate-client-id check is this statement's unique constraint (send_message).
         message_id = _INSERT_MESSAGE.execute(session, values, by_columns=True).scalar()
-        allocated = False
-    else:
-        allocated = True
     # What was stored, as a plain record: an ORM Message (never added) cost ~50 µs to build.
     message = StoredMessage(id=message_id, **values)
     changes: dict[str, Any] = {}
