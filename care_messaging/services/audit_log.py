@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import union_all
 from sqlmodel import Session, col, func, select
 
 from care_messaging.models import AuditEvent, Conversation, Patient, ReadState, Role, User
@@ -139,34 +140,25 @@ def conversation_viewers(session: Session, *, actor: Actor, conversation_id: int
     conversation = access_conversation(session, actor=actor, conversation_id=conversation_id)
     if actor.role != Role.PATIENT:
         raise NotFoundError("Conversation not found.")
-    opened = session.exec(
-        select(AuditEvent.actor_user_id, func.max(AuditEvent.at))
-        .join(User, col(User.id) == AuditEvent.actor_user_id)
+    # One statement (it runs in every live refresh of an open chat): the opens and the reads,
+    # each provider's latest, with their names.
+    seen = union_all(
+        select(col(AuditEvent.actor_user_id).label("user_id"), col(AuditEvent.at).label("at"))
         .where(AuditEvent.object_type == "conversation",
                AuditEvent.object_id == str(conversation.id),
                AuditEvent.action == Action.CONVERSATION_OPEN,
-               AuditEvent.outcome == Outcome.SUCCESS,
-               User.role == Role.PROVIDER)
-        .group_by(col(AuditEvent.actor_user_id))
+               AuditEvent.outcome == Outcome.SUCCESS),
+        select(col(ReadState.user_id).label("user_id"),
+               func.coalesce(ReadState.read_at, ReadState.delivered_at).label("at"))
+        .where(ReadState.conversation_id == conversation.id, ReadState.last_read_seq > 0),
+    ).subquery()
+    rows = session.exec(
+        select(User.display_name, func.max(seen.c.at))
+        .join(seen, seen.c.user_id == User.id)
+        .where(User.role == Role.PROVIDER, seen.c.at.is_not(None))
+        .group_by(col(User.id), col(User.display_name))
     ).all()
-    read = session.exec(
-        select(ReadState.user_id, func.coalesce(ReadState.read_at, ReadState.delivered_at))
-        .join(User, col(User.id) == ReadState.user_id)
-        .where(ReadState.conversation_id == conversation.id, ReadState.last_read_seq > 0,
-               User.role == Role.PROVIDER)
-    ).all()
-    latest: dict[int, datetime] = {}
-    for user_id, at in [*opened, *read]:
-        if user_id is None or at is None:
-            continue
-        at = _aware(at)
-        if user_id not in latest or at > latest[user_id]:
-            latest[user_id] = at
-    if not latest:
-        return []
-    names = dict(session.exec(select(User.id, User.display_name)
-                              .where(col(User.id).in_(list(latest)))).all())
-    viewers = [Viewer(name=names.get(user_id, ""), at=at) for user_id, at in latest.items()]
+    viewers = [Viewer(name=name, at=_aware(at)) for name, at in rows if at is not None]
     return sorted(viewers, key=lambda v: v.at, reverse=True)
 
 

@@ -13,6 +13,7 @@ from care_messaging.services import conversations as conv
 from care_messaging.services import message_sending as sending
 from care_messaging.services.access import access_conversation
 from tests.factories import clinic
+from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 
 
 def _viewers(session, people, cid) -> list[str]:
@@ -70,3 +71,59 @@ def test_one_line_per_provider_with_the_latest_view(session):
                          client_msg_id="patel-1")
     assert _viewers(session, people, c.id) == ["Dr. Patel", "Dr. Lee"]
     assert _receipt(session, people, c.id).startswith("Read")
+
+
+def _statements_of_viewers(engine, session, people, cid) -> tuple[list[str], list[str]]:
+    """The statements one "who viewed this" read sends, and the names it gives."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        names = _viewers(session, people, cid)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return sent, names
+
+
+def _opened_read_and_delivered(session, people):
+    """Dr. Lee opened it (audited), Dr. Patel read it by replying, a third provider only had
+    it delivered (not a view)."""
+    c, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
+                                    topic="Knee", reason="Pain", body="It hurts")
+    audit_log.record_conversation_open(
+        session, actor=people["lee"],
+        conversation=access_conversation(session, actor=people["lee"], conversation_id=c.id))
+    sending.send_message(session, actor=people["patel"], conversation_id=c.id, body="Rest it",
+                         client_msg_id="patel-1")
+    session.commit()
+    return c.id
+
+
+def test_viewers_are_one_statement(session):
+    """Live refreshes of an open chat ask this every time: the opens, the reads and the names
+    come in one statement (three before), with the same answer."""
+    from care_messaging import db
+
+    people = clinic(session)
+    cid = _opened_read_and_delivered(session, people)
+    session.expire_all()  # the access check reads its conversation again, as a new session does
+    sent, names = _statements_of_viewers(db.get_engine(), session, people, cid)
+    assert names == ["Dr. Patel", "Dr. Lee"]
+    assert len([s for s in sent if "audit_events" in s or "read_states" in s]) == 1, sent
+
+
+def test_viewers_on_postgresql(pg_engine):  # noqa: F811
+    from sqlmodel import Session
+
+    with Session(pg_engine, expire_on_commit=False) as session:
+        people = clinic(session)
+        cid = _opened_read_and_delivered(session, people)
+        session.expire_all()
+        sent, names = _statements_of_viewers(pg_engine, session, people, cid)
+    assert names == ["Dr. Patel", "Dr. Lee"]
+    assert len([s for s in sent if "audit_events" in s or "read_states" in s]) == 1, sent
