@@ -361,19 +361,27 @@ def browser_thread_open(base_url: str | None, plan, samples: int = 20) -> dict:
     return run_thread_open(base_url, plan, samples)
 
 
+# The quiet spells around the measured sends in ``cpu_per_message`` outlast a Reflex lease
+# scaled out (rxconfig.OPLOCK_HOLD_MS, 5 s): a tab's lease is written back to Redis when its
+# hold ends, so the leases taken while the tabs connected and warmed up are written back before
+# the window (with a shorter spell, every tab's hydrate lease, twelve states, was counted as a
+# cost of the messages), and each lease the window's messages took is written back inside it.
+QUIET_SECONDS = 6.0
+
+
 async def cpu_per_message(base_url: str, plan, server, pairs_n: int = 10, rate: float = 50,
                           seconds: float = 6.0) -> dict:
     """Server CPU (user + system, the whole process tree: every worker) per delivered message,
     at a fixed open-loop rate over independent pairs, the coalesced follow-ups (read and
-    delivered marks, list refreshes) included: a quiet spell after the last send lets them
-    run before the CPU is read. Measured in CPU time, not latency: on a shared machine it moves
-    far less."""
+    delivered marks, list refreshes) and the Redis lease write-backs included: a quiet spell
+    after the last send lets them run before the CPU is read (``QUIET_SECONDS``). Measured in
+    CPU time, not latency: on a shared machine it moves far less."""
     run_id = uuid.uuid4().hex[:8]
     pairs = _pairs(base_url, plan, pairs_n, run_id, own_providers=True)
     for p in pairs:
         await p.open()
     await _open_loop(pairs, rate, WARMUP * 2, lambda *_: None, first=-WARMUP * 2)
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(QUIET_SECONDS)
     total = int(rate * seconds)
     sent: dict[int, tuple[Pair, float]] = {}
 
@@ -382,7 +390,7 @@ async def cpu_per_message(base_url: str, plan, server, pairs_n: int = 10, rate: 
 
     cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
     await _open_loop(pairs, rate, total, record)
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(QUIET_SECONDS)
     cpu, wall = server.cpu_seconds() - cpu0, time.perf_counter() - wall0
     delivered = sum(1 for i, (p, _) in sent.items() if i in p.arrived)
     for p in pairs:
@@ -392,4 +400,5 @@ async def cpu_per_message(base_url: str, plan, server, pairs_n: int = 10, rate: 
                   lost=total - delivered, rate_per_s=rate, server_cpu_s=round(cpu, 2),
                   server_cpu_pct=round(100 * cpu / wall), workers=server.workers,
                   note=f"{pairs_n} independent pairs at {rate:.0f} msg/s for {seconds:.0f} s "
-                  "and 2.5 s of follow-ups; server CPU of all workers / messages delivered")
+                  f"and {QUIET_SECONDS:.0f} s of follow-ups and lease write-backs; server CPU of "
+                  "all workers / messages delivered")

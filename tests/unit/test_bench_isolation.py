@@ -92,3 +92,13 @@ def test_a_servers_cpu_is_reported_per_process(tmp_path: Path):
     finally:
         os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
+
+
+def test_the_cpu_window_outlasts_a_redis_lease():
+    """A tab's Redis lease is written back when its hold ends: the quiet spells around the CPU
+    window must be longer, or the write-backs of the leases the tabs took while connecting
+    (twelve states each) count as a cost of the window's messages."""
+    import rxconfig
+    from bench.scenarios_live import QUIET_SECONDS
+
+    assert QUIET_SECONDS * 1000 > rxconfig.OPLOCK_HOLD_MS
