@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_messages import pg_engine  # noqa: F401 - fixture
 from tests.unit.test_realtime import REDIS_URL, require_redis
 
 # Emptied by the test: not the database the realtime tests use.
@@ -102,3 +103,29 @@ def test_the_cpu_window_outlasts_a_redis_lease():
     from bench.scenarios_live import QUIET_SECONDS
 
     assert QUIET_SECONDS * 1000 > rxconfig.OPLOCK_HOLD_MS
+
+
+def test_a_bench_server_starts_on_a_vacuumed_postgresql_database(pg_engine):  # noqa: F811
+    """The data set is reused between runs and this machine's PostgreSQL runs without
+    autovacuum: the dead rows earlier runs left must be gone before a server is measured."""
+    import psycopg
+
+    from bench.server import vacuum_postgres
+
+    url = pg_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE churn (id int PRIMARY KEY, n int)")
+        connection.execute("INSERT INTO churn SELECT g, 0 FROM generate_series(1, 200) g")
+        for _ in range(5):
+            connection.execute("UPDATE churn SET n = n + 1")
+
+        def dead_rows() -> int:
+            # This backend's counts reach the shared statistics when it flushes them.
+            connection.execute("SELECT pg_stat_force_next_flush()")
+            connection.execute("SELECT 1")
+            return connection.execute("SELECT n_dead_tup FROM pg_stat_user_tables "
+                                      "WHERE relname = 'churn'").fetchone()[0]
+
+        assert dead_rows() >= 200  # five updates of 200 rows (page pruning removes some)
+        vacuum_postgres(str(pg_engine.url.render_as_string(hide_password=False)))
+        assert dead_rows() == 0
