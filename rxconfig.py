@@ -17,9 +17,9 @@ _backend_only = bool(os.environ.get("CARE_BACKEND_ONLY")) or "--backend-only" in
 #   (realtime/forwarding.py), so the lease is rarely contended; another worker that needs the
 #   state (a reconnect elsewhere, a sign-out route) breaks the lease and waits for the write.
 #   The hold is Reflex's own default, half the lock expiry: every active tab pays one lease
-#   cycle (lock, load and unseal, seal and write, unlock) per hold, and 5 s instead of the 2 s
-#   held before took 0.6 ms less worker CPU per delivered message (8.73 -> 8.05 ms, medians of
-#   four alternating runs, every pair lower; bench/profiles/scaleout.md, "Sixth session").
+#   cycle (lock, load and unseal, seal and write, unlock) per hold. 5 s instead of the 2 s held
+#   before halves the cycles, leaves no lock contended, and took less worker CPU per delivered
+#   message in nine of twelve alternating pairs (bench/profiles/scaleout.md, "Sixth session").
 #   What a killed worker had not written back is view state only, at most one hold old
 #   (messages are in the database; the page reloads its data when the tab reconnects).
 # - lock expiry 10 s (Reflex's default): the longest event holds a tab's lock that long before
