@@ -158,7 +158,7 @@ def conversation_viewers(session: Session, *, actor: Actor, conversation_id: int
         .where(User.role == Role.PROVIDER, seen.c.at.is_not(None))
         .group_by(col(User.id), col(User.display_name))
     ).all()
-    viewers = [Viewer(name=name, at=_aware(at)) for name, at in rows if at is not None]
+    viewers = [Viewer(name=name, at=_aware(at)) for name, at in rows]
     return sorted(viewers, key=lambda v: v.at, reverse=True)
 
 

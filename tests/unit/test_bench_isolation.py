@@ -127,5 +127,5 @@ def test_a_bench_server_starts_on_a_vacuumed_postgresql_database(pg_engine):  # 
                                       "WHERE relname = 'churn'").fetchone()[0]
 
         assert dead_rows() >= 200  # five updates of 200 rows (page pruning removes some)
-        vacuum_postgres(str(pg_engine.url.render_as_string(hide_password=False)))
+        vacuum_postgres(pg_engine.url.render_as_string(hide_password=False))
         assert dead_rows() == 0

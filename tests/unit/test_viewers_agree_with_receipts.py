@@ -91,8 +91,7 @@ def _statements_of_viewers(engine, session, people, cid) -> tuple[list[str], lis
 
 
 def _opened_read_and_delivered(session, people):
-    """Dr. Lee opened it (audited), Dr. Patel read it by replying, a third provider only had
-    it delivered (not a view)."""
+    """Dr. Lee opened it (audited) and Dr. Patel read it by replying: one viewer of each kind."""
     c, _ = conv.create_conversation(session, actor=people["maria"], patient_id=None,
                                     topic="Knee", reason="Pain", body="It hurts")
     audit_log.record_conversation_open(
