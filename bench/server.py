@@ -67,11 +67,10 @@ def vacuum_postgres(url: str) -> None:
     a morning of runs) and each run would measure the ones before it. Seconds on the cached
     data set (the messages' pages are all-visible and skipped)."""
     import psycopg
-    from sqlalchemy.engine import make_url
 
-    # libpq's form of the app's SQLAlchemy URL, as db_on_loop makes it.
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
+    from care_messaging.db import libpq_conninfo
+
+    with psycopg.connect(libpq_conninfo(url), autocommit=True) as connection:
         connection.execute("VACUUM (ANALYZE)")
 
 

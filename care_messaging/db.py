@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from care_messaging import unit_of_work
@@ -104,6 +104,12 @@ def make_engine(url: str) -> Engine:
     # connections before an idle timeout of a proxy or firewall can cut them silently.
     return create_engine(url, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_SECONDS,
                          pool_size=10, max_overflow=20)
+
+
+def libpq_conninfo(url: str | URL) -> str:
+    """libpq's form of a PostgreSQL database URL as the app writes it for SQLAlchemy
+    (``postgresql+psycopg://``), for connecting with psycopg directly."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @functools.lru_cache(maxsize=1)

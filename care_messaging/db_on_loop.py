@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from care_messaging.db import get_engine
+from care_messaging.db import get_engine, libpq_conninfo
 from care_messaging.services.hot_sql import HotStatement, converted
 
 POOL_SIZE = 4
@@ -79,8 +79,7 @@ async def first(statement: HotStatement, params: dict[str, Any]) -> Any:
     gives it), or None."""
     engine = get_engine()
     compiled, bound = statement.bound(engine.dialect, params)
-    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    async with _connection(conninfo) as connection:
+    async with _connection(libpq_conninfo(engine.url)) as connection:
         cursor = await connection.execute(compiled.sql, bound)
         row = await cursor.fetchone()
     return converted(compiled.result, compiled.row, row)

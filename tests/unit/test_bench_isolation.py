@@ -111,9 +111,9 @@ def test_a_bench_server_starts_on_a_vacuumed_postgresql_database(pg_engine):  # 
     import psycopg
 
     from bench.server import vacuum_postgres
+    from care_messaging.db import libpq_conninfo
 
-    url = pg_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as connection:
+    with psycopg.connect(libpq_conninfo(pg_engine.url), autocommit=True) as connection:
         connection.execute("CREATE TABLE churn (id int PRIMARY KEY, n int)")
         connection.execute("INSERT INTO churn SELECT g, 0 FROM generate_series(1, 200) g")
         for _ in range(5):
